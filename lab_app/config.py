@@ -1,0 +1,157 @@
+"""The one place that knows about modes, ports, endpoints and secrets.
+
+Local mode (the default) points every client at the bundled local cloud; cloud mode leaves the real
+endpoints alone and reads real credentials from the environment (or an ignored ``.env`` file).
+Nothing else in the workbook branches on the mode.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+
+# Ports of the local cloud (DESIGN.md, "public contract"); each overridable by the variable beside it.
+DEFAULT_AWS_PORT = 4566
+DEFAULT_OTLP_PORT = 4318
+DEFAULT_DAEMON_PORT = 2000
+HOST = "127.0.0.1"
+
+# Dummy values the local cloud accepts. They are not secrets: they are the documented placeholders.
+LOCAL_AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+LOCAL_AWS_SECRET_ACCESS_KEY = "local-cloud-dummy-secret"  # pragma: allowlist secret
+LOCAL_HONEYCOMB_KEY = "local-honeycomb-key"  # pragma: allowlist secret
+LOCAL_ROLLBAR_TOKEN = "local-rollbar-token"  # pragma: allowlist secret
+REGION = "us-east-1"
+
+SECRET_NAMES = (
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "HONEYCOMB_API_KEY",
+    "ROLLBAR_ACCESS_TOKEN", "OTEL_EXPORTER_OTLP_HEADERS",
+)
+
+
+def load_dotenv_file() -> None:
+    """Read an ignored ``.env`` at the repository root, never overriding what is already set."""
+    env_file = REPO_ROOT / ".env"
+    if env_file.exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a port number: unset it or give an integer such as {default}") from None
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("LAB_DATA_DIR") or (REPO_ROOT / ".lab")).resolve()
+
+
+def aws_port() -> int:
+    return _int_env("LAB_AWS_PORT", DEFAULT_AWS_PORT)
+
+
+def otlp_port() -> int:
+    return _int_env("LAB_OTLP_PORT", DEFAULT_OTLP_PORT)
+
+
+def daemon_port() -> int:
+    return _int_env("LAB_XRAY_DAEMON_PORT", DEFAULT_DAEMON_PORT)
+
+
+def local_env(aws_port: int, otlp_port: int, daemon_port: int, host: str = HOST) -> dict[str, str]:
+    """The environment local mode sets: every client pointed at the local cloud (DESIGN.md)."""
+    aws = f"http://{host}:{aws_port}"
+    return {
+        "LAB_MODE": "local",
+        "LAB_AWS_PORT": str(aws_port),
+        "LAB_OTLP_PORT": str(otlp_port),
+        "LAB_XRAY_DAEMON_PORT": str(daemon_port),
+        "AWS_ENDPOINT_URL": aws,
+        "AWS_ENDPOINT_URL_XRAY": aws,
+        # botocore reads ..._CLOUDWATCH_LOGS for the "logs" client; ..._LOGS is ignored.
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": aws,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": aws,
+        "AWS_XRAY_DAEMON_ADDRESS": f"{host}:{daemon_port}",
+        "AWS_ACCESS_KEY_ID": LOCAL_AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_AWS_SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{otlp_port}",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"x-honeycomb-team={LOCAL_HONEYCOMB_KEY}",
+        "HONEYCOMB_API_KEY": LOCAL_HONEYCOMB_KEY,
+        "HONEYCOMB_API_ENDPOINT": f"http://{host}:{otlp_port}",
+        "ROLLBAR_ACCESS_TOKEN": LOCAL_ROLLBAR_TOKEN,
+        "ROLLBAR_ENDPOINT": f"{aws}/api/1/",
+        "ROLLBAR_API_ENDPOINT": f"{aws}/api/1/",
+    }
+
+
+def mode() -> str:
+    """``local`` unless LAB_MODE says ``aws``/``cloud`` (then real credentials are expected)."""
+    value = (os.environ.get("LAB_MODE") or "local").strip().lower()
+    if value in ("aws", "cloud"):
+        return "cloud"
+    if value != "local":
+        raise ValueError(f"LAB_MODE={value!r} is not understood: use LAB_MODE=local (default) or LAB_MODE=aws")
+    return "local"
+
+
+def mask(value: str | None) -> str:
+    """Show enough of a secret to recognise it, never enough to use it."""
+    if not value:
+        return "(not set)"
+    if len(value) <= 8:
+        return "****"
+    return value[:4] + "…" + "*" * 4 + f" ({len(value)} chars)"
+
+
+def _is_secret(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_NAMES or any(word in upper for word in ("SECRET", "TOKEN", "PASSWORD", "API_KEY"))
+
+
+@dataclass
+class Settings:
+    mode: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    def masked(self) -> dict[str, str]:
+        return {k: (mask(v) if _is_secret(k) else v) for k, v in self.values.items()}
+
+    def missing(self) -> list[str]:
+        """What cloud mode needs that is not set, with the fix (empty in local mode)."""
+        if self.mode == "local":
+            return []
+        needs = {
+            "AWS_ACCESS_KEY_ID": "export AWS credentials (or use an AWS profile) for X-Ray and CloudWatch Logs",
+            "AWS_SECRET_ACCESS_KEY": "export AWS credentials (or use an AWS profile)",
+            "HONEYCOMB_API_KEY": "export HONEYCOMB_API_KEY=<your key> (Honeycomb > Environment > API keys)",
+            "ROLLBAR_ACCESS_TOKEN": "export ROLLBAR_ACCESS_TOKEN=<post_server_item token>",
+        }
+        return [f"{k} is not set: {fix}" for k, fix in needs.items() if not os.environ.get(k)]
+
+    def _repr_html_(self) -> str:  # a readable table in a notebook, secrets masked
+        rows = "".join(f"<tr><td><code>{k}</code></td><td><code>{v}</code></td></tr>" for k, v in self.masked().items())
+        return f"<b>mode: {self.mode}</b><table>{rows}</table>"
+
+
+WATCHED = (
+    "LAB_MODE", "LAB_DATA_DIR", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_XRAY_DAEMON_ADDRESS", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME", "HONEYCOMB_API_KEY",
+    "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_ENDPOINT",
+)
+
+
+def settings() -> Settings:
+    load_dotenv_file()
+    return Settings(mode=mode(), values={k: os.environ.get(k, "") for k in WATCHED})

@@ -1,0 +1,225 @@
+"""The local cloud process: the AWS gateway, the stand-ins' listeners, lifecycle.
+
+``LocalCloud`` runs everything in threads of one process. ``python -m lab_app.localcloud serve``
+runs it in the foreground; ``start`` (see ``lab_app.localcloud``) runs that in the background.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from werkzeug.wrappers import Request, Response
+
+from lab_app import config
+from lab_app.localcloud.component import Clock, Component, json_response
+from lab_app.localcloud.store import Store
+from lab_app.runner import ServerThread
+
+IDENTITY = "lab_app.localcloud"
+DB_FILE = "localcloud.duckdb"
+LOG_FILE = "localcloud.log"
+PID_FILE = "localcloud.pid"
+
+# Every stand-in, in the order the gateway asks them whether a request is theirs.
+# "module:Class"; each issue that adds a stand-in adds its line here.
+COMPONENTS: list[str] = [
+]
+
+
+class AuditEvent(dict):
+    """What the gateway tells observers about one AWS request (used by the CloudTrail recorder)."""
+
+
+class Gateway:
+    """WSGI app on the AWS port: our stand-ins first, then moto for every other AWS service."""
+
+    def __init__(self, cloud: "LocalCloud"):
+        self.cloud = cloud
+        self._moto = None
+        self._moto_lock = threading.Lock()
+
+    @property
+    def moto(self):
+        if self._moto is None:
+            with self._moto_lock:
+                if self._moto is None:
+                    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+                    self._moto = DomainDispatcherApplication(create_backend_app)
+        return self._moto
+
+    def __call__(self, environ: dict, start_response: Callable):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_localcloud/"):
+            return self.cloud.control_app(environ, start_response)
+        observers = self.cloud.observers
+        if observers:
+            # Buffer the body so observers can see the request parameters after the handler read them.
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["lab.request_body"] = body
+        app = self.route(environ)
+        if not observers:
+            return app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = headers
+            return start_response(status, headers, exc_info)
+
+        chunks = list(app(environ, capture))
+        response_body = b"".join(chunks)
+        for observer in observers:
+            try:
+                observer(environ, captured.get("status", 500), captured.get("headers", []), response_body)
+            except Exception:  # an observer must never break the request
+                self.cloud.log.exception("gateway observer failed")
+        return [response_body]
+
+    def route(self, environ: dict):
+        for component in self.cloud.components:
+            if component.matches(environ):
+                return component
+        return self.moto
+
+
+class LocalCloud:
+    def __init__(self, data_dir: str | Path | None = None, aws_port: int | None = None,
+                 otlp_port: int | None = None, daemon_port: int | None = None, host: str = config.HOST,
+                 components: list[str] | None = None):
+        self.data_dir = Path(data_dir or config.data_dir()).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.host = host
+        self.ports = {
+            "aws": config.aws_port() if aws_port is None else aws_port,
+            "otlp": config.otlp_port() if otlp_port is None else otlp_port,
+            "daemon": config.daemon_port() if daemon_port is None else daemon_port,
+        }
+        self.log = logging.getLogger(IDENTITY)
+        self.clock = Clock()
+        self.started_at = time.time()
+        self.observers: list[Callable] = []
+        self.store = Store(self.data_dir / DB_FILE)
+        self.components: list[Component] = []
+        for spec in (COMPONENTS if components is None else components):
+            module_name, _, class_name = spec.partition(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            self.components.append(cls(self))
+        self.gateway = Gateway(self)
+        self._aws_server: ServerThread | None = None
+        self._stopped = threading.Event()
+
+    # --- component lookup ------------------------------------------------------------------------
+    def component(self, name: str) -> Component:
+        for comp in self.components:
+            if comp.name == name:
+                return comp
+        raise KeyError(f"no component named {name!r}; have {[c.name for c in self.components]}")
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{self.host}:{self.ports['aws']}"
+
+    def env(self) -> dict[str, str]:
+        return {**config.local_env(self.ports["aws"], self.ports["otlp"], self.ports["daemon"], self.host),
+                "LAB_DATA_DIR": str(self.data_dir)}
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> "LocalCloud":
+        for comp in self.components:
+            comp.setup()
+        self._aws_server = ServerThread(self.gateway, port=self.ports["aws"], host=self.host, name="aws-gateway")
+        self._aws_server.start()
+        self.ports["aws"] = self._aws_server.port
+        started: list[Component] = []
+        try:
+            for comp in self.components:
+                comp.start()
+                started.append(comp)
+        except BaseException:
+            for comp in reversed(started):
+                comp.stop()
+            self._aws_server.stop()
+            raise
+        self.log.info("local cloud up: %s", json.dumps(self.ports))
+        return self
+
+    def stop(self) -> None:
+        for comp in reversed(self.components):
+            try:
+                comp.stop()
+            except Exception:
+                self.log.exception("stopping %s failed", comp.name)
+        if self._aws_server is not None:
+            self._aws_server.stop()
+            self._aws_server = None
+        self.store.close()
+        self._stopped.set()
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def reset(self) -> None:
+        self.store.reset()
+        for comp in self.components:
+            comp.reset()
+        from moto.core.model_instances import reset_model_data
+
+        reset_model_data()
+        self.log.info("all stored data wiped")
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "service": IDENTITY,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "data_dir": str(self.data_dir),
+            "ports": dict(self.ports),
+            "components": {comp.name: comp.status() for comp in self.components},
+        }
+
+    # --- /_localcloud/ control routes (health, status, reset, per-component actions) ---------------
+    def control_app(self, environ: dict, start_response: Callable):
+        request = Request(environ)
+        parts = request.path.strip("/").split("/")[1:]
+        try:
+            response = self._control(request, parts)
+        except (KeyError, ValueError) as exc:
+            response = json_response({"error": str(exc)}, status=400)
+        return response(environ, start_response)
+
+    def _control(self, request: Request, parts: list[str]) -> Response:
+        if parts == ["health"]:
+            return json_response({"service": IDENTITY, "ok": True, "pid": os.getpid(), "ports": self.ports})
+        if parts == ["status"]:
+            return json_response(self.status())
+        if parts == ["reset"] and request.method == "POST":
+            self.reset()
+            return json_response({"reset": True})
+        if parts == ["shutdown"] and request.method == "POST":
+            threading.Thread(target=self.stop, daemon=True).start()
+            return json_response({"stopping": True})
+        if parts == ["clock"]:
+            if request.method == "POST":
+                payload = request.get_json(silent=True) or {}
+                self.clock.advance(float(payload.get("advance_seconds", 0)))
+                for comp in self.components:
+                    comp.control("clock", {"now": self.clock.now()})
+            return json_response({"now": self.clock.now(), "offset_s": self.clock.offset})
+        if len(parts) >= 2:
+            comp = self.component(parts[0])
+            payload = request.get_json(silent=True) or {}
+            payload.update(request.args.to_dict())
+            result = comp.control("/".join(parts[1:]), payload)
+            if result is not None:
+                return json_response(result)
+        return json_response({"error": f"unknown control route {request.path}"}, status=404)
