@@ -17,6 +17,9 @@ DATA_DIR = REPO_ROOT / "data"
 DEFAULT_AWS_PORT = 4566
 DEFAULT_OTLP_PORT = 4318
 DEFAULT_DAEMON_PORT = 2000
+# The Cruddur services (the bootcamp's backend listened on 4567).
+DEFAULT_BACKEND_PORT = 4567
+DEFAULT_DOWNSTREAM_PORT = 4568
 HOST = "127.0.0.1"
 
 # Dummy values the local cloud accepts. They are not secrets: they are the documented placeholders.
@@ -65,6 +68,14 @@ def otlp_port() -> int:
 
 def daemon_port() -> int:
     return _int_env("LAB_XRAY_DAEMON_PORT", DEFAULT_DAEMON_PORT)
+
+
+def backend_port() -> int:
+    return _int_env("LAB_BACKEND_PORT", DEFAULT_BACKEND_PORT)
+
+
+def downstream_port() -> int:
+    return _int_env("LAB_DOWNSTREAM_PORT", DEFAULT_DOWNSTREAM_PORT)
 
 
 def local_env(aws_port: int, otlp_port: int, daemon_port: int, host: str = HOST) -> dict[str, str]:

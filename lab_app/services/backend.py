@@ -1,0 +1,221 @@
+"""backend-flask: the Cruddur API (the bootcamp's routes), created by an app factory."""
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from datetime import datetime, timezone
+
+import requests
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+
+from lab_app.services.data import TTLS, CruddurData, is_uuid, validate_message
+from lab_app.services.faults import Faults
+from lab_app.services.tracing import activity_span
+
+SERVICE_NAME = "backend-flask"
+DEFAULT_USER = "andrewbrown"
+log = logging.getLogger("cruddur.backend")
+
+api = Blueprint("api", __name__)
+
+
+class DownstreamError(RuntimeError):
+    pass
+
+
+def _data() -> CruddurData:
+    return current_app.extensions["cruddur"]["data"]
+
+
+def _errors(codes: list[str], status: int = 422):
+    return jsonify({"errors": codes}), status
+
+
+def _current_user() -> str:
+    """The signed-in user: the X-Cruddur-User header (the bootcamp has no auth in week 2)."""
+    handle = request.headers.get("X-Cruddur-User", DEFAULT_USER)
+    return handle if handle in _data().users else DEFAULT_USER
+
+
+def _downstream(method: str, path: str, **kwargs) -> dict:
+    """Call the notifications service; any failure becomes DownstreamError (a 502 for the client)."""
+    ext = current_app.extensions["cruddur"]
+    url = ext["downstream_url"] + path
+    try:
+        response = ext["http"].request(method, url, timeout=ext["downstream_timeout_s"], **kwargs)
+    except requests.RequestException as exc:
+        raise DownstreamError(f"{method} {path}: {exc.__class__.__name__}") from exc
+    if response.status_code >= 400:
+        raise DownstreamError(f"{method} {path}: HTTP {response.status_code}")
+    return response.json()
+
+
+@api.get("/health")
+def health():
+    return jsonify({"ok": True, "service": SERVICE_NAME})
+
+
+@api.get("/api/activities/home")
+def home_activities():
+    # The seed's custom span: "home-activity-mock-data" with attributes (OTel) / annotations (X-Ray).
+    with activity_span("home-activities-mock-data", **{"app.user": _current_user()}) as span:
+        now = datetime.now(timezone.utc)
+        results = _data().home(now)
+        span.set_attribute("app.now", now.isoformat())
+        span.set_attribute("app.result_length", len(results))
+    return jsonify(results)
+
+
+@api.get("/api/activities/notifications")
+def notifications_activities():
+    user = _current_user()
+    try:
+        notes = _downstream("GET", f"/api/notifications/@{user}")["notifications"]
+    except DownstreamError as exc:
+        log.warning("notifications unavailable: %s", exc)
+        return _errors(["notifications_unavailable"], 502)
+    data = _data()
+    with activity_span("notifications-enrich", **{"app.user": user, "app.notifications": len(notes)}):
+        results = []
+        for note in notes:
+            activity = data.get(note["activity_uuid"])
+            if activity is not None:
+                results.append({**activity, "notification_kind": note["kind"]})
+    return jsonify(results)
+
+
+@api.get("/api/activities/@<handle>")
+def user_activities(handle: str):
+    results = _data().by_handle(handle)
+    if results is None:
+        return _errors(["handle_not_found"], 404)
+    return jsonify(results)
+
+
+@api.get("/api/activities/search")
+def search_activities():
+    term = request.args.get("term", "")
+    if not term.strip():
+        return _errors(["search_term_blank"])
+    with activity_span("search-activities", **{"app.search_term_length": len(term)}) as span:
+        results = _data().search(term)
+        span.set_attribute("app.result_length", len(results))
+    return jsonify(results)
+
+
+def _validate_activity(payload: dict) -> list[str]:
+    errors = []
+    ttl = payload.get("ttl")
+    if ttl is None or (isinstance(ttl, str) and not ttl.strip()):
+        errors.append("ttl_blank")
+    elif ttl not in TTLS:
+        errors.append("ttl_invalid")
+    return errors + validate_message(payload.get("message"))
+
+
+@api.post("/api/activities")
+def create_activity():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _errors(["body_not_json"], 400)
+    errors = _validate_activity(payload)
+    if errors:
+        return _errors(errors)
+    user = _current_user()
+    activity = _data().create(user, payload["message"], payload["ttl"])
+    # Fan out to followers. Degrade gracefully: the post is stored even when notifications are down,
+    # and the trace still shows the failed downstream call.
+    try:
+        fanout = _downstream("POST", "/api/notifications/fanout",
+                             json={"activity_uuid": activity["uuid"], "handle": user, "kind": "post"})
+        activity["notified"] = fanout.get("delivered", 0)
+    except DownstreamError as exc:
+        log.warning("fanout failed: %s", exc)
+        activity["notified"] = None
+    return jsonify(activity), 200
+
+
+@api.get("/api/activities/<activity_uuid>")
+def show_activity(activity_uuid: str):
+    activity = _data().get(activity_uuid) if is_uuid(activity_uuid) else None
+    if activity is None:
+        return _errors(["activity_not_found"], 404)
+    return jsonify(activity)
+
+
+@api.post("/api/activities/<activity_uuid>/reply")
+def reply_activity(activity_uuid: str):
+    if not is_uuid(activity_uuid) or _data().get(activity_uuid) is None:
+        return _errors(["activity_not_found"], 404)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _errors(["body_not_json"], 400)
+    errors = validate_message(payload.get("message"))
+    if errors:
+        return _errors(errors)
+    user = _current_user()
+    reply = _data().reply(activity_uuid, user, payload["message"])
+    try:
+        _downstream("POST", "/api/notifications/fanout",
+                    json={"activity_uuid": activity_uuid, "handle": user, "kind": "reply"})
+    except DownstreamError as exc:
+        log.warning("reply notification failed: %s", exc)
+    return jsonify(reply), 200
+
+
+@api.get("/api/message_groups")
+def message_groups():
+    return jsonify(_data().groups_for(_current_user()))
+
+
+@api.get("/api/messages/@<handle>")
+def messages(handle: str):
+    if handle not in _data().users:
+        return _errors(["handle_not_found"], 404)
+    return jsonify(_data().conversation(_current_user(), handle))
+
+
+@api.post("/api/messages")
+def create_message():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _errors(["body_not_json"], 400)
+    handle = payload.get("handle")
+    errors = ([] if isinstance(handle, str) and handle.strip() else ["handle_blank"]) + validate_message(payload.get("message"))
+    if errors:
+        return _errors(errors)
+    if handle not in _data().users:
+        return _errors(["handle_not_found"], 404)
+    return jsonify(_data().send_message(_current_user(), handle, payload["message"])), 200
+
+
+@api.get("/rollbar/test")
+def rollbar_test():
+    """The seed's Rollbar smoke test: one warning-level message."""
+    import rollbar
+
+    rollbar.report_message("Hello World!", "warning")
+    return "Hello World!"
+
+
+def create_backend_app(downstream_url: str, faults: Faults | None = None, data: CruddurData | None = None,
+                       downstream_timeout_s: float = 2.0) -> Flask:
+    app = Flask(SERVICE_NAME)
+    app.json.sort_keys = False
+    app.extensions["cruddur"] = {
+        "data": data or CruddurData(), "downstream_url": downstream_url.rstrip("/"),
+        "http": requests.Session(), "downstream_timeout_s": downstream_timeout_s,
+    }
+    (faults or Faults.none()).attach(app, SERVICE_NAME)
+
+    @app.before_request
+    def _request_id():
+        g.request_id = request.headers.get("X-Request-Id") or str(uuidlib.uuid4())
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    app.register_blueprint(api)
+    return app
