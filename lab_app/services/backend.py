@@ -15,6 +15,7 @@ from lab_app.services.tracing import activity_span
 SERVICE_NAME = "backend-flask"
 DEFAULT_USER = "andrewbrown"
 log = logging.getLogger("cruddur.backend")
+logging.getLogger("cruddur").addHandler(logging.NullHandler())  # no stray stderr lines in notebooks
 
 api = Blueprint("api", __name__)
 
@@ -186,7 +187,10 @@ def create_message():
         return _errors(errors)
     if handle not in _data().users:
         return _errors(["handle_not_found"], 404)
-    return jsonify(_data().send_message(_current_user(), handle, payload["message"])), 200
+    user = _current_user()
+    if handle == user:
+        return _errors(["handle_is_self"])
+    return jsonify(_data().send_message(user, handle, payload["message"])), 200
 
 
 @api.get("/rollbar/test")
@@ -199,8 +203,10 @@ def rollbar_test():
 
 
 def create_backend_app(downstream_url: str, faults: Faults | None = None, data: CruddurData | None = None,
-                       downstream_timeout_s: float = 2.0) -> Flask:
+                       downstream_timeout_s: float = 2.0, quiet: bool = True) -> Flask:
     app = Flask(SERVICE_NAME)
+    if quiet:  # unhandled errors still reach the tracers and Rollbar; they just don't flood the notebook
+        app.logger.disabled = True
     app.json.sort_keys = False
     app.extensions["cruddur"] = {
         "data": data or CruddurData(), "downstream_url": downstream_url.rstrip("/"),

@@ -123,8 +123,9 @@ class CruddurData:
     def groups_for(self, handle: str) -> list[dict]:
         out = []
         for group in self.message_groups:
-            if handle in group["members"]:
-                other = next(m for m in group["members"] if m != handle)
+            others = [m for m in group["members"] if m != handle]
+            if handle in group["members"] and others:
+                other = others[0]
                 last = group["messages"][-1]
                 out.append({"uuid": group["uuid"], "handle": other, "display_name": self.users[other]["display_name"],
                             "message": last["message"], "created_at": last["created_at"]})

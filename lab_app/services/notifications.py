@@ -65,8 +65,9 @@ def fanout():
     return jsonify({"delivered": delivered})
 
 
-def create_notifications_app(faults: Faults | None = None) -> Flask:
+def create_notifications_app(faults: Faults | None = None, quiet: bool = True) -> Flask:
     app = Flask(SERVICE_NAME)
+    app.logger.disabled = quiet
     app.extensions["notifications"] = NotificationStore()
     (faults or Faults.none()).attach(app, SERVICE_NAME)
     app.register_blueprint(api)

@@ -1,0 +1,94 @@
+"""The first code cell of every notebook: ``from lab_app.notebook import setup; lab = setup()``.
+
+Loads an ignored ``.env``, then in local mode starts the local cloud (or attaches to the running one)
+and points this kernel's clients at it; in cloud mode checks that the real credentials are there and
+says what is missing. Shows the configuration with secrets masked.
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+import logging
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from lab_app import config
+
+PACKAGES = ["flask", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "opentelemetry-instrumentation-flask",
+            "aws-xray-sdk", "watchtower", "rollbar", "boto3", "botocore", "awscli", "moto", "pandas", "duckdb", "lark"]
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+@dataclass
+class Lab:
+    mode: str
+    settings: config.Settings
+    cloud: object | None = None  # LocalCloudInfo in local mode
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def local(self) -> bool:
+        return self.mode == "local"
+
+    def versions(self) -> pd.DataFrame:
+        return package_versions()
+
+    def configuration(self) -> pd.DataFrame:
+        """Every variable the workbook reads, secrets masked."""
+        return pd.DataFrame(sorted(self.settings.masked().items()), columns=["variable", "value"])
+
+    def _repr_html_(self) -> str:
+        where = (f"local cloud at {self.cloud.aws_url} (OTLP {self.cloud.otlp_url}, X-Ray daemon "
+                 f"{self.cloud.host}:{self.cloud.daemon_port}), data in <code>{self.cloud.data_dir}</code>"
+                 if self.cloud else "real AWS, Honeycomb and Rollbar")
+        problems = "".join(f"<li>{p}</li>" for p in self.problems)
+        return (f"<b>Mode: {self.mode}</b> &mdash; {where}"
+                + (f"<br><b>Fix before continuing:</b><ul>{problems}</ul>" if problems else ""))
+
+    def __repr__(self) -> str:
+        return f"Lab(mode={self.mode!r}, cloud={getattr(self.cloud, 'aws_url', None)!r}, problems={len(self.problems)})"
+
+
+def package_versions(names: list[str] = PACKAGES) -> pd.DataFrame:
+    rows = [{"package": "python", "version": platform.python_version()}]
+    for name in names:
+        try:
+            version = md.version(name)
+        except md.PackageNotFoundError:
+            version = None
+        rows.append({"package": name, "version": version})
+    return pd.DataFrame(rows)
+
+
+def setup(start_local_cloud: bool = True, quiet_loggers: bool = True) -> Lab:
+    """Prepare this kernel for the workbook. Idempotent: re-running the cell is safe."""
+    config.load_dotenv_file()
+    try:
+        mode = config.mode()
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
+    if quiet_loggers:
+        for noisy in ("botocore", "urllib3", "aws_xray_sdk", "watchtower", "opentelemetry"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    cloud = None
+    problems: list[str] = []
+    if mode == "local" and start_local_cloud:
+        import lab_app.localcloud as localcloud
+
+        try:
+            cloud = localcloud.start()
+        except localcloud.LocalCloudError as exc:
+            raise SetupError(f"{exc}\n\nThen re-run this cell.") from None
+    settings = config.settings()
+    problems = settings.missing()
+    if sys.version_info[:2] != (3, 11):
+        problems.append(f"this workbook is pinned for Python 3.11, this kernel runs {platform.python_version()}: "
+                        "run `make lab` so JupyterLab uses the .venv kernel")
+    os.environ.setdefault("OTEL_SERVICE_NAME", "backend-flask")
+    return Lab(mode=mode, settings=settings, cloud=cloud, problems=problems)
