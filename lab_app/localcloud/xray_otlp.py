@@ -371,6 +371,10 @@ def _name(span: Span) -> str:
     if span.kind == "SERVER" or not span.parent_span_id:
         candidates.append(span.resource.get("service.name"))
     candidates += [a.get("rpc.service"), a.get("http.host"), a.get("net.peer.name")]
+    if span.kind in ("CLIENT", "PRODUCER"):
+        # like the X-Ray SDK's requests patch: a downstream call without a service name is named after its host
+        url = _first(a, ("http.url", "url.full"))
+        candidates.append(urlsplit(str(url)).hostname if url else None)
     for candidate in candidates:
         if candidate not in (None, ""):
             return str(candidate)
