@@ -30,6 +30,7 @@ PID_FILE = "localcloud.pid"
 # Every stand-in, in the order the gateway asks them whether a request is theirs.
 # "module:Class"; each issue that adds a stand-in adds its line here.
 COMPONENTS: list[str] = [
+    "lab_app.localcloud.otlp:Honeycomb",
 ]
 
 
