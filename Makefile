@@ -5,6 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LAB_HOST ?= 127.0.0.1
 LAB_PORT ?= 8888
+# `make test` runs the notebooks against its own local cloud (own ports, own data) so it never
+# touches the stack a learner has running on the default ports.
+TEST_ENV := LAB_DATA_DIR=$(CURDIR)/build/test-lab LAB_AWS_PORT=4666 LAB_OTLP_PORT=4418 LAB_XRAY_DAEMON_PORT=2100 \
+            LAB_BACKEND_PORT=4667 LAB_DOWNSTREAM_PORT=4668 LAB_MODE=local
 
 .PHONY: lab test workbook install clean bench secrets-baseline
 
@@ -22,12 +26,14 @@ $(STAMP): $(PY) requirements.txt pyproject.toml
 install: $(STAMP)
 
 lab: $(STAMP)
+	$(PY) -m lab_app.localcloud start
 	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks
 
 test: $(STAMP)
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 	$(VENV)/bin/python -m pytest -q tests
-	$(VENV)/bin/python -m pytest -q --nbval-lax notebooks
+	rm -rf build/test-lab
+	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --nbval-lax notebooks
 
 workbook: $(STAMP)
 	mkdir -p build
