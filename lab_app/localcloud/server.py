@@ -31,6 +31,7 @@ PID_FILE = "localcloud.pid"
 # "module:Class"; each issue that adds a stand-in adds its line here.
 COMPONENTS: list[str] = [
     "lab_app.localcloud.otlp:Honeycomb",
+    "lab_app.localcloud.rollbar:Rollbar",
 ]
 
 
