@@ -7,6 +7,8 @@ LAB_HOST ?= 127.0.0.1
 LAB_PORT ?= 8888
 # `make test` runs the notebooks against its own local cloud (own ports, own data) so it never
 # touches the stack a learner has running on the default ports.
+# JupyterLab refuses to run as root (containers, CI machines) unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := LAB_DATA_DIR=$(CURDIR)/build/test-lab LAB_AWS_PORT=4666 LAB_OTLP_PORT=4418 LAB_XRAY_DAEMON_PORT=2100 \
             LAB_BACKEND_PORT=4667 LAB_DOWNSTREAM_PORT=4668 LAB_MODE=local
 
@@ -27,7 +29,7 @@ install: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) -m lab_app.localcloud start
-	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
