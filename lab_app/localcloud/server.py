@@ -32,6 +32,7 @@ PID_FILE = "localcloud.pid"
 COMPONENTS: list[str] = [
     "lab_app.localcloud.otlp:Honeycomb",
     "lab_app.localcloud.rollbar:Rollbar",
+    "lab_app.localcloud.alarms:AlarmsComponent",
 ]
 
 
