@@ -74,6 +74,15 @@ def test_normalize_and_keys():
         "5759e988bd862e3fe1be46a994272793", "f" * 32}
 
 
+def test_request_ids_join_signals_without_trace_ids():
+    traffic, spans, *_ = frames(6)
+    traffic["request_id"] = [f"00000000-0000-4000-8000-{i:012x}" for i in range(6)]
+    occ = pd.DataFrame([{"title": "boom", "request": {"headers": {"X-Request-Id": traffic.loc[4, "request_id"]}}}])
+    table = correlate.by_request(traffic, spans=spans, occurrences=occ).set_index("seq")
+    assert table["n_occurrences"].to_dict() == {0: 0, 1: 0, 2: 0, 3: 0, 4: 1, 5: 0}
+    assert correlate.keys_in("id 00000000-0000-4000-8000-000000000004") == {"req:00000000-0000-4000-8000-000000000004"}
+
+
 def test_by_request_counts_every_signal():
     traffic, spans, segments, logs, occ = frames()
     table = correlate.by_request(traffic, spans, segments, logs, occ).set_index("seq")

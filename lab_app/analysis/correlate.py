@@ -23,6 +23,7 @@ import pandas as pd
 
 XRAY_ID = re.compile(r"\b1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})\b")
 HEX32 = re.compile(r"(?<![0-9a-fA-F-])([0-9a-fA-F]{32})(?![0-9a-fA-F])")
+UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 
 
 def normalize_trace_id(value: Any) -> str | None:
@@ -38,12 +39,15 @@ def normalize_trace_id(value: Any) -> str | None:
 
 
 def keys_in(value: Any) -> set[str]:
-    """Every trace id mentioned anywhere in a value (strings, dicts, lists: JSON-serialised first)."""
+    """Every trace id (as 32 hex digits) and request id (as ``req:<uuid>``) mentioned anywhere in a value
+    (strings as they are; dicts and lists JSON-serialised first)."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return set()
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     found = {(a + b).lower() for a, b in XRAY_ID.findall(text)}
-    found |= {h.lower() for h in HEX32.findall(XRAY_ID.sub(" ", text))}
+    rest = XRAY_ID.sub(" ", text)
+    found |= {"req:" + u.lower() for u in UUID.findall(rest)}
+    found |= {h.lower() for h in HEX32.findall(UUID.sub(" ", rest))}
     return found
 
 
@@ -64,15 +68,21 @@ def extract_keys(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> p
 
 
 def request_keys(traffic: pd.DataFrame) -> pd.DataFrame:
-    """(seq, key, tracer) for each request: its OTel and its X-Ray trace id, both as 32 hex digits."""
+    """(seq, key, tracer) for each request: its OTel and its X-Ray trace id, both as 32 hex digits, and its
+    ``X-Request-Id`` as ``req:<uuid>`` (the key for signals that carry no trace id, e.g. an error report
+    made from the request's data)."""
     parts = []
     for column, tracer in (("otel_trace_id", "otel"), ("xray_trace_id", "xray")):
         if column in traffic:
             part = pd.DataFrame({"seq": traffic["seq"], "key": traffic[column].map(normalize_trace_id),
                                  "tracer": tracer})
             parts.append(part.dropna(subset=["key"]))
+    if "request_id" in traffic:
+        rid = traffic["request_id"].astype("object").map(
+            lambda v: "req:" + str(v).lower() if isinstance(v, str) and UUID.fullmatch(v) else None)
+        parts.append(pd.DataFrame({"seq": traffic["seq"], "key": rid, "tracer": "request_id"}).dropna(subset=["key"]))
     if not parts:
-        raise ValueError("the traffic frame has no otel_trace_id or xray_trace_id column")
+        raise ValueError("the traffic frame has no otel_trace_id, xray_trace_id or request_id column")
     return pd.concat(parts, ignore_index=True).astype({"seq": "int64", "key": "string", "tracer": "string"})
 
 
