@@ -33,6 +33,7 @@ COMPONENTS: list[str] = [
     "lab_app.localcloud.otlp:Honeycomb",
     "lab_app.localcloud.rollbar:Rollbar",
     "lab_app.localcloud.alarms:AlarmsComponent",
+    "lab_app.localcloud.xray:XRay",
 ]
 
 

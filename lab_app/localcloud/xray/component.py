@@ -1,0 +1,73 @@
+"""The ``xray`` component: X-Ray's REST API on the AWS port and the daemon on the daemon port."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from werkzeug.wrappers import Response
+
+from lab_app.localcloud.component import Component
+from lab_app.localcloud.xray.daemon import XRayDaemon
+from lab_app.localcloud.xray.models import XRayBackend
+from lab_app.localcloud.xray.responses import XRayResponse
+from lab_app.localcloud.xray.urls import daemon_paths, url_paths
+
+
+class XRay(Component):
+    name = "xray"
+
+    def __init__(self, cloud):
+        super().__init__(cloud)
+        self.backend = XRayBackend(self.store, clock=cloud.clock.now)
+        self.responses = XRayResponse(lambda region: self.backend)
+        self.daemon: XRayDaemon | None = None
+
+    # lifecycle ---------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.backend.setup()
+
+    def start(self) -> None:
+        self.daemon = XRayDaemon(self.cloud.host, self.cloud.ports["daemon"], ingest=self.ingest_documents,
+                                 sampling_app=self._daemon_app).start()
+        self.cloud.ports["daemon"] = self.daemon.port
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            self.daemon.stop()
+            self.daemon = None
+
+    def reset(self) -> None:
+        self.backend.reset()
+
+    def status(self) -> dict[str, Any]:
+        out = self.backend.status()
+        if self.daemon is not None:
+            out["daemon"] = self.daemon.status()
+            out["malformed_datagrams"] = self.daemon.counters["malformed"]
+        return out
+
+    # the public ingest entry point (UDP, PutTraceSegments, the OTLP -> X-Ray converter) ----------------------
+    def ingest_documents(self, docs: list[dict]) -> list[dict]:
+        """Store segment/subsegment documents (dicts); returns unprocessed entries {Id, ErrorCode, Message}."""
+        return self.backend.ingest_documents(docs)
+
+    # the AWS port ----------------------------------------------------------------------------------------
+    def matches(self, environ: dict) -> bool:
+        if environ.get("PATH_INFO") not in url_paths or environ.get("REQUEST_METHOD") != "POST":
+            return False
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        return not auth or "/xray/aws4_request" in auth
+
+    def __call__(self, environ: dict, start_response: Callable):
+        return self.responses.dispatch(environ, url_paths[environ["PATH_INFO"]])(environ, start_response)
+
+    def _daemon_app(self, environ: dict, start_response: Callable):
+        operation = daemon_paths.get(environ.get("PATH_INFO", ""))
+        if operation is None:
+            return Response("not found", status=404)(environ, start_response)
+        return self.responses.dispatch(environ, operation)(environ, start_response)
+
+    # local-only control routes -------------------------------------------------------------------------
+    def control(self, action: str, payload: dict) -> dict | None:
+        if action == "flush":
+            return {"flushed": True, **self.status()}
+        return None

@@ -1,0 +1,125 @@
+"""Parse X-Ray REST-JSON requests and serialise the answers; all logic lives in models.XRayBackend."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from werkzeug.wrappers import Request, Response
+
+from lab_app.localcloud.component import json_response
+from lab_app.localcloud.xray.exceptions import InvalidRequestException, SerializationException, XRayError
+from lab_app.localcloud.xray.models import XRayBackend
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/xray/aws4_request")
+
+
+def _timestamp(body: dict, key: str, required: bool = True) -> float | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise InvalidRequestException(f"{key} is required")
+        return None
+    if isinstance(value, bool):
+        raise InvalidRequestException(f"{key} must be a timestamp")
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidRequestException(f"{key} must be a timestamp (epoch seconds or ISO 8601)") from None
+
+
+def _required(body: dict, key: str, kind: type) -> Any:
+    if key not in body:
+        raise InvalidRequestException(f"1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null")
+    if not isinstance(body[key], kind):
+        raise InvalidRequestException(f"{key} has the wrong type")
+    return body[key]
+
+
+class XRayResponse:
+    def __init__(self, backend_for: Callable[[str], XRayBackend]):
+        self.backend_for = backend_for
+
+    def dispatch(self, environ: dict, operation: str) -> Response:
+        request = Request(environ)
+        try:
+            raw = request.get_data()
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                raise SerializationException("The request body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise SerializationException("The request body must be a JSON object")
+            match = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+            backend = self.backend_for(match.group(1) if match else "us-east-1")
+            result = getattr(self, operation)(backend, body)
+            return json_response(result if result is not None else {})
+        except XRayError as exc:
+            return exc.response()
+
+    # --- traces ---------------------------------------------------------------------------------------
+    def PutTraceSegments(self, backend: XRayBackend, body: dict) -> dict:
+        docs = _required(body, "TraceSegmentDocuments", list)
+        return {"UnprocessedTraceSegments": backend.put_trace_segments(docs)}
+
+    def GetTraceSummaries(self, backend: XRayBackend, body: dict) -> dict:
+        strategy = body.get("SamplingStrategy") or {}
+        rate = None
+        if body.get("Sampling") and strategy.get("Name") == "FixedRate":
+            rate = float(strategy.get("Value", 1.0))
+            if not 0 <= rate <= 1:
+                raise InvalidRequestException("SamplingStrategy Value must be between 0 and 1")
+        expression = body.get("FilterExpression")
+        if expression is not None and not isinstance(expression, str):
+            raise InvalidRequestException("FilterExpression must be a string")
+        return backend.get_trace_summaries(_timestamp(body, "StartTime"), _timestamp(body, "EndTime"),
+                                           body.get("TimeRangeType") or "TraceId", expression,
+                                           body.get("NextToken"), rate)
+
+    def BatchGetTraces(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.batch_get_traces(_required(body, "TraceIds", list))
+
+    def GetServiceGraph(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.get_service_graph(_timestamp(body, "StartTime"), _timestamp(body, "EndTime"),
+                                         body.get("GroupName"), body.get("GroupARN"))
+
+    def GetTraceGraph(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.get_trace_graph(_required(body, "TraceIds", list))
+
+    # --- groups -----------------------------------------------------------------------------------------
+    def CreateGroup(self, backend: XRayBackend, body: dict) -> dict:
+        return {"Group": backend.create_group(_required(body, "GroupName", str), body.get("FilterExpression"),
+                                              body.get("InsightsConfiguration"))}
+
+    def GetGroup(self, backend: XRayBackend, body: dict) -> dict:
+        return {"Group": backend.get_group(body.get("GroupName"), body.get("GroupARN"))}
+
+    def GetGroups(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.get_groups(body.get("NextToken"))
+
+    def UpdateGroup(self, backend: XRayBackend, body: dict) -> dict:
+        return {"Group": backend.update_group(body.get("GroupName"), body.get("GroupARN"),
+                                              body.get("FilterExpression"), body.get("InsightsConfiguration"))}
+
+    def DeleteGroup(self, backend: XRayBackend, body: dict) -> dict:
+        backend.delete_group(body.get("GroupName"), body.get("GroupARN"))
+        return {}
+
+    # --- sampling -----------------------------------------------------------------------------------------
+    def CreateSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
+        return {"SamplingRuleRecord": backend.create_sampling_rule(_required(body, "SamplingRule", dict))}
+
+    def GetSamplingRules(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.get_sampling_rules()
+
+    def UpdateSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
+        return {"SamplingRuleRecord": backend.update_sampling_rule(_required(body, "SamplingRuleUpdate", dict))}
+
+    def DeleteSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
+        return {"SamplingRuleRecord": backend.delete_sampling_rule(body.get("RuleName"), body.get("RuleARN"))}
+
+    def GetSamplingTargets(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.get_sampling_targets(_required(body, "SamplingStatisticsDocuments", list))

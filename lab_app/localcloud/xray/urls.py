@@ -1,0 +1,23 @@
+"""The X-Ray REST paths (all POST) and the operation each one is (botocore's xray-2016-04-12 model)."""
+from __future__ import annotations
+
+url_paths = {
+    "/TraceSegments": "PutTraceSegments",
+    "/TraceSummaries": "GetTraceSummaries",
+    "/Traces": "BatchGetTraces",
+    "/ServiceGraph": "GetServiceGraph",
+    "/TraceGraph": "GetTraceGraph",
+    "/CreateGroup": "CreateGroup",
+    "/GetGroup": "GetGroup",
+    "/Groups": "GetGroups",
+    "/UpdateGroup": "UpdateGroup",
+    "/DeleteGroup": "DeleteGroup",
+    "/CreateSamplingRule": "CreateSamplingRule",
+    "/GetSamplingRules": "GetSamplingRules",
+    "/UpdateSamplingRule": "UpdateSamplingRule",
+    "/DeleteSamplingRule": "DeleteSamplingRule",
+    "/SamplingTargets": "GetSamplingTargets",
+}
+
+# The only two the X-Ray daemon's TCP side answers (the SDK's centralized sampling calls).
+daemon_paths = {"/GetSamplingRules": "GetSamplingRules", "/SamplingTargets": "GetSamplingTargets"}
