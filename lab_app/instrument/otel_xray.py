@@ -162,6 +162,12 @@ def provider():
             current.add_span_processor(processor)
             _state.update(endpoint=url, processor=processor, provider=current)
         propagate.set_global_textmap(propagator())
+        from opentelemetry.instrumentation.propagators import (
+            TraceResponsePropagator, get_global_response_propagator, set_global_response_propagator)
+
+        if get_global_response_propagator() is None:
+            # `traceresponse: 00-<trace id>-...` on every answer, so the traffic frame knows each request's trace
+            set_global_response_propagator(TraceResponsePropagator())
         return current
 
 
@@ -175,7 +181,9 @@ def instrument_app(app: Flask, service_name: str) -> None:
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         FlaskInstrumentor().instrument_app(app, tracer_provider=tp, request_hook=_server_hook(service_name))
     if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
-        RequestsInstrumentor().instrument(tracer_provider=tp, request_hook=_client_hook)
+        # calls *to* backend-flask come from this notebook's traffic generator, not from a service: no spans
+        RequestsInstrumentor().instrument(tracer_provider=tp, request_hook=_client_hook,
+                                          excluded_urls=rf"https?://[^/]*:{config.backend_port()}(/|$)")
     from lab_app.services import tracing
 
     tracing.register_opener("otel", _activity_opener(tp))
