@@ -328,3 +328,47 @@ def test_old_spans_are_rejected_as_partial_success(otlp_cloud):
     assert "00000000000000a2" in resp.partial_success.error_message
     assert len(otlp_cloud.component("xray").docs) == 3
 
+
+
+# --- through the real X-Ray stand-in, read back with boto3 ------------------------------------------------
+def test_span_tree_shows_up_in_trace_summaries_and_the_service_graph(cloud):
+    import datetime as dt
+
+    import boto3
+
+    from lab_app.instrument import otel_xray
+
+    tree = _recent_tree()
+    session = otel_xray.signed_session()
+    r = session.post(cloud.aws_url + "/v1/traces", data=gzip.compress(_proto_body(tree)), timeout=10,
+                     headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+    assert r.status_code == 200
+    xray = boto3.client("xray")
+    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    start = end - dt.timedelta(minutes=10)
+    xid = xray_trace_id(tree[0]["trace_id"])
+
+    summaries = xray.get_trace_summaries(StartTime=start, EndTime=end)["TraceSummaries"]
+    summary, = [s for s in summaries if s["Id"] == xid]
+    # HasFault describes the root segment (backend-flask answered 200), not the failed call below it
+    assert summary["HasFault"] is False and summary["HasError"] is False
+    assert summary["Http"]["HttpStatus"] == 200 and summary["Http"]["HttpMethod"] == "GET"
+    assert summary["Duration"] == pytest.approx(0.25, abs=1e-3)
+    assert "app_result_length" in summary.get("Annotations", {})
+    filtered = xray.get_trace_summaries(StartTime=start, EndTime=end,
+                                        FilterExpression="annotation.app_result_length = 5")["TraceSummaries"]
+    assert [s["Id"] for s in filtered] == [xid]
+
+    trace, = xray.batch_get_traces(TraceIds=[xid])["Traces"]
+    docs = {json.loads(s["Document"])["id"]: json.loads(s["Document"]) for s in trace["Segments"]}
+    assert set(docs) == {"00000000000000a1", "00000000000000b1"}  # two segments; subsegments nested inside
+    nested = {sub["id"] for sub in docs["00000000000000a1"].get("subsegments", [])}
+    assert nested == {"00000000000000a2", "00000000000000a3"}
+
+    graph = xray.get_service_graph(StartTime=start, EndTime=end)["Services"]
+    by_name = {s["Name"]: s for s in graph}
+    assert {"backend-flask", "notifications"} <= set(by_name)
+    edges = by_name["backend-flask"]["Edges"]
+    target_ids = {e["ReferenceId"] for e in edges}
+    assert by_name["notifications"]["ReferenceId"] in target_ids
+    assert by_name["notifications"]["SummaryStatistics"]["FaultStatistics"]["TotalCount"] == 1

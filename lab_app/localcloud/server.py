@@ -34,6 +34,7 @@ COMPONENTS: list[str] = [
     "lab_app.localcloud.rollbar:Rollbar",
     "lab_app.localcloud.alarms:AlarmsComponent",
     "lab_app.localcloud.xray:XRay",
+    "lab_app.localcloud.xray_otlp:XRayOTLP",
 ]
 
 
