@@ -1,0 +1,92 @@
+"""Build X-Ray segment documents from plain specs, so tests can compute expected answers independently."""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+
+def new_trace_id(epoch: float | None = None) -> str:
+    return f"1-{int(epoch or time.time()):08x}-{secrets.token_hex(12)}"
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass
+class Spec:
+    """One request through backend-flask, optionally calling the notifications service."""
+    name: str = "backend-flask"
+    response_time: float = 0.1
+    status: int = 200
+    url: str = "http://127.0.0.1:4567/api/activities/home"
+    method: str = "GET"
+    user_agent: str = "python-requests/2.34"
+    client_ip: str = "127.0.0.1"
+    user: str | None = None
+    annotations: dict = field(default_factory=dict)
+    downstream: str | None = None  # name of the called service
+    downstream_status: int = 200
+    downstream_time: float = 0.05
+    in_progress: bool = False
+    start: float = 0.0
+    trace_id: str = ""
+    root_id: str = ""
+    call_id: str = ""
+
+    @property
+    def fault(self) -> bool:
+        return self.status >= 500
+
+    @property
+    def error(self) -> bool:
+        return 400 <= self.status < 500
+
+    @property
+    def throttle(self) -> bool:
+        return self.status == 429
+
+
+def documents(spec: Spec, start: float) -> list[dict]:
+    """The segment documents the X-Ray SDK would send for ``spec`` (root first, then the downstream one)."""
+    spec.start = start
+    spec.trace_id = spec.trace_id or new_trace_id(start)
+    spec.root_id = spec.root_id or new_id()
+    root = {"name": spec.name, "id": spec.root_id, "trace_id": spec.trace_id, "start_time": start,
+            "http": {"request": {"url": spec.url, "method": spec.method, "user_agent": spec.user_agent,
+                                 "client_ip": spec.client_ip},
+                     "response": {"status": spec.status}}}
+    if spec.in_progress:
+        root["in_progress"] = True
+    else:
+        root["end_time"] = start + spec.response_time
+    for flag in ("fault", "error", "throttle"):
+        if getattr(spec, flag):
+            root[flag] = True
+    if spec.user:
+        root["user"] = spec.user
+    if spec.annotations:
+        root["annotations"] = dict(spec.annotations)
+    docs = [root]
+    if spec.downstream:
+        spec.call_id = new_id()
+        call = {"id": spec.call_id, "name": spec.downstream, "namespace": "remote", "start_time": start + 0.01,
+                "end_time": start + 0.01 + spec.downstream_time,
+                "http": {"request": {"url": f"http://127.0.0.1:4568/{spec.downstream}", "method": "GET"},
+                         "response": {"status": spec.downstream_status}}}
+        if spec.downstream_status >= 500:
+            call["fault"] = True
+        elif spec.downstream_status >= 400:
+            call["error"] = True
+        root["subsegments"] = [call]
+        down = {"name": spec.downstream, "id": new_id(), "trace_id": spec.trace_id, "parent_id": spec.call_id,
+                "start_time": start + 0.012, "end_time": start + 0.008 + spec.downstream_time,
+                "http": {"request": {"url": "/notifications", "method": "GET"},
+                         "response": {"status": spec.downstream_status}}}
+        if spec.downstream_status >= 500:
+            down["fault"] = True
+        elif spec.downstream_status >= 400:
+            down["error"] = True
+        docs.append(down)
+    return docs
