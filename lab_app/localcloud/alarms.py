@@ -101,9 +101,9 @@ def evaluate_datapoints(values: list[float | None], *, threshold: float, compari
       ALARM, else OK); TreatMissingData is not used.
     * Fewer than N real datapoints: breaching/notBreaching fill the N - k gaps with breaching /
       non-breaching values. missing/ignore evaluate the real ones, except the "premature alarm"
-      rule: when the oldest real datapoint of the last N periods breaches, is at least M periods
-      old, and every more recent real datapoint breaches, the alarm goes to ALARM (missing) or
-      keeps its state (ignore).
+      rule: when the oldest real datapoint of the range breaches, is at least M periods old,
+      and every more recent real datapoint breaches, the alarm goes to ALARM (missing) or keeps
+      its state (ignore).
     """
     n = int(evaluation_periods)
     m = int(datapoints_to_alarm or n)
@@ -127,17 +127,13 @@ def evaluate_datapoints(values: list[float | None], *, threshold: float, compari
     k = len(real)
     count = sum(1 for _, v in real if breaches(v, threshold))
     if tmd in ("missing", "ignore"):
-        window_start = len(values) - n
-        in_window = [(i, v) for i, v in real if i >= window_start]
-        if in_window:
-            oldest_index, oldest_value = in_window[0]
-            age = len(values) - oldest_index          # the newest period has age 1
-            if (breaches(oldest_value, threshold) and age >= m
-                    and all(breaches(v, threshold) for _, v in in_window)):
-                if tmd == "ignore":
-                    return Evaluation(None, "premature alarm: state kept (TreatMissingData=ignore)",
-                                      [i for i, _ in in_window], len(in_window))
-                return Evaluation("ALARM", "", [i for i, _ in in_window], len(in_window))
+        oldest_index, oldest_value = real[0]
+        age = len(values) - oldest_index          # the newest period has age 1
+        if breaches(oldest_value, threshold) and age >= m and all(breaches(v, threshold) for _, v in real):
+            if tmd == "ignore":
+                return Evaluation(None, "premature alarm: state kept (TreatMissingData=ignore)",
+                                  [i for i, _ in real], len(real))
+            return Evaluation("ALARM", "", [i for i, _ in real], len(real))
         return Evaluation("ALARM" if count >= m else "OK", "", [i for i, _ in real], count)
     filled = n - k
     if tmd == "breaching":
