@@ -35,6 +35,7 @@ COMPONENTS: list[str] = [
     "lab_app.localcloud.alarms:AlarmsComponent",
     "lab_app.localcloud.xray:XRay",
     "lab_app.localcloud.xray_otlp:XRayOTLP",
+    "lab_app.localcloud.logs:Logs",
 ]
 
 

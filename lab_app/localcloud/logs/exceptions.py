@@ -1,0 +1,76 @@
+"""CloudWatch Logs errors, rendered as ``{"__type": ..., "message": ...}`` so boto3 raises the real codes."""
+from __future__ import annotations
+
+from typing import Any
+
+from lab_app.localcloud.component import aws_json_error
+
+
+class LogsError(Exception):
+    code = "ServiceUnavailableException"
+    status = 400
+
+    def __init__(self, message: str, **extra: Any):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def response(self):
+        resp = aws_json_error(self.code, self.message, self.status)
+        if self.extra:
+            import json
+
+            body = json.loads(resp.get_data())
+            body.update(self.extra)
+            resp.set_data(json.dumps(body))
+        return resp
+
+
+class ResourceNotFoundException(LogsError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistsException(LogsError):
+    code = "ResourceAlreadyExistsException"
+
+
+class InvalidParameterException(LogsError):
+    code = "InvalidParameterException"
+
+    @classmethod
+    def constraint(cls, parameter: str, value: Any, constraint: str) -> "InvalidParameterException":
+        return cls(f"1 validation error detected: Value '{value}' at '{parameter}' failed to satisfy "
+                   f"constraint: {constraint}")
+
+
+class LimitExceededException(LogsError):
+    code = "LimitExceededException"
+
+
+class DataAlreadyAcceptedException(LogsError):
+    code = "DataAlreadyAcceptedException"
+
+
+class InvalidOperationException(LogsError):
+    code = "InvalidOperationException"
+
+
+class UnrecognizedClientException(LogsError):
+    code = "UnrecognizedClientException"
+
+
+class MalformedQueryException(LogsError):
+    """A query that does not parse or compile. Carries ``queryCompileError`` like AWS does."""
+
+    code = "MalformedQueryException"
+
+    def __init__(self, message: str, start: int = 0, end: int | None = None):
+        end = start if end is None else end
+        super().__init__(message, queryCompileError={
+            "location": {"startCharOffset": start, "endCharOffset": end}, "message": message})
+        self.start = start
+        self.end = end
+
+
+class UnknownOperationException(LogsError):
+    code = "UnknownOperationException"

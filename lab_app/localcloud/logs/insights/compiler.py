@@ -1,0 +1,569 @@
+"""Logs Insights AST -> one DuckDB SQL statement with bound parameters.
+
+Each command becomes a CTE stage over the previous one. Every value from the query text (strings,
+numbers, regexes, JSON paths) is a ``$pN`` parameter; column names are generated (``c_ts``, ``j0``,
+``f3`` ...) and the mapping from Insights field names lives in Python, so no user text reaches SQL.
+
+Fields discovered in JSON messages are extracted once per row (``json_extract_string`` with a list of
+paths, so each message is parsed once) and are typed ``any``: compared as numbers when the other side is
+a number, sorted numbers-after-text like AWS's natural sort.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lab_app.localcloud.logs.exceptions import MalformedQueryException
+from lab_app.localcloud.logs.insights import ast
+from lab_app.localcloud.logs.insights.parser import AGGREGATES
+
+EVENTS_TABLE = "logs_events"
+DEFAULT_LIMIT = 10_000
+
+# Insights' built-in fields and the base-stage columns holding them.
+BUILTINS = {
+    "@timestamp": ("c_ts", "ts"),
+    "@message": ("c_msg", "str"),
+    "@logStream": ("c_stream", "str"),
+    "@log": ("c_log", "str"),
+    "@ingestionTime": ("c_ingest", "ts"),
+    "@ptr": ("c_id", "ptr"),
+}
+DEFAULT_DISPLAY = ["@timestamp", "@message", "@logStream", "@log"]
+
+
+@dataclass
+class Col:
+    sql: str
+    type: str  # num | str | any | bool | ts | ptr | null
+
+
+@dataclass
+class Scope:
+    """Which events a query reads."""
+    region: str
+    account: str
+    groups: list[str]
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class CompiledQuery:
+    sql: str
+    params: dict
+    columns: list[tuple[str, str]]        # (output field name, type); "@ptr" last for record queries
+    count_sql: str | None                  # recordsMatched (None: same as scanned)
+    scan_sql: str = ""
+    scan_params: dict = field(default_factory=dict)
+    aggregated: bool = False
+
+
+def _json_path(name: str) -> str:
+    parts = []
+    for segment in name.split("."):
+        if segment.isdigit():
+            parts.append(f"[{segment}]")
+        else:
+            parts.append('."' + segment.replace('"', '\\"') + '"')
+    return "$" + "".join(parts)
+
+
+def _num(sql: str, t: str) -> str:
+    if t == "num":
+        return sql
+    if t in ("ts", "bool", "ptr"):
+        return f"CAST({sql} AS DOUBLE)"
+    if t == "null":
+        return "CAST(NULL AS DOUBLE)"
+    return f"TRY_CAST({sql} AS DOUBLE)"
+
+
+def _text(sql: str, t: str) -> str:
+    if t in ("str", "any"):
+        return sql
+    if t == "num":
+        return (f"(CASE WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e15 THEN CAST(CAST({sql} AS BIGINT) AS VARCHAR)"
+                f" ELSE CAST({sql} AS VARCHAR) END)")
+    if t == "ts":
+        return f"strftime(epoch_ms(CAST({sql} AS BIGINT)), '%Y-%m-%d %H:%M:%S.%g')"
+    if t == "bool":
+        return f"(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END)"
+    if t == "null":
+        return "CAST(NULL AS VARCHAR)"
+    return f"CAST({sql} AS VARCHAR)"
+
+
+def _bool(sql: str, t: str) -> str:
+    if t == "bool":
+        return sql
+    if t in ("num", "ts"):
+        return f"({sql} <> 0)"
+    if t == "null":
+        return "FALSE"
+    return f"({sql} IS NOT NULL AND {sql} <> '')"
+
+
+class Compiler:
+    def __init__(self, query: ast.Query, scope: Scope, limit: int | None = None):
+        self.query = query
+        self.scope = scope
+        self.request_limit = limit
+        self.params: dict = {}
+        self.stages: list[tuple[str, str]] = []
+        self.cols: dict[str, Col] = {}
+        self.order: list[tuple[str, bool]] = []
+        self.display: list[str] | None = None
+        self.aggregated = False
+        self.limit: int | None = None
+        self.filtered = False
+        self.matched_stage: str | None = None
+        self._n = 0
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def param(self, value) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def fresh(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    @property
+    def current(self) -> str:
+        return self.stages[-1][0]
+
+    def stage(self, select_sql: str) -> str:
+        name = f"s{len(self.stages)}"
+        self.stages.append((name, select_sql))
+        return name
+
+    def error(self, message: str, node=None) -> MalformedQueryException:
+        start = getattr(node, "start", 0) or 0
+        end = getattr(node, "end", 0) or len(self.query.text)
+        return MalformedQueryException(message, start, end)
+
+    # ---- the JSON fields the query reads before defining them -------------------------------------
+    def _json_fields(self) -> list[str]:
+        defined: set[str] = set()
+        wanted: list[str] = []
+
+        def need(name: str):
+            if name not in defined and not name.startswith("@") and name not in wanted:
+                wanted.append(name)
+
+        def walk(node):
+            if isinstance(node, ast.Field):
+                need(node.name)
+            elif isinstance(node, ast.Call):
+                for a in node.args:
+                    walk(a)
+            elif isinstance(node, tuple):
+                for a in node:
+                    walk(a)
+            else:
+                for attr in ("left", "right", "expr", "pattern", "items"):
+                    if hasattr(node, attr):
+                        walk(getattr(node, attr))
+
+        for command in self.query.commands:
+            if isinstance(command, ast.Stats):
+                for item in (*command.by, *command.items):
+                    walk(item.expr)
+                break  # after stats only the stats output exists
+            if isinstance(command, ast.Fields):
+                for item in command.items:
+                    walk(item.expr)
+                for item in command.items:
+                    if item.alias:
+                        defined.add(item.alias)
+            elif isinstance(command, ast.Filter):
+                walk(command.expr)
+            elif isinstance(command, ast.Sort):
+                for expr, _ in command.keys:
+                    walk(expr)
+            elif isinstance(command, (ast.Display, ast.Dedup)):
+                for name in command.names:
+                    need(name)
+            elif isinstance(command, ast.Parse):
+                need(command.source)
+                defined.update(command.names)
+        return wanted
+
+    # ---- compile ----------------------------------------------------------------------------------
+    def compile(self) -> CompiledQuery:
+        scope = self.scope
+        groups = ", ".join(self.param(g) for g in scope.groups)
+        where = (f"region = {self.param(scope.region)} AND grp IN ({groups}) "
+                 f"AND ts >= {self.param(scope.start_ms)} AND ts <= {self.param(scope.end_ms)}")
+        scan_params = dict(self.params)
+        scan_sql = f"SELECT count(*), coalesce(sum(strlen(message)), 0) FROM {EVENTS_TABLE} WHERE {where}"
+        json_fields = self._json_fields()
+        select = [f"ts AS c_ts", "ingest AS c_ingest", "stream AS c_stream",
+                  f"{self.param(scope.account + ':')} || grp AS c_log", "message AS c_msg", "id AS c_id"]
+        if json_fields:
+            paths = self.param([_json_path(n) for n in json_fields])
+            select.append(f"json_extract_string(CASE WHEN is_json THEN message END, {paths}) AS c_json")
+        self.stage(f"SELECT {', '.join(select)} FROM {EVENTS_TABLE} WHERE {where}")
+        for name, (sql, t) in BUILTINS.items():
+            self.cols[name] = Col(sql, t)
+        if json_fields:
+            extra = []
+            for i, name in enumerate(json_fields):
+                col = f"j{i}"
+                extra.append(f"c_json[{i + 1}] AS {col}")
+                self.cols[name] = Col(col, "any")
+            self.stage(f"SELECT * EXCLUDE (c_json), {', '.join(extra)} FROM {self.current}")
+
+        for command in self.query.commands:
+            getattr(self, "cmd_" + type(command).__name__.lower())(command)
+
+        if self.matched_stage is None and self.filtered:
+            self.matched_stage = self.current
+        display = self.display or ([] if self.aggregated else list(DEFAULT_DISPLAY))
+        out_cols: list[tuple[str, str]] = []
+        select = []
+        for i, name in enumerate(display):
+            col = self.resolve(name)
+            select.append(f"{col.sql} AS o{i}")
+            out_cols.append((name, col.type))
+        if not self.aggregated:
+            select.append("c_id AS o_ptr")
+            out_cols.append(("@ptr", "ptr"))
+        if not self.order and not self.aggregated:
+            self.order = [("c_ts", True), ("c_id", True)]
+        limit = min(x for x in (self.limit, self.request_limit, DEFAULT_LIMIT) if x is not None)
+        final = f"SELECT {', '.join(select)} FROM {self.current}{self._order_sql()} LIMIT {self.param(limit)}"
+        ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in self.stages)
+        sql = f"WITH {ctes}\n{final}"
+        count_sql = None
+        if self.matched_stage is not None:
+            upto = [s for s in self.stages[: [n for n, _ in self.stages].index(self.matched_stage) + 1]]
+            count_sql = "WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) + f"\nSELECT count(*) FROM {self.matched_stage}"
+        return CompiledQuery(sql, self.params, out_cols, count_sql, scan_sql, scan_params, self.aggregated)
+
+    def _order_sql(self) -> str:
+        if not self.order:
+            return ""
+        return " ORDER BY " + ", ".join(f"{sql} {'DESC' if desc else 'ASC'} NULLS LAST" for sql, desc in self.order)
+
+    def resolve(self, name: str, node=None) -> Col:
+        col = self.cols.get(name)
+        if col is not None:
+            return col
+        if self.aggregated:
+            raise self.error(f"field '{name}' is not available after stats; the fields are: "
+                             f"{', '.join(self.cols)}", node)
+        return Col("NULL", "null")  # an @field this stand-in does not discover
+
+    # ---- commands -----------------------------------------------------------------------------------
+    def cmd_fields(self, command: ast.Fields):
+        new = []
+        names = []
+        for item in command.items:
+            if isinstance(item.expr, ast.Field) and item.alias is None:
+                self.resolve(item.expr.name, item.expr)
+                names.append(item.expr.name)
+                continue
+            sql, t = self.expr(item.expr)
+            col = self.fresh("f")
+            new.append((item.name, f"{sql} AS {col}", Col(col, t)))
+            names.append(item.name)
+        if new:
+            self.stage(f"SELECT *, {', '.join(s for _, s, _ in new)} FROM {self.current}")
+            for name, _, col in new:
+                self.cols[name] = col
+        self.display = list(self.display or [])
+        for name in names:
+            if name not in self.display:
+                self.display.append(name)
+
+    def cmd_display(self, command: ast.Display):
+        for name in command.names:
+            self.resolve(name)
+        self.display = list(command.names)
+
+    def cmd_filter(self, command: ast.Filter):
+        sql, t = self.expr(command.expr)
+        self.stage(f"SELECT * FROM {self.current} WHERE {_bool(sql, t)}")
+        self.filtered = True
+
+    def cmd_parse(self, command: ast.Parse):
+        src = self.resolve(command.source)
+        text = _text(src.sql, src.type)
+        pattern = self.param(command.regex)
+        parts = []
+        new = {}
+        for name, index in zip(command.names, command.group_index):
+            col = self.fresh("r")
+            parts.append(f"CASE WHEN regexp_matches({text}, {pattern}) "
+                         f"THEN regexp_extract({text}, {pattern}, {int(index)}) END AS {col}")
+            new[name] = Col(col, "any")
+        self.stage(f"SELECT *, {', '.join(parts)} FROM {self.current}")
+        self.cols.update(new)
+
+    def cmd_stats(self, command: ast.Stats):
+        if self.matched_stage is None and self.filtered:
+            self.matched_stage = self.current
+        select, keys, new_cols, display = [], [], {}, []
+        for item in command.by:
+            sql, t = self.expr(item.expr)
+            col = self.fresh("k")
+            select.append(f"{sql} AS {col}")
+            keys.append((col, t))
+            new_cols[item.name] = Col(col, t)
+            display.append(item.name)
+        for item in command.items:
+            sql, t = self.expr(item.expr, agg=True)
+            col = self.fresh("a")
+            select.append(f"{sql} AS {col}")
+            new_cols[item.name] = Col(col, t)
+            display.append(item.name)
+        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+        self.stage(f"SELECT {', '.join(select)} FROM {self.current}{group}")
+        self.cols = new_cols
+        self.display = display
+        self.aggregated = True
+        self.order = []
+        for col, t in keys:
+            self.order.extend(self._sort_terms(col, t, desc=False))
+        self.limit = None
+
+    def _sort_terms(self, sql: str, t: str, desc: bool) -> list[tuple[str, bool]]:
+        if t == "any":
+            # AWS natural sort: text values before numbers when ascending
+            return [(f"(TRY_CAST({sql} AS DOUBLE) IS NOT NULL)", desc), (f"TRY_CAST({sql} AS DOUBLE)", desc),
+                    (sql, desc)]
+        return [(sql, desc)]
+
+    def cmd_sort(self, command: ast.Sort):
+        order = []
+        for expr, desc in command.keys:
+            sql, t = self.expr(expr)
+            order.extend(self._sort_terms(sql, t, desc))
+        self.order = order
+
+    def cmd_limit(self, command: ast.Limit):
+        if self.matched_stage is None and self.filtered:
+            self.matched_stage = self.current
+        self.stage(f"SELECT * FROM {self.current}{self._order_sql()} LIMIT {self.param(command.n)}")
+        self.limit = command.n if self.limit is None else min(self.limit, command.n)
+
+    def cmd_dedup(self, command: ast.Dedup):
+        cols = [self.resolve(n) for n in command.names]
+        keys = ", ".join(c.sql for c in cols)
+        nulls = " OR ".join(f"{c.sql} IS NULL" for c in cols)
+        order = self._order_sql() or (" ORDER BY c_ts DESC" if not self.aggregated else "")
+        self.stage(f"SELECT * FROM {self.current} QUALIFY ({nulls}) OR "
+                   f"row_number() OVER (PARTITION BY {keys}{order}) = 1")
+
+    # ---- expressions ---------------------------------------------------------------------------------
+    def expr(self, node, agg: bool = False, in_agg: bool = False) -> tuple[str, str]:
+        e = lambda n: self.expr(n, agg, in_agg)  # noqa: E731
+        if isinstance(node, ast.Field):
+            col = self.resolve(node.name, node)
+            return col.sql, col.type
+        if isinstance(node, ast.Number):
+            return self.param(node.value), "num"
+        if isinstance(node, ast.String):
+            return self.param(node.value), "str"
+        if isinstance(node, ast.Regex):
+            raise self.error("a regular expression can only follow 'like' or '=~'", node)
+        if isinstance(node, ast.Duration):
+            return self.param(float(node.ms)), "num"
+        if isinstance(node, ast.Star):
+            raise self.error("'*' is only allowed in count(*)")
+        if isinstance(node, ast.Not):
+            sql, t = e(node.expr)
+            return f"(NOT {_bool(sql, t)})", "bool"
+        if isinstance(node, ast.Neg):
+            sql, t = e(node.expr)
+            return f"(-{_num(sql, t)})", "num"
+        if isinstance(node, ast.BinOp):
+            lsql, lt = e(node.left)
+            rsql, rt = e(node.right)
+            if node.op in ("and", "or"):
+                return f"({_bool(lsql, lt)} {node.op.upper()} {_bool(rsql, rt)})", "bool"
+            a, b = _num(lsql, lt), _num(rsql, rt)
+            if node.op == "/":
+                return f"({a} / NULLIF({b}, 0))", "num"
+            if node.op == "%":
+                return f"fmod({a}, {b})", "num"
+            if node.op == "^":
+                return f"power({a}, {b})", "num"
+            return f"({a} {node.op} {b})", "num"
+        if isinstance(node, ast.Compare):
+            lsql, lt = e(node.left)
+            rsql, rt = e(node.right)
+            op = "<>" if node.op == "!=" else node.op
+            if lt == rt == "ts":
+                return f"({lsql} {op} {rsql})", "bool"
+            if "num" in (lt, rt) or "ts" in (lt, rt):
+                return f"({_num(lsql, lt)} {op} {_num(rsql, rt)})", "bool"
+            return f"({_text(lsql, lt)} {op} {_text(rsql, rt)})", "bool"
+        if isinstance(node, ast.Like):
+            sql, t = e(node.expr)
+            subject = _text(sql, t)
+            if isinstance(node.pattern, ast.Regex):
+                cond = f"regexp_matches({subject}, {self.param(node.pattern.pattern)})"
+            else:
+                psql, pt = e(node.pattern)
+                cond = f"contains({subject}, {_text(psql, pt)})"
+            return (f"(NOT {cond})" if node.negate else cond), "bool"
+        if isinstance(node, ast.In):
+            sql, t = e(node.expr)
+            if not node.items:
+                return ("TRUE" if node.negate else "FALSE"), "bool"
+            numeric = all(isinstance(i, ast.Number) for i in node.items)
+            if numeric:
+                items = ", ".join(self.param(i.value) for i in node.items)
+                cond = f"{_num(sql, t)} IN ({items})"
+            else:
+                items = ", ".join(_text(*e(i)) for i in node.items)
+                cond = f"{_text(sql, t)} IN ({items})"
+            return (f"(NOT ({cond}))" if node.negate else f"({cond})"), "bool"
+        if isinstance(node, ast.Call):
+            return self.call(node, agg, in_agg)
+        raise self.error(f"unsupported expression {type(node).__name__}")
+
+    def _args(self, node: ast.Call, n_min: int, n_max: int | None = None):
+        n_max = n_min if n_max is None else n_max
+        if not (n_min <= len(node.args) <= n_max):
+            want = str(n_min) if n_min == n_max else f"{n_min} to {n_max}"
+            raise self.error(f"{node.name}() takes {want} argument(s), got {len(node.args)}", node)
+        return node.args
+
+    def _period(self, node: ast.Call, arg) -> int:
+        if isinstance(arg, ast.Duration):
+            return arg.ms
+        raise self.error(f"{node.name}() needs a time period such as 5m, 1h or 30s", node)
+
+    def call(self, node: ast.Call, agg: bool, in_agg: bool) -> tuple[str, str]:
+        name = node.name
+        if name in AGGREGATES:
+            if not agg:
+                raise self.error(f"aggregate function {name}() can only be used in stats", node)
+            if in_agg:
+                raise self.error(f"aggregate function {name}() cannot be nested in another aggregate", node)
+            return self.aggregate(node)
+        e = lambda n: self.expr(n, agg, in_agg)  # noqa: E731
+        if name == "bin":
+            (arg,) = self._args(node, 1)
+            period = self.param(self._period(node, arg))
+            ts = self.resolve("@timestamp", node)
+            return f"(({ts.sql} // {period}) * {period})", "ts"
+        if name in ("datefloor", "dateceil"):
+            value, arg = self._args(node, 2)
+            sql, t = e(value)
+            period = self.param(self._period(node, arg))
+            v = f"CAST({_num(sql, t)} AS BIGINT)"
+            if name == "datefloor":
+                return f"(({v} // {period}) * {period})", "ts"
+            return f"((({v} + {period} - 1) // {period}) * {period})", "ts"
+        if name == "frommillis":
+            (value,) = self._args(node, 1)
+            return f"CAST({_num(*e(value))} AS BIGINT)", "ts"
+        if name == "tomillis":
+            (value,) = self._args(node, 1)
+            sql, t = e(value)
+            return f"CAST({sql if t == 'ts' else _num(sql, t)} AS DOUBLE)", "num"
+        if name == "ispresent":
+            (value,) = self._args(node, 1)
+            sql, _ = e(value)
+            return f"({sql} IS NOT NULL)", "bool"
+        if name in ("isempty", "isblank"):
+            (value,) = self._args(node, 1)
+            text = _text(*e(value))
+            inner = f"trim({text})" if name == "isblank" else text
+            return f"({text} IS NULL OR {inner} = '')", "bool"
+        if name == "coalesce":
+            args = [e(a) for a in self._args(node, 1, 32)]
+            types = {t for _, t in args if t != "null"}
+            if len(types) == 1:
+                t = types.pop()
+                return f"coalesce({', '.join(s for s, _ in args)})", t
+            return f"coalesce({', '.join(_text(s, t) for s, t in args)})", "any"
+        if name == "strlen":
+            (value,) = self._args(node, 1)
+            return f"CAST(length({_text(*e(value))}) AS DOUBLE)", "num"
+        if name in ("toupper", "tolower"):
+            (value,) = self._args(node, 1)
+            return f"{'upper' if name == 'toupper' else 'lower'}({_text(*e(value))})", "str"
+        if name in ("trim", "ltrim", "rtrim"):
+            args = self._args(node, 1, 2)
+            text = _text(*e(args[0]))
+            if len(args) == 2:
+                return f"{name}({text}, {_text(*e(args[1]))})", "str"
+            return f"{name}({text})", "str"
+        if name == "concat":
+            args = self._args(node, 1, 64)
+            return f"concat({', '.join(_text(*e(a)) for a in args)})", "str"
+        if name == "substr":
+            args = self._args(node, 2, 3)
+            text = _text(*e(args[0]))
+            start = f"CAST({_num(*e(args[1]))} AS BIGINT) + 1"
+            if len(args) == 3:
+                return f"substr({text}, {start}, CAST({_num(*e(args[2]))} AS BIGINT))", "str"
+            return f"substr({text}, {start})", "str"
+        if name == "replace":
+            a, b, c = self._args(node, 3)
+            return f"replace({_text(*e(a))}, {_text(*e(b))}, {_text(*e(c))})", "str"
+        if name == "strcontains":
+            a, b = self._args(node, 2)
+            return f"(CASE WHEN contains({_text(*e(a))}, {_text(*e(b))}) THEN 1.0 ELSE 0.0 END)", "num"
+        if name in ("abs", "ceil", "floor", "sqrt", "log"):
+            (value,) = self._args(node, 1)
+            fn = "ln" if name == "log" else name
+            return f"CAST({fn}({_num(*e(value))}) AS DOUBLE)", "num"
+        if name in ("greatest", "least"):
+            args = self._args(node, 1, 32)
+            return f"{name}({', '.join(_num(*e(a)) for a in args)})", "num"
+        raise self.error(f"unknown function {node.name}()", node)
+
+    def aggregate(self, node: ast.Call) -> tuple[str, str]:
+        name = node.name
+        inner = lambda n: self.expr(n, agg=True, in_agg=True)  # noqa: E731
+        if name == "count":
+            if not node.args or (len(node.args) == 1 and isinstance(node.args[0], ast.Star)):
+                return "CAST(count(*) AS DOUBLE)", "num"
+            (value,) = self._args(node, 1)
+            sql, _ = inner(value)
+            return f"CAST(count({sql}) AS DOUBLE)", "num"
+        if name == "count_distinct":
+            (value,) = self._args(node, 1)
+            sql, _ = inner(value)
+            return f"CAST(count(DISTINCT {sql}) AS DOUBLE)", "num"
+        if name in ("sum", "avg", "stddev"):
+            (value,) = self._args(node, 1)
+            fn = {"stddev": "stddev_samp"}.get(name, name)
+            return f"CAST({fn}({_num(*inner(value))}) AS DOUBLE)", "num"
+        if name in ("min", "max"):
+            (value,) = self._args(node, 1)
+            sql, t = inner(value)
+            if t == "ts":
+                return f"{name}({sql})", "ts"
+            return f"{name}({_num(sql, t)})", "num"
+        if name in ("pct", "percentile"):
+            value, level = self._args(node, 2)
+            if not isinstance(level, ast.Number) or not 0 <= level.value <= 100:
+                raise self.error(f"{name}() needs a percentile between 0 and 100 as its second argument", node)
+            return f"quantile_cont({_num(*inner(value))}, {self.param(level.value / 100.0)})", "num"
+        if name in ("earliest", "latest", "sortsfirst", "sortslast"):
+            (value,) = self._args(node, 1)
+            sql, t = inner(value)
+            ts = self.resolve("@timestamp", node)
+            fn = "arg_min" if name in ("earliest", "sortsfirst") else "arg_max"
+            return f"{fn}({sql}, {ts.sql})", t
+        raise self.error(f"unknown aggregate {name}()", node)
+
+
+def used_params(sql: str, params: dict) -> dict:
+    """The subset of ``params`` that ``sql`` refers to (DuckDB rejects unused named parameters)."""
+    import re
+
+    names = set(re.findall(r"\$(p\d+)\b", sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def compile_query(query: ast.Query, scope: Scope, limit: int | None = None) -> CompiledQuery:
+    return Compiler(query, scope, limit).compile()

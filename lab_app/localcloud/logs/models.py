@@ -1,0 +1,745 @@
+"""CloudWatch Logs state and logic, stored in DuckDB (durable), with AWS's validation rules.
+
+Tables: ``logs_groups``, ``logs_streams``, ``logs_events`` (one row per event, raw message plus an
+``is_json`` flag computed at ingest), ``logs_metric_filters`` and ``logs_queries``. Events are bulk
+inserted from a pandas frame (one statement per batch); Insights queries run as one SQL statement.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate, parse_filter_pattern, to_sql
+from lab_app.localcloud.logs.filter_pattern.evaluator import dimension_value, metric_value
+from lab_app.localcloud.logs.insights.compiler import EVENTS_TABLE, Scope, compile_query, used_params
+from lab_app.localcloud.logs.insights.parser import parse_query
+
+ACCOUNT_ID = "123456789012"  # moto's default account: the one boto3 with dummy credentials talks to
+
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD = 26
+MAX_BATCH_EVENTS = 10_000
+MAX_EVENT_BYTES = 1_048_576 - EVENT_OVERHEAD
+MAX_SPAN_MS = 24 * 3600 * 1000
+TOO_OLD_MS = 14 * 24 * 3600 * 1000
+TOO_NEW_MS = 2 * 3600 * 1000
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
+MAX_METRIC_FILTERS_PER_GROUP = 100
+
+DDL = {
+    "logs_groups": """CREATE TABLE IF NOT EXISTS logs_groups (
+        region VARCHAR, name VARCHAR, created BIGINT, retention INTEGER, kms_key VARCHAR, log_class VARCHAR,
+        PRIMARY KEY (region, name))""",
+    "logs_streams": """CREATE TABLE IF NOT EXISTS logs_streams (
+        region VARCHAR, grp VARCHAR, name VARCHAR, created BIGINT, first_ts BIGINT, last_ts BIGINT,
+        last_ingest BIGINT, stored_bytes BIGINT, PRIMARY KEY (region, grp, name))""",
+    EVENTS_TABLE: f"""CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (
+        region VARCHAR, grp VARCHAR, stream VARCHAR, ts BIGINT, ingest BIGINT, id BIGINT, message VARCHAR,
+        is_json BOOLEAN)""",
+    "logs_metric_filters": """CREATE TABLE IF NOT EXISTS logs_metric_filters (
+        region VARCHAR, grp VARCHAR, name VARCHAR, pattern VARCHAR, transformations VARCHAR, created BIGINT,
+        PRIMARY KEY (region, grp, name))""",
+    "logs_queries": """CREATE TABLE IF NOT EXISTS logs_queries (
+        query_id VARCHAR PRIMARY KEY, region VARCHAR, query_string VARCHAR, groups VARCHAR, status VARCHAR,
+        create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
+}
+
+
+def _arn(region: str, group: str) -> str:
+    return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}"
+
+
+def _token(payload: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _untoken(token: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except Exception:
+        raise exc.InvalidParameterException("The specified nextToken is invalid.") from None
+
+
+def _group_name_from_identifier(identifier: str) -> str:
+    """logGroupIdentifier: a name or an ARN (with or without the trailing ``:*``)."""
+    if identifier.startswith("arn:"):
+        part = identifier.split(":log-group:", 1)[-1]
+        return part[:-2] if part.endswith(":*") else part
+    return identifier
+
+
+def format_timestamp(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def format_value(value: Any, kind: str) -> str | None:
+    if value is None:
+        return None
+    if kind == "ts":
+        return format_timestamp(int(value))
+    if kind == "ptr":
+        return base64.b64encode(f"lc:{int(value)}".encode()).decode()
+    if kind == "bool":
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+class LogsBackend:
+    def __init__(self, store, clock, publish_metric: Callable[[str, str, list[dict]], None] | None = None):
+        self.store = store
+        self.clock = clock
+        self.publish_metric = publish_metric
+        self._id_lock = threading.Lock()
+        self._next_id = 0
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        for name, ddl in DDL.items():
+            self.store.ensure_table(name, ddl)
+        self.reset()
+
+    def reset(self) -> None:
+        rows = self.store.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}")
+        with self._id_lock:
+            self._next_id = int(rows[0][0]) + 1
+
+    def now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    def _ids(self, n: int) -> np.ndarray:
+        with self._id_lock:
+            start = self._next_id
+            self._next_id += n
+        return np.arange(start, start + n, dtype=np.int64)
+
+    def status(self) -> dict:
+        return {"log_groups": self.store.count("logs_groups"), "events": self.store.count(EVENTS_TABLE),
+                "metric_filters": self.store.count("logs_metric_filters")}
+
+    # ---- groups ------------------------------------------------------------------------------------
+    def _require_group(self, region: str, name: str) -> tuple:
+        rows = self.store.execute("SELECT name, created, retention, kms_key, log_class FROM logs_groups "
+                                  "WHERE region = ? AND name = ?", [region, name])
+        if not rows:
+            raise exc.ResourceNotFoundException("The specified log group does not exist.")
+        return rows[0]
+
+    def _validate_group_name(self, name: Any, parameter: str = "logGroupName") -> str:
+        if not isinstance(name, str) or not name:
+            raise exc.InvalidParameterException.constraint(parameter, name, "Member must have length greater than or equal to 1")
+        if len(name) > 512:
+            raise exc.InvalidParameterException.constraint(parameter, name, "Member must have length less than or equal to 512")
+        import re
+
+        if not re.fullmatch(r"[\.\-_/#A-Za-z0-9]+", name):
+            raise exc.InvalidParameterException.constraint(
+                parameter, name, "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+")
+        return name
+
+    def create_log_group(self, region: str, name: str, kms_key: str | None = None,
+                         log_class: str | None = None) -> None:
+        self._validate_group_name(name)
+        with self.store.lock:
+            if self.store.execute("SELECT 1 FROM logs_groups WHERE region = ? AND name = ?", [region, name]):
+                raise exc.ResourceAlreadyExistsException("The specified log group already exists")
+            self.store.execute("INSERT INTO logs_groups VALUES (?, ?, ?, NULL, ?, ?)",
+                               [region, name, self.now_ms(), kms_key, log_class or "STANDARD"])
+
+    def delete_log_group(self, region: str, name: str) -> None:
+        with self.store.transaction() as conn:
+            self._require_group(region, name)
+            for table, col in (("logs_groups", "name"), ("logs_streams", "grp"), (EVENTS_TABLE, "grp"),
+                               ("logs_metric_filters", "grp")):
+                conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
+
+    def describe_log_groups(self, region: str, prefix: str | None = None, pattern: str | None = None,
+                            limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
+        limit = self._limit(limit, 50)
+        if prefix and pattern:
+            raise exc.InvalidParameterException(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+        after = _untoken(token) if token else ""
+        sql = ("SELECT g.name, g.created, g.retention, g.kms_key, g.log_class, "
+               "(SELECT coalesce(sum(stored_bytes), 0) FROM logs_streams s WHERE s.region = g.region AND s.grp = g.name), "
+               "(SELECT count(*) FROM logs_metric_filters m WHERE m.region = g.region AND m.grp = g.name) "
+               "FROM logs_groups g WHERE g.region = ? AND g.name > ?")
+        params: list = [region, after]
+        if prefix:
+            sql += " AND starts_with(g.name, ?)"
+            params.append(prefix)
+        if pattern:
+            sql += " AND contains(lower(g.name), lower(?))"
+            params.append(pattern)
+        sql += " ORDER BY g.name LIMIT ?"
+        params.append(limit + 1)
+        rows = self.store.execute(sql, params)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        groups = []
+        for name, created, retention, kms, log_class, stored, n_filters in rows:
+            g = {"logGroupName": name, "creationTime": created, "metricFilterCount": n_filters,
+                 "arn": _arn(region, name) + ":*", "storedBytes": int(stored), "logGroupClass": log_class,
+                 "logGroupArn": _arn(region, name)}
+            if retention is not None:
+                g["retentionInDays"] = retention
+            if kms:
+                g["kmsKeyId"] = kms
+            groups.append(g)
+        return groups, (_token(rows[-1][0]) if more else None)
+
+    def put_retention_policy(self, region: str, name: str, days: Any) -> None:
+        if days not in RETENTION_DAYS:
+            raise exc.InvalidParameterException.constraint(
+                "retentionInDays", days, "Member must satisfy enum value set: "
+                "[" + ", ".join(map(str, RETENTION_DAYS)) + "]")
+        self._require_group(region, name)
+        self.store.execute("UPDATE logs_groups SET retention = ? WHERE region = ? AND name = ?", [days, region, name])
+
+    def delete_retention_policy(self, region: str, name: str) -> None:
+        self._require_group(region, name)
+        self.store.execute("UPDATE logs_groups SET retention = NULL WHERE region = ? AND name = ?", [region, name])
+
+    # ---- streams -----------------------------------------------------------------------------------
+    def create_log_stream(self, region: str, group: str, name: str) -> None:
+        if not isinstance(name, str) or not name or len(name) > 512 or ":" in name or "*" in name:
+            raise exc.InvalidParameterException.constraint(
+                "logStreamName", name, "Member must satisfy regular expression pattern: [^:*]*")
+        with self.store.lock:
+            self._require_group(region, group)
+            if self.store.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
+                                  [region, group, name]):
+                raise exc.ResourceAlreadyExistsException("The specified log stream already exists")
+            self.store.execute("INSERT INTO logs_streams VALUES (?, ?, ?, ?, NULL, NULL, NULL, 0)",
+                               [region, group, name, self.now_ms()])
+
+    def delete_log_stream(self, region: str, group: str, name: str) -> None:
+        with self.store.transaction() as conn:
+            self._require_group(region, group)
+            if not conn.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
+                                [region, group, name]).fetchall():
+                raise exc.ResourceNotFoundException("The specified log stream does not exist.")
+            conn.execute("DELETE FROM logs_streams WHERE region = ? AND grp = ? AND name = ?", [region, group, name])
+            conn.execute(f"DELETE FROM {EVENTS_TABLE} WHERE region = ? AND grp = ? AND stream = ?",
+                         [region, group, name])
+
+    def describe_log_streams(self, region: str, group: str, prefix: str | None = None,
+                             order_by: str | None = None, descending: bool = False, limit: int | None = None,
+                             token: str | None = None) -> tuple[list[dict], str | None]:
+        limit = self._limit(limit, 50)
+        order_by = order_by or "LogStreamName"
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise exc.InvalidParameterException.constraint(
+                "orderBy", order_by, "Member must satisfy enum value set: [LogStreamName, LastEventTime]")
+        if order_by == "LastEventTime" and prefix:
+            raise exc.InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        self._require_group(region, group)
+        offset = int(_untoken(token)) if token else 0
+        key = "name" if order_by == "LogStreamName" else "coalesce(last_ts, -1)"
+        direction = "DESC" if descending else "ASC"
+        sql = ("SELECT name, created, first_ts, last_ts, last_ingest, stored_bytes FROM logs_streams "
+               "WHERE region = ? AND grp = ?")
+        params: list = [region, group]
+        if prefix:
+            sql += " AND starts_with(name, ?)"
+            params.append(prefix)
+        sql += f" ORDER BY {key} {direction}, name {direction} LIMIT ? OFFSET ?"
+        params += [limit + 1, offset]
+        rows = self.store.execute(sql, params)
+        more = len(rows) > limit
+        streams = []
+        for name, created, first_ts, last_ts, last_ingest, stored in rows[:limit]:
+            s = {"logStreamName": name, "creationTime": created,
+                 "arn": f"{_arn(region, group)}:log-stream:{name}", "storedBytes": int(stored or 0),
+                 "uploadSequenceToken": "1"}
+            if first_ts is not None:
+                s.update(firstEventTimestamp=first_ts, lastEventTimestamp=last_ts, lastIngestionTime=last_ingest)
+            streams.append(s)
+        return streams, (_token(offset + limit) if more else None)
+
+    # ---- ingest ------------------------------------------------------------------------------------
+    def put_log_events(self, region: str, group: str, stream: str, events: Any) -> dict:
+        if not isinstance(events, list) or not events:
+            raise exc.InvalidParameterException.constraint(
+                "logEvents", events, "Member must have length greater than or equal to 1")
+        if len(events) > MAX_BATCH_EVENTS:
+            raise exc.InvalidParameterException.constraint(
+                "logEvents", f"[{len(events)} events]", "Member must have length less than or equal to 10000")
+        try:
+            timestamps = np.fromiter((e["timestamp"] for e in events), dtype=np.int64, count=len(events))
+            messages = [e["message"] for e in events]
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise exc.InvalidParameterException(
+                "Each log event needs an integer 'timestamp' (ms since the epoch) and a 'message'.") from None
+        for m in messages:
+            if not isinstance(m, str) or not m:
+                raise exc.InvalidParameterException.constraint(
+                    "logEvents.member.message", m, "Member must have length greater than or equal to 1")
+        size = sum(len(m) for m in messages)  # characters; exact bytes only when close to the limit
+        if size + EVENT_OVERHEAD * len(events) > MAX_BATCH_BYTES / 4:
+            size = sum(len(m.encode("utf-8")) for m in messages)
+        if size + EVENT_OVERHEAD * len(events) > MAX_BATCH_BYTES:
+            raise exc.InvalidParameterException(
+                f"Log event batch is too large: {size + EVENT_OVERHEAD * len(events)} bytes "
+                f"(messages in UTF-8 plus 26 bytes per event) exceeds the maximum of {MAX_BATCH_BYTES} bytes.")
+        if len(timestamps) > 1 and bool(np.any(np.diff(timestamps) < 0)):
+            raise exc.InvalidParameterException(
+                "Log events in a single PutLogEvents request must be in chronological order.")
+        if int(timestamps[-1]) - int(timestamps[0]) > MAX_SPAN_MS:
+            raise exc.InvalidParameterException(
+                "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+        row = self._require_group(region, group)
+        retention = row[2]
+        now = self.now_ms()
+        oldest = now - TOO_OLD_MS
+        rejected: dict[str, int] = {}
+        # sorted timestamps: too-old events are a prefix, too-new a suffix
+        lo = int(np.searchsorted(timestamps, oldest, side="left"))
+        if retention is not None:
+            lo_expired = int(np.searchsorted(timestamps, now - retention * 86_400_000, side="left"))
+            if lo_expired > lo:
+                rejected["expiredLogEventEndIndex"] = lo_expired
+                lo = lo_expired
+        too_old = int(np.searchsorted(timestamps, oldest, side="left"))
+        if too_old > 0:
+            rejected["tooOldLogEventEndIndex"] = too_old
+        hi = int(np.searchsorted(timestamps, now + TOO_NEW_MS, side="right"))
+        if hi < len(timestamps):
+            rejected["tooNewLogEventStartIndex"] = hi
+        if not self.store.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
+                                  [region, group, stream]):
+            raise exc.ResourceNotFoundException("The specified log stream does not exist.")
+        accepted_ts = timestamps[lo:hi]
+        accepted_msgs = messages[lo:hi]
+        if len(accepted_ts):
+            self._store_events(region, group, stream, accepted_ts, accepted_msgs, now)
+        return {"nextSequenceToken": f"{now:056d}"[-56:], **({"rejectedLogEventsInfo": rejected} if rejected else {})}
+
+    def _store_events(self, region: str, group: str, stream: str, timestamps: np.ndarray, messages: list[str],
+                      now: int) -> int:
+        n = len(messages)
+        frame = pd.DataFrame({
+            "region": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [region]),
+            "grp": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [group]),
+            "stream": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [stream]),
+            "ts": timestamps,
+            "ingest": np.full(n, now, dtype=np.int64),
+            "id": self._ids(n),
+            "message": messages,
+        })
+        size = sum(len(m) for m in messages)
+        store = self.store
+        with store.lock:
+            conn = store._conn
+            conn.register("_logs_incoming", frame)
+            try:
+                conn.execute(
+                    f"INSERT INTO {EVENTS_TABLE} SELECT CAST(region AS VARCHAR), CAST(grp AS VARCHAR), "
+                    "CAST(stream AS VARCHAR), ts, ingest, id, message, "
+                    "(starts_with(ltrim(message), '{') AND json_valid(message)) FROM _logs_incoming")
+            finally:
+                conn.unregister("_logs_incoming")
+            conn.execute(
+                "UPDATE logs_streams SET first_ts = least(coalesce(first_ts, ?), ?), "
+                "last_ts = greatest(coalesce(last_ts, ?), ?), last_ingest = ?, stored_bytes = stored_bytes + ? "
+                "WHERE region = ? AND grp = ? AND name = ?",
+                [int(timestamps[0]), int(timestamps[0]), int(timestamps[-1]), int(timestamps[-1]), now, size,
+                 region, group, stream])
+        self._apply_metric_filters(region, group, timestamps, messages)
+        return n
+
+    def deliver(self, region: str, group: str, stream: str, events: list[dict]) -> int:
+        """Store events from another stand-in (e.g. CloudTrail). Creates the stream if missing."""
+        self._require_group(region, group)
+        if not events:
+            return 0
+        ordered = sorted(events, key=lambda e: int(e["timestamp"]))
+        with self.store.lock:
+            if not self.store.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
+                                      [region, group, stream]):
+                self.create_log_stream(region, group, stream)
+        stored = 0
+        for i in range(0, len(ordered), MAX_BATCH_EVENTS):
+            chunk = ordered[i:i + MAX_BATCH_EVENTS]
+            stored += self._store_events(region, group, stream,
+                                         np.array([int(e["timestamp"]) for e in chunk], dtype=np.int64),
+                                         [str(e["message"]) for e in chunk], self.now_ms())
+        return stored
+
+    # ---- reading -----------------------------------------------------------------------------------
+    def _limit(self, limit: Any, maximum: int, default: int | None = None) -> int:
+        if limit is None:
+            return default if default is not None else maximum
+        if not isinstance(limit, int) or limit < 1:
+            raise exc.InvalidParameterException.constraint("limit", limit, "Member must have value greater than or equal to 1")
+        if limit > maximum:
+            raise exc.InvalidParameterException.constraint(
+                "limit", limit, f"Member must have value less than or equal to {maximum}")
+        return limit
+
+    def get_log_events(self, region: str, group: str, stream: str, start: int | None = None, end: int | None = None,
+                       token: str | None = None, limit: int | None = None, start_from_head: bool | None = None) -> dict:
+        limit = self._limit(limit, 10_000)
+        self._require_group(region, group)
+        if not self.store.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
+                                  [region, group, stream]):
+            raise exc.ResourceNotFoundException("The specified log stream does not exist.")
+        where = "region = ? AND grp = ? AND stream = ?"
+        params: list = [region, group, stream]
+        if start is not None:
+            where += " AND ts >= ?"
+            params.append(int(start))
+        if end is not None:
+            where += " AND ts < ?"
+            params.append(int(end))
+        if token:
+            direction, _, pos = token.partition("/")
+            try:
+                ts_s, id_s = pos.split(":")
+                boundary = (int(ts_s), int(id_s))
+            except ValueError:
+                raise exc.InvalidParameterException("The specified nextToken is invalid.") from None
+            if direction not in ("f", "b"):
+                raise exc.InvalidParameterException("The specified nextToken is invalid.")
+            forward = direction == "f"
+        else:
+            forward = bool(start_from_head)
+            boundary = None
+        cols = "ts, message, ingest, id"
+        if forward:
+            cond = " AND (ts, id) > (?, ?)" if boundary else ""
+            rows = self.store.execute(f"SELECT {cols} FROM {EVENTS_TABLE} WHERE {where}{cond} ORDER BY ts, id LIMIT ?",
+                                      params + (list(boundary) if boundary else []) + [limit])
+        else:
+            cond = " AND (ts, id) < (?, ?)" if boundary else ""
+            rows = self.store.execute(
+                f"SELECT {cols} FROM {EVENTS_TABLE} WHERE {where}{cond} ORDER BY ts DESC, id DESC LIMIT ?",
+                params + (list(boundary) if boundary else []) + [limit])[::-1]
+        events = [{"timestamp": ts, "message": msg, "ingestionTime": ing} for ts, msg, ing, _ in rows]
+        if rows:
+            fwd = f"f/{rows[-1][0]}:{rows[-1][3]}"
+            bwd = f"b/{rows[0][0]}:{rows[0][3]}"
+        elif boundary:
+            fwd = f"f/{boundary[0]}:{boundary[1]}"
+            bwd = f"b/{boundary[0]}:{boundary[1]}"
+        else:
+            edge = (-1, -1) if forward else (2**62, 2**62)
+            fwd = f"f/{edge[0]}:{edge[1]}" if forward else f"f/{2**62}:{2**62}"
+            bwd = f"b/{-1}:{-1}" if forward else f"b/{edge[0]}:{edge[1]}"
+        return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": bwd}
+
+    def _group_for(self, region: str, name: str | None, identifier: str | None) -> str:
+        if name and identifier:
+            raise exc.InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+        group = name or (_group_name_from_identifier(identifier) if identifier else None)
+        if not group:
+            raise exc.InvalidParameterException("Either logGroupName or logGroupIdentifier is required.")
+        self._require_group(region, group)
+        return group
+
+    def filter_log_events(self, region: str, group: str, stream_names: list[str] | None = None,
+                          stream_prefix: str | None = None, start: int | None = None, end: int | None = None,
+                          pattern_text: str | None = None, token: str | None = None, limit: int | None = None) -> dict:
+        limit = self._limit(limit, 10_000)
+        if stream_names and stream_prefix:
+            raise exc.InvalidParameterException(
+                "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+        pattern = self._pattern(pattern_text)
+        params: dict = {"region": region, "grp": group}
+        where = "region = $region AND grp = $grp"
+        if stream_names:
+            names = []
+            for i, s in enumerate(stream_names):
+                params[f"s{i}"] = s
+                names.append(f"$s{i}")
+            where += f" AND stream IN ({', '.join(names)})"
+        if stream_prefix:
+            params["prefix"] = stream_prefix
+            where += " AND starts_with(stream, $prefix)"
+        if start is not None:
+            params["start"] = int(start)
+            where += " AND ts >= $start"
+        if end is not None:
+            params["end"] = int(end)
+            where += " AND ts <= $end"
+        if token:
+            after = _untoken(token)
+            params["after_ts"], params["after_id"] = int(after[0]), int(after[1])
+            where += " AND (ts, id) > ($after_ts, $after_id)"
+        pushed = to_sql(pattern, "message", params)
+        if pushed:
+            where += f" AND {pushed}"
+        out: list[dict] = []
+        chunk = max(limit, 1000)
+        cursor = None
+        stopped_at = None
+        while stopped_at is None:
+            cond = where
+            if cursor is not None:
+                params["c_ts"], params["c_id"] = cursor
+                cond += " AND (ts, id) > ($c_ts, $c_id)"
+            rows = self.store.execute(
+                f"SELECT stream, ts, message, ingest, id FROM {EVENTS_TABLE} WHERE {cond} "
+                f"ORDER BY ts, id LIMIT {int(chunk)}", params)
+            for stream, ts, message, ingest, eid in rows:
+                if pushed is None and not evaluate(pattern, message)[0]:
+                    continue
+                out.append({"logStreamName": stream, "timestamp": ts, "message": message, "ingestionTime": ingest,
+                            "eventId": f"{ts:020d}{eid:020d}"})
+                if len(out) >= limit:
+                    stopped_at = (ts, eid)
+                    break
+            if len(rows) < chunk:
+                break
+            cursor = (rows[-1][1], rows[-1][4])
+        result: dict = {"events": out}
+        if stopped_at is not None:
+            params["c_ts"], params["c_id"] = stopped_at
+            if self.store.execute(f"SELECT 1 FROM {EVENTS_TABLE} WHERE {where} AND (ts, id) > ($c_ts, $c_id) LIMIT 1",
+                                  params):
+                result["nextToken"] = _token([stopped_at[0], stopped_at[1]])
+        return result
+
+    def _pattern(self, text: str | None):
+        try:
+            return parse_filter_pattern(text or "")
+        except FilterPatternError as e:
+            raise exc.InvalidParameterException(f"Invalid filter pattern: {e}") from None
+
+    # ---- metric filters ----------------------------------------------------------------------------
+    def put_metric_filter(self, region: str, group: str, name: str, pattern_text: str,
+                          transformations: list[dict]) -> None:
+        if not name or not isinstance(name, str) or len(name) > 512:
+            raise exc.InvalidParameterException.constraint("filterName", name, "Member must have length between 1 and 512")
+        self._pattern(pattern_text)
+        if not isinstance(transformations, list) or len(transformations) != 1:
+            raise exc.InvalidParameterException.constraint(
+                "metricTransformations", transformations, "Member must have length less than or equal to 1")
+        t = transformations[0]
+        for key in ("metricName", "metricNamespace", "metricValue"):
+            if not t.get(key):
+                raise exc.InvalidParameterException(f"metricTransformations.{key} is required.")
+        value = str(t["metricValue"])
+        if not value.startswith("$"):
+            try:
+                float(value)
+            except ValueError:
+                raise exc.InvalidParameterException(
+                    "Invalid metric value: use a number, $.jsonField or $delimitedField.") from None
+        with self.store.lock:
+            self._require_group(region, group)
+            exists = self.store.execute("SELECT 1 FROM logs_metric_filters WHERE region = ? AND grp = ? AND name = ?",
+                                        [region, group, name])
+            if not exists:
+                n = self.store.execute("SELECT count(*) FROM logs_metric_filters WHERE region = ? AND grp = ?",
+                                       [region, group])[0][0]
+                if n >= MAX_METRIC_FILTERS_PER_GROUP:
+                    raise exc.LimitExceededException("Resource limit exceeded.")
+            self.store.execute("DELETE FROM logs_metric_filters WHERE region = ? AND grp = ? AND name = ?",
+                               [region, group, name])
+            self.store.execute("INSERT INTO logs_metric_filters VALUES (?, ?, ?, ?, ?, ?)",
+                               [region, group, name, pattern_text or "", json.dumps(transformations), self.now_ms()])
+
+    def describe_metric_filters(self, region: str, group: str | None = None, prefix: str | None = None,
+                                metric_name: str | None = None, namespace: str | None = None,
+                                limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
+        limit = self._limit(limit, 50)
+        if prefix and not group:
+            raise exc.InvalidParameterException("logGroupName is required when filterNamePrefix is given.")
+        if group:
+            self._require_group(region, group)
+        offset = int(_untoken(token)) if token else 0
+        sql = "SELECT grp, name, pattern, transformations, created FROM logs_metric_filters WHERE region = ?"
+        params: list = [region]
+        if group:
+            sql += " AND grp = ?"
+            params.append(group)
+        if prefix:
+            sql += " AND starts_with(name, ?)"
+            params.append(prefix)
+        rows = self.store.execute(sql + " ORDER BY grp, name", params)
+        out = []
+        for grp, name, pattern, transformations, created in rows:
+            ts = json.loads(transformations)
+            if metric_name and not any(t["metricName"] == metric_name for t in ts):
+                continue
+            if namespace and not any(t["metricNamespace"] == namespace for t in ts):
+                continue
+            out.append({"filterName": name, "filterPattern": pattern, "metricTransformations": ts,
+                        "creationTime": created, "logGroupName": grp})
+        page = out[offset:offset + limit]
+        return page, (_token(offset + limit) if len(out) > offset + limit else None)
+
+    def delete_metric_filter(self, region: str, group: str, name: str) -> None:
+        self._require_group(region, group)
+        if not self.store.execute("SELECT 1 FROM logs_metric_filters WHERE region = ? AND grp = ? AND name = ?",
+                                  [region, group, name]):
+            raise exc.ResourceNotFoundException("The specified metric filter does not exist.")
+        self.store.execute("DELETE FROM logs_metric_filters WHERE region = ? AND grp = ? AND name = ?",
+                           [region, group, name])
+
+    def test_metric_filter(self, pattern_text: str, messages: list[str]) -> list[dict]:
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 50:
+            raise exc.InvalidParameterException.constraint(
+                "logEventMessages", messages, "Member must have length between 1 and 50")
+        pattern = self._pattern(pattern_text)
+        matches = []
+        for i, message in enumerate(messages, start=1):
+            ok, fields = evaluate(pattern, message)
+            if ok:
+                values = {}
+                for key, value in fields.items():
+                    if key == "$json":
+                        continue
+                    values["$" + key] = str(value)
+                matches.append({"eventNumber": i, "eventMessage": message, "extractedValues": values})
+        return matches
+
+    def _apply_metric_filters(self, region: str, group: str, timestamps: np.ndarray, messages: list[str]) -> None:
+        if self.publish_metric is None:
+            return
+        filters = self.store.execute(
+            "SELECT pattern, transformations FROM logs_metric_filters WHERE region = ? AND grp = ?", [region, group])
+        for pattern_text, transformations in filters:
+            pattern = parse_filter_pattern(pattern_text)
+            for t in json.loads(transformations):
+                self._publish(region, pattern, t, timestamps, messages)
+
+    def _publish(self, region: str, pattern, t: dict, timestamps: np.ndarray, messages: list[str]) -> None:
+        """One statistic set per (minute, dimension values), like CloudWatch Logs publishes them."""
+        buckets: dict[tuple, list[float]] = {}
+        default = t.get("defaultValue")
+        dims = t.get("dimensions") or {}
+        for ts, message in zip(timestamps.tolist(), messages):
+            ok, fields = evaluate(pattern, message)
+            if ok:
+                value = metric_value(str(t["metricValue"]), fields)
+                if value is None:
+                    continue
+                dim_values = tuple((k, dimension_value(v, fields)) for k, v in sorted(dims.items()))
+                if any(v is None for _, v in dim_values):
+                    continue
+            elif default is not None and not dims:
+                value, dim_values = float(default), ()
+            else:
+                continue
+            buckets.setdefault((ts // 60_000 * 60_000, dim_values), []).append(value)
+        data = []
+        for (minute, dim_values), values in buckets.items():
+            datum = {"MetricName": t["metricName"],
+                     "Timestamp": datetime.fromtimestamp(minute / 1000, tz=timezone.utc).replace(tzinfo=None),
+                     "StatisticValues": {"SampleCount": float(len(values)), "Sum": float(sum(values)),
+                                         "Minimum": float(min(values)), "Maximum": float(max(values))},
+                     "Dimensions": [{"Name": k, "Value": v} for k, v in dim_values]}
+            if t.get("unit"):
+                datum["Unit"] = t["unit"]
+            data.append(datum)
+        if data:
+            self.publish_metric(region, t["metricNamespace"], data)
+
+    # ---- Insights ----------------------------------------------------------------------------------
+    def start_query(self, region: str, groups: list[str], start_s: Any, end_s: Any, query_string: str,
+                    limit: int | None = None) -> str:
+        if not isinstance(query_string, str) or not query_string.strip():
+            raise exc.InvalidParameterException.constraint(
+                "queryString", query_string, "Member must have length greater than or equal to 0")
+        if limit is not None:
+            self._limit(limit, 10_000)
+        if not isinstance(start_s, int) or not isinstance(end_s, int):
+            raise exc.InvalidParameterException("startTime and endTime are required (seconds since the epoch).")
+        if end_s < start_s:
+            raise exc.InvalidParameterException("endTime must be greater than or equal to startTime.")
+        if not groups:
+            raise exc.InvalidParameterException(
+                "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
+        for g in groups:
+            self._require_group(region, g)
+        query = parse_query(query_string)  # MalformedQueryException with the position
+        scope = Scope(region=region, account=ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
+                      end_ms=end_s * 1000 + 999)
+        compiled = compile_query(query, scope, limit)
+        query_id = str(uuid.uuid4())
+        created = self.now_ms()
+        started = time.perf_counter()
+        try:
+            rows = self.store.execute(compiled.sql, compiled.params)
+            scanned, scanned_bytes = self.store.execute(compiled.scan_sql, compiled.scan_params)[0]
+            matched = scanned if compiled.count_sql is None else self.store.execute(compiled.count_sql, used_params(compiled.count_sql, compiled.params))[0][0]
+            if compiled.aggregated and compiled.count_sql is None:
+                matched = scanned
+            results = []
+            for row in rows:
+                fields = []
+                for (name, kind), value in zip(compiled.columns, row):
+                    text = format_value(value, kind)
+                    if text is not None:
+                        fields.append({"field": name, "value": text})
+                results.append(fields)
+            status = "Complete"
+            statistics = {"recordsMatched": float(matched), "recordsScanned": float(scanned),
+                          "bytesScanned": float(scanned_bytes)}
+        except Exception as error:  # a runtime failure (e.g. a regex RE2 rejects): the query fails, not the server
+            import logging
+
+            logging.getLogger("lab_app.localcloud.logs").warning("query %s failed: %s", query_id, error)
+            results, status = [], "Failed"
+            statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+        statistics["_elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [query_id, region, query_string, json.dumps(groups), status, created,
+                            json.dumps(results), json.dumps(statistics)])
+        return query_id
+
+    def get_query_results(self, region: str, query_id: str) -> dict:
+        rows = self.store.execute("SELECT status, results, statistics FROM logs_queries WHERE query_id = ? AND region = ?",
+                                  [query_id, region])
+        if not rows:
+            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        status, results, statistics = rows[0]
+        stats = {k: v for k, v in json.loads(statistics).items() if not k.startswith("_")}
+        return {"results": json.loads(results), "statistics": stats, "status": status}
+
+    def stop_query(self, region: str, query_id: str) -> bool:
+        rows = self.store.execute("SELECT status FROM logs_queries WHERE query_id = ? AND region = ?", [query_id, region])
+        if not rows:
+            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        if rows[0][0] in ("Scheduled", "Running"):
+            self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
+            return True
+        return False
+
+    def describe_queries(self, region: str, group: str | None = None, status: str | None = None,
+                         limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
+        limit = self._limit(limit, 1000)
+        offset = int(_untoken(token)) if token else 0
+        sql = "SELECT query_id, query_string, status, create_time, groups FROM logs_queries WHERE region = ?"
+        params: list = [region]
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        rows = self.store.execute(sql + " ORDER BY create_time DESC, query_id", params)
+        out = []
+        for qid, qs, st, created, groups in rows:
+            names = json.loads(groups)
+            if group and group not in names:
+                continue
+            out.append({"queryId": qid, "queryString": qs, "status": st, "createTime": created,
+                        "logGroupName": names[0] if names else None, "queryLanguage": "CWLI"})
+        page = out[offset:offset + limit]
+        return page, (_token(offset + limit) if len(out) > offset + limit else None)

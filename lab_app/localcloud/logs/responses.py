@@ -1,0 +1,140 @@
+"""Parse CloudWatch Logs JSON 1.1 requests and serialise the backend's answers (no logic here)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier
+
+
+def _req(body: dict, key: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        raise exc.InvalidParameterException(f"1 validation error detected: Value null at '{key}' failed to satisfy "
+                                            "constraint: Member must not be null")
+    return value
+
+
+def _group(body: dict, backend: LogsBackend, region: str) -> str:
+    return backend._group_for(region, body.get("logGroupName"), body.get("logGroupIdentifier"))
+
+
+class LogsResponses:
+    """One method per operation: request dict in, response dict out."""
+
+    def __init__(self, backend: LogsBackend):
+        self.backend = backend
+
+    def CreateLogGroup(self, region, body):
+        self.backend.create_log_group(region, _req(body, "logGroupName"), body.get("kmsKeyId"), body.get("logGroupClass"))
+        return {}
+
+    def DeleteLogGroup(self, region, body):
+        self.backend.delete_log_group(region, _req(body, "logGroupName"))
+        return {}
+
+    def DescribeLogGroups(self, region, body):
+        groups, token = self.backend.describe_log_groups(
+            region, body.get("logGroupNamePrefix"), body.get("logGroupNamePattern"), body.get("limit"),
+            body.get("nextToken"))
+        return {"logGroups": groups, **({"nextToken": token} if token else {})}
+
+    def PutRetentionPolicy(self, region, body):
+        self.backend.put_retention_policy(region, _req(body, "logGroupName"), _req(body, "retentionInDays"))
+        return {}
+
+    def DeleteRetentionPolicy(self, region, body):
+        self.backend.delete_retention_policy(region, _req(body, "logGroupName"))
+        return {}
+
+    def CreateLogStream(self, region, body):
+        self.backend.create_log_stream(region, _req(body, "logGroupName"), _req(body, "logStreamName"))
+        return {}
+
+    def DeleteLogStream(self, region, body):
+        self.backend.delete_log_stream(region, _req(body, "logGroupName"), _req(body, "logStreamName"))
+        return {}
+
+    def DescribeLogStreams(self, region, body):
+        streams, token = self.backend.describe_log_streams(
+            region, _group(body, self.backend, region), body.get("logStreamNamePrefix"), body.get("orderBy"),
+            bool(body.get("descending")), body.get("limit"), body.get("nextToken"))
+        return {"logStreams": streams, **({"nextToken": token} if token else {})}
+
+    def PutLogEvents(self, region, body):
+        return self.backend.put_log_events(region, _req(body, "logGroupName"), _req(body, "logStreamName"),
+                                           _req(body, "logEvents"))
+
+    def GetLogEvents(self, region, body):
+        return self.backend.get_log_events(
+            region, _group(body, self.backend, region), _req(body, "logStreamName"), body.get("startTime"),
+            body.get("endTime"), body.get("nextToken"), body.get("limit"), body.get("startFromHead"))
+
+    def FilterLogEvents(self, region, body):
+        return self.backend.filter_log_events(
+            region, _group(body, self.backend, region), body.get("logStreamNames"), body.get("logStreamNamePrefix"),
+            body.get("startTime"), body.get("endTime"), body.get("filterPattern"), body.get("nextToken"),
+            body.get("limit"))
+
+    def PutMetricFilter(self, region, body):
+        self.backend.put_metric_filter(region, _req(body, "logGroupName"), _req(body, "filterName"),
+                                       body.get("filterPattern", ""), _req(body, "metricTransformations"))
+        return {}
+
+    def DescribeMetricFilters(self, region, body):
+        filters, token = self.backend.describe_metric_filters(
+            region, body.get("logGroupName"), body.get("filterNamePrefix"), body.get("metricName"),
+            body.get("metricNamespace"), body.get("limit"), body.get("nextToken"))
+        return {"metricFilters": filters, **({"nextToken": token} if token else {})}
+
+    def DeleteMetricFilter(self, region, body):
+        self.backend.delete_metric_filter(region, _req(body, "logGroupName"), _req(body, "filterName"))
+        return {}
+
+    def TestMetricFilter(self, region, body):
+        return {"matches": self.backend.test_metric_filter(body.get("filterPattern", ""),
+                                                           _req(body, "logEventMessages"))}
+
+    def StartQuery(self, region, body):
+        given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if body.get(k)]
+        if len(given) != 1:
+            raise exc.InvalidParameterException(
+                "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
+        if body.get("logGroupName"):
+            groups = [body["logGroupName"]]
+        elif body.get("logGroupNames"):
+            groups = list(body["logGroupNames"])
+        else:
+            groups = [_group_name_from_identifier(i) for i in body["logGroupIdentifiers"]]
+        query_id = self.backend.start_query(region, groups, body.get("startTime"), body.get("endTime"),
+                                            _req(body, "queryString"), body.get("limit"))
+        return {"queryId": query_id}
+
+    def GetQueryResults(self, region, body):
+        return self.backend.get_query_results(region, _req(body, "queryId"))
+
+    def StopQuery(self, region, body):
+        return {"success": self.backend.stop_query(region, _req(body, "queryId"))}
+
+    def DescribeQueries(self, region, body):
+        queries, token = self.backend.describe_queries(region, body.get("logGroupName"), body.get("status"),
+                                                       body.get("maxResults"), body.get("nextToken"))
+        return {"queries": queries, **({"nextToken": token} if token else {})}
+
+    def handler(self, operation: str) -> Callable | None:
+        from lab_app.localcloud.logs.urls import OPERATIONS
+
+        return getattr(self, operation) if operation in OPERATIONS else None
+
+
+def parse_body(raw: bytes) -> dict:
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise exc.LogsError("Start of structure or map found where not expected.") from None
+    if not isinstance(body, dict):
+        raise exc.InvalidParameterException("The request body must be a JSON object.")
+    return body

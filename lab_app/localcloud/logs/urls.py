@@ -1,0 +1,15 @@
+"""Routing table: CloudWatch Logs is JSON 1.1, one POST per operation named in ``X-Amz-Target``."""
+
+TARGET_PREFIX = "Logs_20140328."
+
+OPERATIONS = (
+    "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
+    "CreateLogStream", "DeleteLogStream", "DescribeLogStreams", "PutLogEvents", "GetLogEvents", "FilterLogEvents",
+    "PutMetricFilter", "DescribeMetricFilters", "DeleteMetricFilter", "TestMetricFilter",
+    "StartQuery", "GetQueryResults", "StopQuery", "DescribeQueries",
+)
+
+
+def operation_of(environ: dict) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else None
