@@ -174,18 +174,32 @@ def stop(data_dir=None, aws_port=None, timeout: float = 20.0) -> bool:
             return bool(running)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _exited(pid):
                 break
             time.sleep(0.05)
         else:
             os.kill(pid, signal.SIGKILL)
+            _exited(pid)
     # wait until the port is released
     deadline = time.monotonic() + 5
     while health(info.aws_port, info.host, timeout=0.2) and time.monotonic() < deadline:
         time.sleep(0.05)
     return True
+
+
+def _exited(pid: int) -> bool:
+    """True once ``pid`` is gone. Reaps it when it is our own child (started by start() in this process),
+    which would otherwise linger as a zombie that ``kill(pid, 0)`` still finds."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:  # not our child: someone else reaps it
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _read_pid(data_dir: Path) -> int | None:
