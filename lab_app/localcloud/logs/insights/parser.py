@@ -129,6 +129,9 @@ class ToAst(Transformer):
     def like(self, items):
         return ast.Like(items[0], items[1])
 
+    def like_op(self, items):
+        return ast.Like(items[0], items[2])
+
     def not_like(self, items):
         return ast.Like(items[0], items[1], negate=True)
 
