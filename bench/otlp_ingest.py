@@ -1,0 +1,216 @@
+"""Benchmark the Honeycomb stand-in: OTLP ingest through HTTP, and a P99-by-route query over 1,000,000 spans.
+
+    .venv/bin/python bench/otlp_ingest.py [--batches 80] [--senders 2] [--query-spans 1000000]
+
+1. Ingest: the real ``OTLPSpanExporter`` posts batches of 512 spans (the BatchSpanProcessor's batch size)
+   to the receiver running as the real background process (free ports, temporary data directory).
+   Baselines measured in the same run: decoding + column building alone (no HTTP, no DuckDB), and the
+   exporter's own encoding cost (the client's side of every request).
+2. Query: 1,000,000 synthetic spans inserted straight into the stand-in's table, then the Honeycomb API
+   (POST /1/queries, POST /1/query_results, GET the result) for P99(duration_ms) by http.route.
+   Baselines: the same aggregate as one hand-written DuckDB statement, and pandas groupby().quantile().
+Prints figures and ratios; asserts nothing (the goals are >= 20,000 spans/s and < 1 s).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import requests  # noqa: E402
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from opentelemetry.sdk.resources import Resource  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.trace import SpanKind  # noqa: E402
+
+import lab_app.localcloud as localcloud  # noqa: E402
+from lab_app import config  # noqa: E402
+from lab_app.localcloud.otlp import SPAN_COLUMNS, SPANS_TABLE, request_to_frame  # noqa: E402
+from lab_app.localcloud.server import LocalCloud  # noqa: E402
+from lab_app.runner import free_port  # noqa: E402
+
+BATCH = 512  # BatchSpanProcessor's max_export_batch_size
+ROUTES = ["/api/activities/home", "/api/activities/notifications", "/api/activities/search", "/api/messages",
+          "/api/message_groups", "/api/activities/@<handle>", "/api/activities", "/health"]
+
+
+def make_batch(service: str = "backend-flask") -> list:
+    """512 finished spans shaped like the instrumented Flask app's: server span + custom child + client span."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.flask", "0.66b1")
+    i = 0
+    while len(memory.get_finished_spans()) < BATCH:
+        route = ROUTES[i % len(ROUTES)]
+        with tracer.start_as_current_span(f"GET {route}", kind=SpanKind.SERVER, attributes={
+                "http.method": "GET", "http.route": route, "http.target": route, "http.status_code": 200,
+                "http.scheme": "http", "http.flavor": "1.1", "net.host.port": 4567, "http.user_agent": "python-requests/2.34",
+                "net.peer.ip": "127.0.0.1"}):
+            with tracer.start_as_current_span("home-activities-mock-data", attributes={"app.user": "andrewbrown",
+                                                                                       "app.result_length": 3}):
+                pass
+            with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={
+                    "http.method": "GET", "http.url": "http://127.0.0.1:4568/api/notifications/@andrewbrown",
+                    "http.status_code": 200}):
+                pass
+        i += 1
+    return list(memory.get_finished_spans())[:BATCH]
+
+
+def bench_ingest(batches: int, senders: int) -> dict:
+    spans = make_batch()
+    encoded = encode_spans(spans).SerializeToString()
+    # baseline 1: decode + build columns, no HTTP and no DuckDB
+    rounds = 20
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(encoded)
+        request_to_frame(message)
+    decode_rate = rounds * BATCH / (time.perf_counter() - t0)
+    # baseline 2: the exporter's own encoding (client-side cost of each request)
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        encode_spans(spans).SerializeToString()
+    encode_rate = rounds * BATCH / (time.perf_counter() - t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        info = localcloud.start(Path(tmp) / "lab", free_port(), free_port(), free_port(), set_environ=False, timeout=90)
+        try:
+            url = info.otlp_url + "/v1/traces"
+            headers = {"x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY}
+            warm = OTLPSpanExporter(endpoint=url, headers=headers)
+            assert warm.export(spans) is SpanExportResult.SUCCESS
+            failures: list[int] = []
+            latencies: list[float] = []
+
+            def sender(n: int) -> None:
+                exporter = OTLPSpanExporter(endpoint=url, headers=headers)
+                for _ in range(n):
+                    started = time.perf_counter()
+                    if exporter.export(spans) is not SpanExportResult.SUCCESS:
+                        failures.append(1)
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+            per = batches // senders
+            threads = [threading.Thread(target=sender, args=(per,)) for _ in range(senders)]
+            t0 = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - t0
+            sent = per * senders * BATCH
+            stored = localcloud.status(info.aws_port)["components"]["honeycomb"]["spans"]
+        finally:
+            localcloud.stop(info.data_dir, info.aws_port)
+    return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "stored": stored - BATCH,
+            "failures": len(failures), "decode_rate": decode_rate, "encode_rate": encode_rate,
+            "p50_ms": statistics.median(latencies), "max_ms": max(latencies)}
+
+
+def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    start = now - pd.to_timedelta(rng.uniform(1, 3000, n), unit="s")
+    route_idx = rng.integers(0, len(ROUTES), n)
+    duration = rng.lognormal(2.5, 0.8, n) * (1 + route_idx / 4)
+    routes = np.array(ROUTES)[route_idx]
+    trace_ids = [f"{x:032x}" for x in rng.integers(0, 2**62, n)]
+    span_ids = [f"{x:016x}" for x in rng.integers(0, 2**62, n)]
+    return pd.DataFrame({
+        "dataset": "backend-flask", "service": "backend-flask", "trace_id": trace_ids, "span_id": span_ids,
+        "parent_id": None, "name": [f"GET {r}" for r in routes], "kind": "server", "start_time": start,
+        "end_time": start + pd.to_timedelta(duration, unit="ms"), "duration_ms": duration, "status_code": 0,
+        "status_message": None, "error": False, "http_route": routes, "http_method": "GET",
+        "http_status_code": 200, "http_target": routes, "scope_name": "opentelemetry.instrumentation.flask",
+        "attributes": "{}", "events": "[]", "links": "[]", "resource_attributes": '{"service.name": "backend-flask"}',
+        "received_at": now,
+    })[SPAN_COLUMNS]
+
+
+def bench_query(n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+                           components=["lab_app.localcloud.otlp:Honeycomb"]).start()
+        try:
+            frame = synthetic_frame(n)
+            t0 = time.perf_counter()
+            for chunk in range(0, n, 250_000):
+                cloud.store.insert_frame(SPANS_TABLE, frame.iloc[chunk:chunk + 250_000], SPAN_COLUMNS)
+            load_s = time.perf_counter() - t0
+            base = f"http://127.0.0.1:{cloud.ports['otlp']}"
+            headers = {"X-Honeycomb-Team": config.LOCAL_HONEYCOMB_KEY}
+            spec = {"calculations": [{"op": "P99", "column": "duration_ms"}, {"op": "COUNT"}],
+                    "breakdowns": ["http.route"], "time_range": 7200}
+
+            def api_query(disable_series: bool) -> tuple[float, list]:
+                t = time.perf_counter()
+                qid = requests.post(f"{base}/1/queries/backend-flask", json=spec, headers=headers).json()["id"]
+                rid = requests.post(f"{base}/1/query_results/backend-flask", headers=headers,
+                                    json={"query_id": qid, "disable_series": disable_series}).json()["id"]
+                data = requests.get(f"{base}/1/query_results/backend-flask/{rid}", headers=headers).json()
+                return time.perf_counter() - t, data["data"]["results"]
+
+            api_query(True)  # warm
+            api_times = [api_query(True)[0] for _ in range(3)]
+            series_times, results = zip(*[api_query(False) for _ in range(2)])
+            t = time.perf_counter()
+            direct = cloud.store.query_df(
+                f"SELECT http_route, quantile_cont(duration_ms, 0.99) AS p99, count(*) AS n FROM {SPANS_TABLE} "
+                "GROUP BY http_route")
+            sql_s = time.perf_counter() - t
+            t = time.perf_counter()
+            pandas_p99 = frame.groupby("http_route")["duration_ms"].quantile(0.99)
+            pandas_s = time.perf_counter() - t
+            got = {r["data"]["http.route"]: r["data"]["P99(duration_ms)"] for r in results[0]}
+            max_rel = max(abs(got[route] - pandas_p99[route]) / pandas_p99[route] for route in pandas_p99.index)
+            assert sum(r["data"]["COUNT"] for r in results[0]) == n
+        finally:
+            cloud.stop()
+    return {"n": n, "load_s": load_s, "api_s": min(api_times), "api_series_s": min(series_times), "sql_s": sql_s,
+            "pandas_s": pandas_s, "max_rel_diff_vs_pandas": max_rel, "direct_rows": len(direct)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=80, help="batches of 512 spans to send (default 80)")
+    parser.add_argument("--senders", type=int, default=2, help="concurrent exporters (default 2)")
+    parser.add_argument("--query-spans", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    ing = bench_ingest(args.batches, args.senders)
+    print(f"OTLP ingest through HTTP, real OTLPSpanExporter, batches of {BATCH}, {args.senders} sender(s):")
+    print(f"  {ing['sent']:,} spans in {ing['elapsed']:.2f} s = {ing['rate']:,.0f} spans/s "
+          f"(goal >= 20,000; {ing['rate'] / 20000:.2f}x the goal); stored {ing['stored']:,}, failed exports {ing['failures']}")
+    print(f"  per export: median {ing['p50_ms']:.1f} ms, max {ing['max_ms']:.1f} ms")
+    print(f"  baseline decode+columns only (no HTTP, no DuckDB): {ing['decode_rate']:,.0f} spans/s "
+          f"-> end-to-end is {ing['rate'] / ing['decode_rate']:.2f}x of it")
+    print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s "
+          f"-> end-to-end is {ing['rate'] / ing['encode_rate']:.2f}x of it")
+    q = bench_query(args.query_spans)
+    print(f"P99(duration_ms) by http.route over {q['n']:,} stored spans (loaded in {q['load_s']:.2f} s):")
+    print(f"  Honeycomb API (create query, run, read), no series: {q['api_s'] * 1000:.0f} ms (goal < 1000 ms)")
+    print(f"  same with the time series:                          {q['api_series_s'] * 1000:.0f} ms")
+    print(f"  baseline one DuckDB statement:                      {q['sql_s'] * 1000:.0f} ms "
+          f"-> API is {q['api_s'] / q['sql_s']:.2f}x of it")
+    print(f"  baseline pandas groupby().quantile(0.99):           {q['pandas_s'] * 1000:.0f} ms "
+          f"-> API is {q['api_s'] / q['pandas_s']:.2f}x of it")
+    print(f"  largest relative difference of P99 vs pandas: {q['max_rel_diff_vs_pandas']:.2e}")
+
+
+if __name__ == "__main__":
+    main()
