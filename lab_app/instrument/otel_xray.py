@@ -15,18 +15,22 @@ What changes compared with the Honeycomb set-up (``lab_app.instrument.otel``):
     ...
     otel_xray.flush()
 
-Cells re-run cleanly: one exporter per process, the apps of a re-started stack are instrumented again.
+It builds on ``lab_app.instrument.otel`` (one TracerProvider per service, ``requests`` spans only inside a
+service's request): the same spans keep going to Honeycomb if that exporter is on. Cells re-run cleanly:
+one X-Ray exporter per process, the apps of a re-started stack are instrumented again.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
+from opentelemetry.sdk.trace import SpanProcessor as _SpanProcessor
 
 from lab_app import config
 
@@ -130,80 +134,79 @@ def propagator():
     return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator(), AwsXRayPropagator()])
 
 
-def provider():
-    """The process's TracerProvider, switched to X-Ray ids and given (once) the X-Ray OTLP exporter.
+class XRayExport(_SpanProcessor):
+    """A span processor added to each service's TracerProvider: names the downstream of every client span
+    (``peer.service``, which X-Ray uses as the remote subsegment's name) and batches spans to X-Ray's OTLP
+    endpoint."""
 
-    There is one TracerProvider per process (``set_tracer_provider`` works once). If the OpenTelemetry
-    helper already created it, X-Ray's exporter is added next to Honeycomb's, so the same spans go to both;
-    new tracers then draw X-Ray-style trace ids (which are also valid W3C ids).
-    """
-    from opentelemetry import propagate, trace
-    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    def __init__(self, url: str):
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    with _lock:
-        current = trace.get_tracer_provider()
-        if not isinstance(current, TracerProvider):
-            current = TracerProvider(id_generator=AwsXRayIdGenerator(),
-                                     resource=Resource.create({"service.name": "backend-flask"}))
-            trace.set_tracer_provider(current)
-            current = trace.get_tracer_provider()
-        if not isinstance(current.id_generator, AwsXRayIdGenerator):
-            current.id_generator = AwsXRayIdGenerator()
-        url = endpoint()
-        if _state.get("endpoint") != url:
-            # a new endpoint (first call, or the local cloud moved): a new exporter; the old one stops
-            old = _state.get("processor")
-            if old is not None:
-                old.shutdown()
-            processor = BatchSpanProcessor(exporter(url), schedule_delay_millis=500)
-            current.add_span_processor(processor)
-            _state.update(endpoint=url, processor=processor, provider=current)
-        propagate.set_global_textmap(propagator())
-        from opentelemetry.instrumentation.propagators import (
-            TraceResponsePropagator, get_global_response_propagator, set_global_response_propagator)
+        super().__init__()
+        self.url = url
+        self.batch = BatchSpanProcessor(exporter(url), schedule_delay_millis=500)
+        self.active = True
 
-        if get_global_response_propagator() is None:
-            # `traceresponse: 00-<trace id>-...` on every answer, so the traffic frame knows each request's trace
-            set_global_response_propagator(TraceResponsePropagator())
-        return current
+    def on_start(self, span, parent_context=None) -> None:
+        if not self.active:
+            return
+        from opentelemetry.trace import SpanKind
+
+        if span.kind == SpanKind.CLIENT and span.attributes is not None and "peer.service" not in span.attributes:
+            url = span.attributes.get("http.url") or span.attributes.get("url.full")
+            service = _services_by_host().get(urlsplit(str(url)).netloc) if url else None
+            if service:
+                span.set_attribute("peer.service", service)
+
+    def on_end(self, span) -> None:
+        if self.active:
+            self.batch.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.batch.force_flush(timeout_millis) if self.active else True
+
+    def shutdown(self) -> None:
+        if self.active:
+            self.active = False
+            self.batch.shutdown()
+
+
+def _processor() -> XRayExport:
+    """The process's X-Ray export processor for the current endpoint (a new one if the endpoint moved)."""
+    url = endpoint()
+    current = _state.get("processor")
+    if current is None or current.url != url or not current.active:
+        if current is not None:
+            current.shutdown()
+        current = XRayExport(url)
+        _state.update(processor=current, attached=set())
+    return current
 
 
 def instrument_app(app: Flask, service_name: str) -> None:
-    """Instrumenter for ``lab_app.services.start(instrument=[...])``: Flask server spans, ``requests`` client
-    spans with ``peer.service``, X-Ray ids and propagation, export to X-Ray's OTLP endpoint."""
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor
-    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    """Instrumenter for ``lab_app.services.start(instrument=[...])``: the OpenTelemetry set-up of
+    ``lab_app.instrument.otel`` (Flask and ``requests`` spans, one TracerProvider per service) switched to
+    X-Ray trace ids and X-Ray propagation, and exporting to X-Ray's OTLP endpoint as well."""
+    from opentelemetry import propagate
+    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 
-    tp = provider()
-    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
-        FlaskInstrumentor().instrument_app(app, tracer_provider=tp, request_hook=_server_hook(service_name))
-    if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
-        # calls *to* backend-flask come from this notebook's traffic generator, not from a service: no spans
-        RequestsInstrumentor().instrument(tracer_provider=tp, request_hook=_client_hook,
-                                          excluded_urls=rf"https?://[^/]*:{config.backend_port()}(/|$)")
+    from lab_app.instrument import otel
     from lab_app.services import tracing
 
-    tracing.register_opener("otel", _activity_opener(tp))
-
-
-def _server_hook(service_name: str):
-    def hook(span, environ):
-        if span is not None and span.is_recording():
-            # X-Ray names a segment after its service: one process hosts two services, so say which
-            span.set_attribute("aws.local.service", service_name)
-    return hook
-
-
-def _client_hook(span, request):
-    if span is None or not span.is_recording():
-        return
-    host = urlsplit(getattr(request, "url", "") or "").netloc
-    service = _services_by_host().get(host)
-    if service:
-        span.set_attribute("peer.service", service)
+    with _lock:
+        tp = otel.provider_for(service_name)
+        if not isinstance(tp.id_generator, AwsXRayIdGenerator):
+            tp.id_generator = AwsXRayIdGenerator()  # tracers created from now on draw X-Ray ids
+        processor = _processor()
+        if id(tp) not in _state["attached"]:
+            tp.add_span_processor(processor)
+            _state["attached"].add(id(tp))
+        if not otel.exporters():
+            # otel.instrument_app would otherwise insist on Honeycomb; X-Ray alone is enough here
+            otel.memory()
+        otel.instrument_app(app, service_name)
+        propagate.set_global_textmap(propagator())  # after otel's W3C-only propagator: add X-Amzn-Trace-Id
+        tracing.register_opener(otel.OPENER_KEY, _activity_opener)
 
 
 def _services_by_host() -> dict[str, str]:
@@ -219,34 +222,36 @@ def _services_by_host() -> dict[str, str]:
             urlsplit(stack.backend_url).netloc: services.BACKEND}
 
 
-def _activity_opener(tp):
-    """The service code's custom span: attributes on an OTel span, listed in ``aws.xray.annotations`` so
-    X-Ray indexes them like the SDK's ``put_annotation`` (strings, numbers and booleans only)."""
-    from contextlib import contextmanager
+@contextmanager
+def _activity_opener(name: str, attributes: dict[str, Any]):
+    """The service code's custom span, as ``lab_app.instrument.otel`` opens it, plus the attribute keys in
+    ``aws.xray.annotations`` so X-Ray indexes them like the SDK's ``put_annotation`` (strings, numbers and
+    booleans only; everything else stays metadata)."""
+    from lab_app.instrument import otel
 
-    tracer = tp.get_tracer("lab_app.services")
-
-    @contextmanager
-    def opener(name: str, attributes: dict[str, Any]):
-        indexable = [k for k, v in attributes.items() if isinstance(v, (str, int, float, bool))]
-        with tracer.start_as_current_span(name, attributes=attributes) as span:
+    indexable = [k for k, v in attributes.items() if isinstance(v, (str, int, float, bool))]
+    with otel.routing_provider.get_tracer("lab_app.services").start_as_current_span(name, attributes=attributes) as span:
+        if indexable:
             span.set_attribute("aws.xray.annotations", indexable)
-            yield span
-    return opener
+        yield span
 
 
 def flush(timeout_s: float = 10.0) -> bool:
     """Send every finished span now (cells call this before querying X-Ray)."""
-    tp = _state.get("provider")
-    return bool(tp.force_flush(int(timeout_s * 1000))) if tp is not None else True
+    processor = _state.get("processor")
+    return bool(processor.force_flush(int(timeout_s * 1000))) if processor is not None else True
 
 
 def uninstrument() -> None:
-    """Stop exporting to X-Ray (the Honeycomb exporter, if any, keeps running)."""
-    from lab_app.services import tracing
+    """Stop exporting to X-Ray and propagating X-Amzn-Trace-Id (Honeycomb's exporter keeps running)."""
+    from opentelemetry import propagate
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    tracing.unregister_opener("otel")
-    processor = _state.pop("processor", None)
-    _state.pop("endpoint", None)
-    if processor is not None:
-        processor.shutdown()
+    with _lock:
+        processor = _state.pop("processor", None)
+        _state.pop("attached", None)
+        if processor is not None:
+            processor.shutdown()
+        propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()]))
