@@ -626,13 +626,16 @@ class AlarmsComponent(Component):
         if not isinstance(max_records, int) or not 1 <= max_records <= 100:
             return _error("ValidationError", f"1 validation error detected: Value '{max_records}' at 'maxRecords' "
                           "failed to satisfy constraint: Member must have value between 1 and 100")
-        offset = 0
-        if params.get("NextToken"):
+        where, args = ["account_id = ?", "region = ?"], [account_id, region]
+        descending = scan_by == "TimestampDescending"
+        if params.get("NextToken"):  # a cursor (time, seq) of the last item returned
             try:
-                offset = int(json.loads(base64.b64decode(params["NextToken"]))["offset"])
+                cursor = json.loads(base64.b64decode(params["NextToken"]))
+                op = "<" if descending else ">"
+                where.append(f"(ts {op} ? OR (ts = ? AND seq {op} ?))")
+                args.extend([float(cursor["t"]), float(cursor["t"]), int(cursor["seq"])])
             except Exception:
                 return _error("InvalidNextToken", "The service couldn't process your request because the next token is invalid.")
-        where, args = ["account_id = ?", "region = ?"], [account_id, region]
         if params.get("AlarmName"):
             where.append("alarm_name = ?")
             args.append(params["AlarmName"])
@@ -647,17 +650,18 @@ class AlarmsComponent(Component):
             if params.get(key) is not None:
                 where.append(f"ts {op} ?")
                 args.append(_epoch(params[key]))
-        order = "DESC" if scan_by == "TimestampDescending" else "ASC"
+        order = "DESC" if descending else "ASC"
         rows = self.store.execute(
-            f"SELECT alarm_name, alarm_type, ts, item_type, summary, data FROM alarm_history WHERE {' AND '.join(where)} "
-            f"ORDER BY ts {order}, seq {order} LIMIT ? OFFSET ?",
-            [*args, max_records + 1, offset],
+            f"SELECT alarm_name, alarm_type, ts, item_type, summary, data, seq FROM alarm_history "
+            f"WHERE {' AND '.join(where)} ORDER BY ts {order}, seq {order} LIMIT ?",
+            [*args, max_records + 1],
         )
         items = [{"AlarmName": r[0], "AlarmType": r[1], "Timestamp": r[2], "HistoryItemType": r[3],
                   "HistorySummary": r[4], "HistoryData": r[5]} for r in rows[:max_records]]
         body: dict[str, Any] = {"AlarmHistoryItems": items}
         if len(rows) > max_records:
-            body["NextToken"] = base64.b64encode(json.dumps({"offset": offset + max_records}).encode()).decode()
+            last = rows[max_records - 1]
+            body["NextToken"] = base64.b64encode(json.dumps({"t": last[2], "seq": last[6]}).encode()).decode()
         return Response(json.dumps(body), status=200, content_type=JSON_10)
 
 

@@ -366,24 +366,26 @@ class CloudTrail(Component):
             return aws_json_error("InvalidEventCategoryException", "EventCategory must be insight.")
         if params.get("EventCategory") == "insight":
             return Response(json.dumps({"Events": []}), content_type="application/x-amz-json-1.1")
-        offset = 0
-        if params.get("NextToken"):
+        if params.get("NextToken"):  # a cursor (time, id) of the last event returned: stable while events arrive
             try:
-                offset = int(json.loads(base64.b64decode(params["NextToken"]))["offset"])
+                cursor = json.loads(base64.b64decode(params["NextToken"]))
+                where.append("(event_time < ? OR (event_time = ? AND event_id > ?))")
+                args.extend([float(cursor["t"]), float(cursor["t"]), str(cursor["id"])])
             except Exception:
                 return aws_json_error("InvalidNextTokenException", "Invalid NextToken.")
         sql = (f"SELECT event_id, event_name, read_only, access_key_id, event_time, event_source, username, resources, "
                f"record FROM cloudtrail_events WHERE {' AND '.join(where)} ORDER BY event_time DESC, event_id")
         if resource_filter is None:
-            rows = self.store.execute(sql + " LIMIT ? OFFSET ?", [*args, max_results + 1, offset])
+            rows = self.store.execute(sql + " LIMIT ?", [*args, max_results + 1])
         else:
             key, value = resource_filter
             rows = [r for r in self.store.execute(sql, args)
-                    if any(res.get(key) == value for res in json.loads(r[7]))][offset:offset + max_results + 1]
+                    if any(res.get(key) == value for res in json.loads(r[7]))][:max_results + 1]
         events = [{"EventId": r[0], "EventName": r[1], "ReadOnly": "true" if r[2] else "false",
                    "AccessKeyId": r[3], "EventTime": r[4], "EventSource": r[5], "Username": r[6],
                    "Resources": json.loads(r[7]), "CloudTrailEvent": r[8]} for r in rows[:max_results]]
         body: dict[str, Any] = {"Events": events}
         if len(rows) > max_results:
-            body["NextToken"] = base64.b64encode(json.dumps({"offset": offset + max_results}).encode()).decode()
+            last = rows[max_results - 1]
+            body["NextToken"] = base64.b64encode(json.dumps({"t": last[4], "id": last[0]}).encode()).decode()
         return Response(json.dumps(body), content_type="application/x-amz-json-1.1")
