@@ -24,13 +24,13 @@ FAKE_ROLLBAR = "f" * 32                                         # pragma: allowl
 
 @pytest.mark.parametrize("text,kind,leak", [
     (f"key id {FAKE_KEY_ID} in a log line", "aws_access_key_id", FAKE_KEY_ID),
-    (f"aws_secret_access_key = {FAKE_SECRET}", "aws_secret_access_key", FAKE_SECRET),
+    (f"aws_secret_access_key = {FAKE_SECRET}", "aws_secret_access_key", FAKE_SECRET),  # pragma: allowlist secret
     ("Authorization: Bearer abc.def.ghi", "authorization", "abc.def.ghi"),
     ("sent with bearer eyJhbGciOi.payload.sig", "bearer_token", "eyJhbGciOi.payload.sig"),
-    ("OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=abcdef123456", "honeycomb_key", "abcdef123456"),
+    ("OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=abcdef123456", "honeycomb_key", "abcdef123456"),  # pragma: allowlist secret
     (f"key {FAKE_HONEYCOMB}", "honeycomb_key", FAKE_HONEYCOMB),
     (f"X-Rollbar-Access-Token: {FAKE_ROLLBAR}", "rollbar_token", FAKE_ROLLBAR),
-    ("db password=hunter2hunter2 ok", "password", "hunter2hunter2"),
+    ("db password=hunter2hunter2 ok", "password", "hunter2hunter2"),  # pragma: allowlist secret
 ])
 def test_default_secret_patterns(text, kind, leak):
     out = redact.Redactor().text(text)
@@ -198,7 +198,7 @@ def test_watchtower_handler_ships_redacted_lines():
         logger.propagate = False
         logger.addHandler(handler)
         logger.warning("calling AWS with %s", FAKE_KEY_ID)
-        logger.warning({"event": "login", "password": "hunter2hunter2"})
+        logger.warning({"event": "login", "password": "hunter2hunter2"})  # pragma: allowlist secret
         handler.flush()
         logger.removeHandler(handler)
         handler.close()
@@ -238,7 +238,7 @@ def test_rollbar_payload_handler_on_the_wire():
 
     saved_settings, saved_initialized = dict(rollbar.SETTINGS), rollbar._initialized
     with Capture(reply=json.dumps({"err": 0, "result": {"uuid": "u"}}).encode()) as cap:
-        rollbar.init("local-rollbar-token-0000", environment="test", endpoint=cap.url + "/api/1/",
+        rollbar.init("local-rollbar-token-0000", environment="test", endpoint=cap.url + "/api/1/",  # pragma: allowlist secret
                      handler="blocking")
         rollbar.SETTINGS["endpoint"] = cap.url + "/api/1/"
         rollbar.SETTINGS["handler"] = "blocking"
