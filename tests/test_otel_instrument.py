@@ -82,3 +82,22 @@ def test_exporters_are_idempotent(module_cloud):
     otel.console(enabled=False)
     assert "console" not in otel.exporters()
     assert otel.memory() is otel.memory()
+
+
+def test_requests_failing_in_a_before_request_hook_are_traced(module_cloud):
+    """Fault injection raises in a before_request hook registered by the app factory: still one traced request."""
+    sink = otel.memory()
+    sink.clear()
+    faults = services.Faults({"backend-flask:GET /api/message_groups": services.Fault(exception_rate=1.0)})
+    stack = services.start(instrument=[otel.instrument_app], faults=faults, backend_port=free_port(),
+                           downstream_port=free_port())
+    try:
+        reply = requests.get(stack.backend_url + "/api/message_groups", timeout=10)
+    finally:
+        stack.stop()
+    otel.force_flush()
+    assert reply.status_code == 500
+    trace_id = reply.headers["traceresponse"].split("-")[1]
+    server = [s for s in sink.get_finished_spans() if f"{s.context.trace_id:032x}" == trace_id]
+    assert len(server) == 1 and server[0].status.status_code.name == "ERROR"
+    assert any(event.name == "exception" for event in server[0].events)

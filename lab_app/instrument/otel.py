@@ -265,6 +265,7 @@ def instrument_app(app: Flask, service_name: str) -> None:
         set_global_response_propagator(TraceResponsePropagator())
         if not getattr(app, "_is_instrumented_by_opentelemetry", False):
             FlaskInstrumentor().instrument_app(app, tracer_provider=tp)
+            _open_span_first(app)
         requests_instrumentor = RequestsInstrumentor()
         if requests_instrumentor.is_instrumented_by_opentelemetry and not _requests_state.get("ours"):
             requests_instrumentor.uninstrument()  # instrumented elsewhere with a provider that is not ours
@@ -275,6 +276,20 @@ def instrument_app(app: Flask, service_name: str) -> None:
 
 
 _requests_state: dict[str, bool] = {}
+
+
+def _open_span_first(app: Flask) -> None:
+    """Run the instrumentor's ``before_request`` hook before the app's own.
+
+    ``instrument_app`` appends its hook, so hooks the app factory registered earlier (fault injection,
+    which may raise) would run before the server span exists: such a request would get no span, no
+    ``traceresponse`` and no trace at all. Moving the hook to the front makes every request traced.
+    """
+    hook = getattr(app, "_before_request", None)
+    funcs = app.before_request_funcs.setdefault(None, [])
+    if hook in funcs:
+        funcs.remove(hook)
+        funcs.insert(0, hook)
 
 
 def uninstrument() -> None:

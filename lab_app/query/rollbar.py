@@ -81,6 +81,13 @@ def items(status: str | None = None, level: str | None = None, environment: str 
     return frame[ITEM_COLUMNS + [c for c in frame.columns if c not in ITEM_COLUMNS]]
 
 
+def occurrence_counts(environment: str | None = None, token: str | None = None,
+                      endpoint: str | None = None) -> pd.Series:
+    """Occurrences per item title (``total_occurrences``), e.g. to count what is new since a baseline."""
+    listing = items(environment=environment, token=token, endpoint=endpoint)
+    return listing.groupby("title")["total_occurrences"].sum().astype("int64")
+
+
 def item(item_id: int, token: str | None = None, endpoint: str | None = None) -> dict:
     return get(f"item/{int(item_id)}", token=token, endpoint=endpoint)
 
