@@ -129,3 +129,31 @@ def test_latency_heatmap_counts_every_request():
     heat = correlate.latency_heatmap(traffic, bins=10, freq="10s")
     assert int(heat.values.sum()) == len(traffic)
     assert heat.shape[1] == 6  # 60 s of traffic in 10 s columns
+
+
+def test_ids_seen_next_to_a_request_id_join_its_other_signals():
+    """A 500 from an unhandled exception: the client got no X-Ray id, the Rollbar report carries both."""
+    traffic, spans, segments, logs, occ = frames(6)
+    traffic.loc[2, "xray_trace_id"] = None
+    occ = pd.DataFrame([{"title": "boom", "timestamp": T0,
+                         "custom": {"otel_trace_id": otel_id(2), "xray_trace_id": xray_id(2)}}])
+    plain = correlate.by_request(traffic, spans=spans, segments=segments).set_index("seq")
+    assert plain.loc[2, "n_segments"] == 0
+    table = correlate.by_request(traffic, spans=spans, segments=segments, occurrences=occ).set_index("seq")
+    assert table.loc[2, "n_segments"] == 2 and table.loc[2, "n_occurrences"] == 1
+    keys = correlate.expand_keys(traffic, occ)
+    assert set(keys[keys["seq"] == 2]["key"]) == {otel_id(2), correlate.normalize_trace_id(xray_id(2))}
+
+
+def test_failing_dependency_from_xray_segments():
+    rows = []
+    for i in range(8):
+        rows += [{"trace_id": f"t{i}", "segment_id": f"a{i}", "parent_id": None, "kind": "segment",
+                  "service": "backend-flask", "fault": False, "error": False},
+                 {"trace_id": f"t{i}", "segment_id": f"c{i}", "parent_id": f"a{i}", "kind": "subsegment",
+                  "service": "backend-flask", "fault": i % 4 == 0, "error": False},
+                 {"trace_id": f"t{i}", "segment_id": f"d{i}", "parent_id": f"c{i}", "kind": "segment",
+                  "service": "notifications", "fault": i % 4 == 0, "error": False}]
+    deps = correlate.failing_dependencies_xray(pd.DataFrame(rows))
+    assert deps[["caller", "dependency", "calls", "faults"]].values.tolist() == [["backend-flask", "notifications", 8, 2]]
+    assert deps.loc[0, "failure_rate"] == pytest.approx(0.25)

@@ -86,12 +86,39 @@ def request_keys(traffic: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).astype({"seq": "int64", "key": "string", "tracer": "string"})
 
 
-def _attach(traffic: pd.DataFrame, frame: pd.DataFrame | None, columns: Iterable[str] | None) -> pd.DataFrame:
+def expand_keys(traffic: pd.DataFrame, *frames: pd.DataFrame | None) -> pd.DataFrame:
+    """``request_keys`` plus the ids that appear *next to* a request's id in another signal.
+
+    A request answered by an unhandled exception gets no ``X-Amzn-Trace-Id`` header, so the client never
+    learns its X-Ray id; but the Rollbar report or the log line made inside that request carries both ids.
+    One round of this closure links the request to its X-Ray segments too."""
+    keys = request_keys(traffic)[["seq", "key"]]
+    known = set(keys["key"])
+    extra = []
+    for frame in frames:
+        if frame is None or frame.empty:
+            continue
+        found = extract_keys(frame)
+        rows_with_known = found[found["key"].isin(known)].merge(keys, on="key")[["row", "seq"]].drop_duplicates()
+        if rows_with_known["row"].duplicated().any():  # a row naming two requests says nothing about either
+            rows_with_known = rows_with_known[~rows_with_known["row"].duplicated(keep=False)]
+        extra.append(found.merge(rows_with_known, on="row")[["seq", "key"]])
+    if extra:
+        keys = pd.concat([keys, *extra], ignore_index=True).drop_duplicates()
+        # an id claimed by two requests is ambiguous: keep only the requests' own ids for it
+        claimed = keys.groupby("key")["seq"].nunique()
+        keys = keys[(keys["key"].map(claimed) == 1) | keys["key"].isin(known)]
+    return keys.astype({"seq": "int64", "key": "string"}).reset_index(drop=True)
+
+
+def _attach(traffic: pd.DataFrame, frame: pd.DataFrame | None, columns: Iterable[str] | None,
+            keys: pd.DataFrame | None = None) -> pd.DataFrame:
     """``frame``'s rows with the ``seq`` of the request they belong to (rows of no request are dropped)."""
     if frame is None or frame.empty:
         return pd.DataFrame(columns=["seq"])
-    keys = extract_keys(frame, columns)
-    joined = keys.merge(request_keys(traffic)[["seq", "key"]], on="key").drop_duplicates(["row", "seq"])
+    found = extract_keys(frame, columns)
+    keys = request_keys(traffic)[["seq", "key"]] if keys is None else keys
+    joined = found.merge(keys[["seq", "key"]], on="key").drop_duplicates(["row", "seq"])
     out = frame.reset_index(drop=True).iloc[joined["row"].to_numpy()].copy()
     out.insert(0, "seq", joined["seq"].to_numpy())
     return out.reset_index(drop=True)
@@ -105,8 +132,9 @@ def by_request(traffic: pd.DataFrame, spans: pd.DataFrame | None = None, segment
     """One row per request: route, status, latency and how many spans / segments / log lines / Rollbar
     occurrences carry its trace ids."""
     out = traffic[["seq", "method", "route", "status", "latency_ms"]].copy()
+    keys = expand_keys(traffic, logs, occurrences)
     for name, frame in (("spans", spans), ("segments", segments), ("logs", logs), ("occurrences", occurrences)):
-        attached = _attach(traffic, frame, SIGNALS[name])
+        attached = _attach(traffic, frame, SIGNALS[name], keys)
         counts = attached.groupby("seq").size() if len(attached) else pd.Series(dtype="int64")
         out[f"n_{name}"] = out["seq"].map(counts).fillna(0).astype("int64")
     return out
@@ -124,20 +152,24 @@ def evidence(seq: int, traffic: pd.DataFrame, spans: pd.DataFrame | None = None,
     if one.empty:
         raise KeyError(f"no request with seq={seq} in the traffic frame")
     rows: list[dict] = []
+    keys = expand_keys(one, logs, occurrences)
     for source, frame in (("span", spans), ("segment", segments), ("log", logs), ("rollbar", occurrences)):
-        attached = _attach(one, frame, SIGNALS.get(source + "s") if source in ("span", "segment") else None)
+        attached = _attach(one, frame, SIGNALS.get(source + "s") if source in ("span", "segment") else None, keys)
         if attached.empty:
             continue
         tcol = _first_col(attached, "start_time", "timestamp", "time", "@timestamp", "start")
-        scol = _first_col(attached, "service", "service_name", "logStream", "@logStream", "environment")
+        scol = _first_col(attached, "service", "service_name", "stream", "logStream", "@logStream")
         wcol = _first_col(attached, "name", "title", "message", "@message", "body")
         for rec in attached.to_dict("records"):
             what = rec.get(wcol) if wcol else ""
+            service = rec.get(scol) if scol else None
+            if service is None and isinstance(rec.get("custom"), dict):
+                service = rec["custom"].get("service")
             detail = {k: rec.get(k) for k in ("kind", "http_status_code", "error", "fault", "namespace", "level",
                                                "duration_ms", "http_status", "type") if k in rec and
                       not (isinstance(rec.get(k), float) and pd.isna(rec.get(k)))}
             rows.append({"source": source, "time": rec.get(tcol) if tcol else None,
-                         "service": rec.get(scol) if scol else None, "what": str(what)[:200],
+                         "service": service, "what": str(what)[:200],
                          "detail": json.dumps(detail, default=str)})
     out = pd.DataFrame(rows, columns=["source", "time", "service", "what", "detail"])
     if len(out):
@@ -210,6 +242,22 @@ def failing_dependencies(spans: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["error_rate", "calls"], ascending=False, kind="stable").reset_index(drop=True) \
         .astype({"caller": "string", "dependency": "string", "http_route": "string", "calls": "int64",
                  "failed": "int64"})
+
+
+def failing_dependencies_xray(segments: pd.DataFrame) -> pd.DataFrame:
+    """The failing-dependency question from X-Ray segments (``lab_app.query.xray.segments`` columns): a
+    segment whose parent is a (remote) subsegment of another service is a call into that segment's service.
+    Per (caller, dependency): calls, faults (5xx), errors (4xx), failure rate; worst first."""
+    owner = segments.set_index("segment_id")["service"]
+    own = segments[segments["kind"] == "segment"]
+    caller = own["parent_id"].map(owner)
+    called = own[caller.notna() & (caller != own["service"])].assign(caller=caller)
+    out = called.groupby(["caller", "service"]).agg(calls=("fault", "size"), faults=("fault", "sum"),
+                                                    errors=("error", "sum")).reset_index()
+    out["failure_rate"] = (out["faults"] + out["errors"]) / out["calls"]
+    out = out.rename(columns={"service": "dependency"})
+    return out.sort_values(["failure_rate", "calls"], ascending=False, kind="stable").reset_index(drop=True) \
+        .astype({"caller": "string", "dependency": "string", "calls": "int64", "faults": "int64", "errors": "int64"})
 
 
 def failing_remote_calls(segments: pd.DataFrame) -> pd.DataFrame:
