@@ -30,6 +30,7 @@ from flask import Flask, Response, g, request
 LOG_GROUP = "cruddur"
 SEND_INTERVAL_S = 2.0
 _EXTENSION = "lab.cloudwatch"
+_T0_KEY = "lab.cloudwatch.t0"
 
 _handlers: dict[tuple[str, str], logging.Handler] = {}
 _lock = threading.Lock()
@@ -129,13 +130,19 @@ def instrument_app(app: Flask, service_name: str, log_group_name: str = LOG_GROU
         return
     state = app.extensions[_EXTENSION] = {"service": service_name, "json_log": json_log, "text_log": text_log}
 
-    @app.before_request
-    def _cloudwatch_start() -> None:
-        g._cloudwatch_t0 = time.perf_counter()
+    # Time from the moment the WSGI app is called, before any before_request hook (fault injection,
+    # tracers) runs, so latency_ms is what the service really spent on the request.
+    inner_wsgi = app.wsgi_app
+
+    def _timed_wsgi(environ, start_response):
+        environ[_T0_KEY] = time.perf_counter()
+        return inner_wsgi(environ, start_response)
+
+    app.wsgi_app = _timed_wsgi
 
     @app.after_request
     def _cloudwatch_access_log(response: Response) -> Response:
-        t0 = g.get("_cloudwatch_t0")
+        t0 = request.environ.get(_T0_KEY)
         latency_ms = (time.perf_counter() - t0) * 1000 if t0 is not None else 0.0
         try:
             record = access_record(state["service"], response, latency_ms)

@@ -639,11 +639,14 @@ class LogsBackend:
                 value, dim_values = float(default), ()
             else:
                 continue
-            buckets.setdefault((ts // 60_000 * 60_000, dim_values), []).append(value)
+            bucket = buckets.setdefault((ts // 60_000 * 60_000, dim_values), [0, []])
+            bucket[0] = max(bucket[0], ts)
+            bucket[1].append(value)
         data = []
-        for (minute, dim_values), values in buckets.items():
+        for (_, dim_values), (last_ts, values) in buckets.items():
+            # one statistic set per minute and batch, stamped with its last event's time (within that minute)
             datum = {"MetricName": t["metricName"],
-                     "Timestamp": datetime.fromtimestamp(minute / 1000, tz=timezone.utc).replace(tzinfo=None),
+                     "Timestamp": datetime.fromtimestamp(last_ts / 1000, tz=timezone.utc).replace(tzinfo=None),
                      "StatisticValues": {"SampleCount": float(len(values)), "Sum": float(sum(values)),
                                          "Minimum": float(min(values)), "Maximum": float(max(values))},
                      "Dimensions": [{"Name": k, "Value": v} for k, v in dim_values]}
