@@ -205,7 +205,7 @@ def test_user_text_is_bound_not_pasted(module_cloud, data):
     ({"time_range": 60, "start_time": 1, "end_time": 100}, "at most two"),
     ({"start_time": 100, "end_time": 50}, "after"),
     ({"time_range": 600, "granularity": 300}, "granularity"),
-    ({"limit": 5000}, "limit"),
+    ({"limit": 20000}, "limit"),
     ({"calculation": [{"op": "COUNT"}]}, "unknown query spec field"),
 ])
 def test_invalid_specs_are_400_with_honeycomb_error(module_cloud, data, spec, needle):
@@ -220,6 +220,11 @@ def test_api_errors(module_cloud, data):
     assert api(module_cloud, "POST", "/1/queries/backend-flask", {}, key="wrong").json()["error"]
     assert api(module_cloud, "POST", "/1/query_results/backend-flask", {"query_id": "nope"}).status_code == 404
     assert api(module_cloud, "POST", "/1/query_results/backend-flask", {}).status_code == 400
+    qid = api(module_cloud, "POST", "/1/queries/backend-flask", {}).json()["id"]
+    too_many = api(module_cloud, "POST", "/1/query_results/backend-flask", {"query_id": qid, "limit": 5000})
+    assert too_many.status_code == 400 and "disable_series" in too_many.json()["error"]
+    assert api(module_cloud, "POST", "/1/query_results/backend-flask",
+               {"query_id": qid, "limit": 5000, "disable_series": True}).status_code == 201
     assert api(module_cloud, "GET", "/1/query_results/backend-flask/nope").status_code == 404
     broken = requests.post(f"http://127.0.0.1:{module_cloud.ports['otlp']}/1/queries/backend-flask", data=b"{oops",
                            headers={"X-Honeycomb-Team": KEY}, timeout=5)

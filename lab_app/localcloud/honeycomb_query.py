@@ -271,8 +271,8 @@ def parse_spec(payload: Any) -> QuerySpec:
 
     limit = payload.get("limit")
     if limit is not None:
-        if not _is_int(limit) or not 1 <= limit <= 1000:
-            raise QuerySpecError("limit must be an integer between 1 and 1000")
+        if not _is_int(limit) or not 1 <= limit <= 10_000:
+            raise QuerySpecError("limit must be an integer between 1 and 10000")
         spec.limit = limit
 
     for name in ("time_range", "start_time", "end_time", "granularity"):

@@ -472,12 +472,14 @@ class Honeycomb(Component):
             body = self._json_body(request)
             if not isinstance(body, dict) or not isinstance(body.get("query_id"), str):
                 raise hq.QuerySpecError("query_id is required: create the query with POST /1/queries/<dataset> first")
-            limit = body.get("limit", 10_000)
             disable_series = body.get("disable_series", False)
-            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
-                raise hq.QuerySpecError("limit must be an integer between 1 and 10000")
             if not isinstance(disable_series, bool):
                 raise hq.QuerySpecError("disable_series must be true or false")
+            limit = body.get("limit", 10_000 if disable_series else 1000)
+            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+                raise hq.QuerySpecError("limit must be an integer between 1 and 10000")
+            if limit > 1000 and not disable_series:
+                raise hq.QuerySpecError("a limit over 1000 needs disable_series: true")
         except hq.QuerySpecError as exc:
             return _validation_error(str(exc))
         document = self._load_query(dataset, body["query_id"])

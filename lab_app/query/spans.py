@@ -76,8 +76,10 @@ def run_query(dataset: str, query_id: str, api_key: str | None = None, endpoint:
               poll_interval: float = 0.25) -> dict:
     """``POST /1/query_results/<dataset>`` then poll ``GET .../<id>`` until ``complete``; the result document."""
     base = _endpoint(endpoint)
-    started = _call("POST", f"{base}/1/query_results/{dataset}", api_key,
-                    {"query_id": query_id, "disable_series": disable_series, "limit": limit})
+    body: dict[str, Any] = {"query_id": query_id, "disable_series": disable_series}
+    if disable_series:  # Honeycomb accepts a result limit (up to 10,000 groups) only without the time series
+        body["limit"] = limit
+    started = _call("POST", f"{base}/1/query_results/{dataset}", api_key, body)
     deadline = time.monotonic() + timeout
     while True:
         result = _call("GET", f"{base}/1/query_results/{dataset}/{started['id']}", api_key)
