@@ -78,6 +78,23 @@ def test_start_is_idempotent_and_status_counts(ports):
     assert localcloud.stop(ports["data_dir"], ports["aws_port"]) is True
     assert localcloud.status(ports["aws_port"]) is None
     assert localcloud.stop(ports["data_dir"], ports["aws_port"]) is False
+    removed = localcloud.reset(ports["data_dir"], ports["aws_port"])  # stopped: the store file goes
+    assert removed.startswith("removed ") and not list(ports["data_dir"].glob("localcloud.duckdb*"))
+
+
+def test_other_aws_services_answer_through_the_gateway(ports, monkeypatch):
+    import boto3
+
+    info = start(ports)
+    for key, value in info.env().items():
+        monkeypatch.setenv(key, value)
+    assert boto3.client("sts").get_caller_identity()["Account"] == "123456789012"
+    arn = boto3.client("sns").create_topic(Name="lab-alerts")["TopicArn"]
+    assert arn.endswith(":lab-alerts")
+    boto3.client("cloudwatch").put_metric_data(Namespace="Lab", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    assert boto3.client("cloudwatch").list_metrics(Namespace="Lab")["Metrics"][0]["MetricName"] == "m"
+    assert boto3.client("events").put_events(Entries=[{"Source": "lab", "DetailType": "t", "Detail": "{}"}])[
+        "FailedEntryCount"] == 0
 
 
 def test_busy_port_fails_with_a_clear_message(ports):
