@@ -157,3 +157,20 @@ def test_failing_dependency_from_xray_segments():
     deps = correlate.failing_dependencies_xray(pd.DataFrame(rows))
     assert deps[["caller", "dependency", "calls", "faults"]].values.tolist() == [["backend-flask", "notifications", 8, 2]]
     assert deps.loc[0, "failure_rate"] == pytest.approx(0.25)
+
+
+def test_exception_routes_and_xray_id():
+    spans = pd.DataFrame([
+        {"service": "backend-flask", "kind": "server", "http_route": "/api/message_groups",
+         "events": [{"name": "exception", "attributes": {"exception.type": "InjectedException"}}]},
+        {"service": "backend-flask", "kind": "server", "http_route": "/api/message_groups", "events": []},
+        {"service": "backend-flask", "kind": "server", "http_route": "/api/message_groups", "events": []},
+        {"service": "backend-flask", "kind": "server", "http_route": "/api/activities/home", "events": []},
+        {"service": "notifications", "kind": "server", "http_route": "/x",
+         "events": [{"name": "exception", "attributes": {"exception.type": "AttributeError"}}]},
+    ])
+    out = correlate.exception_routes(spans, service="backend-flask")
+    assert out[["http_route", "exception_type", "exceptions", "requests"]].values.tolist() == [
+        ["/api/message_groups", "InjectedException", 1, 3]]
+    assert out.loc[0, "share"] == pytest.approx(1 / 3)
+    assert correlate.xray_id("5759e988bd862e3fe1be46a994272793") == "1-5759e988-bd862e3fe1be46a994272793"

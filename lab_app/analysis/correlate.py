@@ -38,6 +38,14 @@ def normalize_trace_id(value: Any) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def xray_id(trace_id_hex: str) -> str:
+    """32 hex digits -> ``1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy`` (how X-Ray writes the same id)."""
+    key = normalize_trace_id(trace_id_hex)
+    if key is None:
+        raise ValueError(f"{trace_id_hex!r} is not a trace id")
+    return f"1-{key[:8]}-{key[8:]}"
+
+
 def keys_in(value: Any) -> set[str]:
     """Every trace id (as 32 hex digits) and request id (as ``req:<uuid>``) mentioned anywhere in a value
     (strings as they are; dicts and lists JSON-serialised first)."""
@@ -210,6 +218,29 @@ def error_rate_by_route(spans: pd.DataFrame) -> pd.DataFrame:
     out["error_rate"] = out["errors"] / out["requests"]
     return out.sort_values(["error_rate", "requests"], ascending=False, kind="stable").reset_index(drop=True) \
         .astype({"service": "string", "http_route": "string", "requests": "int64", "errors": "int64"})
+
+
+def exception_routes(spans: pd.DataFrame, service: str | None = None) -> pd.DataFrame:
+    """Server spans that recorded an unhandled exception (an ``exception`` span event), per (service, route,
+    exception type): how many, out of how many requests of that route. Worst share first."""
+    server = _server_spans(spans)
+    if service is not None:
+        server = server[server["service"] == service]
+
+    def exception_type(events) -> str | None:
+        for event in events if isinstance(events, list) else []:
+            if isinstance(event, dict) and event.get("name") == "exception":
+                return str((event.get("attributes") or {}).get("exception.type", "?"))
+        return None
+
+    kinds = server["events"].map(exception_type) if "events" in server else pd.Series(None, index=server.index)
+    totals = server.groupby(["service", "http_route"]).size().rename("requests")
+    hit = server.assign(exception_type=kinds).dropna(subset=["exception_type"])
+    out = hit.groupby(["service", "http_route", "exception_type"]).size().rename("exceptions").reset_index()
+    out = out.merge(totals.reset_index(), on=["service", "http_route"])
+    out["share"] = out["exceptions"] / out["requests"]
+    return out.sort_values(["share", "exceptions"], ascending=False, kind="stable").reset_index(drop=True) \
+        .astype({"service": "string", "http_route": "string", "exception_type": "string"})
 
 
 def service_edges(spans: pd.DataFrame) -> pd.DataFrame:
