@@ -7,6 +7,9 @@
 3. ``fields @timestamp, @message | sort @timestamp desc | limit 20`` over 100,000 events, ours vs moto
    (goal: at least 10x faster).
 
+Both stand-ins run in this process behind the same werkzeug gateway (moto is reached by switching our
+component off), so client and server share one interpreter the same way for both.
+
     .venv/bin/python bench/logs.py [--events 1000000]
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -126,6 +130,7 @@ def main() -> None:
     finally:
         ours.stop()
         moto.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

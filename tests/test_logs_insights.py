@@ -187,6 +187,15 @@ CASES = [
      lambda df: [{"m": df.message.str.len().max()}], False),
     ("fields fromMillis(toMillis(@timestamp)) as t2, @timestamp | sort @timestamp asc | limit 2 | display t2",
      lambda df: [{"t2": _fmt_ts(t)} for t in df.ts.sort_values().head(2)], True),
+    ("stats count(*) as n by route | stats max(n) as biggest, count(*) as groups",
+     lambda df: [{"biggest": df.groupby("route", dropna=False).size().max(), "groups": df.route.nunique() + 1}], False),
+    ("filter isempty(user) | stats count(*) as n",
+     lambda df: [{"n": int(df.user.isna().sum())}], False),
+    ('fields trim(concat("  ", route, "  ")) as t | filter ispresent(route) | stats count_distinct(t) as n',
+     lambda df: [{"n": _json(df).route.nunique()}], False),
+    ("fields request_id | filter ispresent(request_id) | sort route asc, latency_ms desc | limit 4 | display request_id",
+     lambda df: [{"request_id": r} for r in _json(df).sort_values(["route", "latency_ms"], ascending=[True, False])
+                 .request_id.head(4)], True),
     ("fields @message | filter @message =~ /(?i)get \\/api\\/messages/ | stats count(*) as n",
      lambda df: [{"n": int(df.message.str.contains(r"(?i)get /api/messages").sum())}], False),
 ]
@@ -211,6 +220,13 @@ def test_default_fields_and_limit(dataset):
     assert [r["@timestamp"] for r in rows] == sorted((r["@timestamp"] for r in rows), reverse=True)
     rows, _ = run_query("fields @message", dataset)
     assert len(rows) == len(dataset["df"])  # under the 10,000 default
+
+
+def test_start_query_limit_parameter(dataset):
+    logs = boto3.client("logs")
+    qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
+                           queryString="fields @message", limit=7)["queryId"]
+    assert len(logs.get_query_results(queryId=qid)["results"]) == 7
 
 
 def test_results_shape_and_statistics(dataset):

@@ -232,7 +232,8 @@ class Compiler:
             out_cols.append(("@ptr", "ptr"))
         if not self.order and not self.aggregated:
             self.order = [("c_ts", True), ("c_id", True)]
-        limit = min(x for x in (self.limit, self.request_limit, DEFAULT_LIMIT) if x is not None)
+        # an explicit `limit` in the query wins; otherwise StartQuery's limit, otherwise 10,000
+        limit = self.limit if self.limit is not None else (self.request_limit or DEFAULT_LIMIT)
         final = f"SELECT {', '.join(select)} FROM {self.current}{self._order_sql()} LIMIT {self.param(limit)}"
         ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in self.stages)
         sql = f"WITH {ctes}\n{final}"

@@ -301,5 +301,5 @@ def _validate(query: ast.Query, text: str) -> None:
         if isinstance(command, ast.Stats) and not command.items:
             raise MalformedQueryException("'stats' needs at least one aggregate function such as count(*).", 0,
                                           len(text))
-        if isinstance(command, ast.Limit) and not (1 <= command.n <= 10_000):
-            raise MalformedQueryException("limit must be between 1 and 10000.", 0, len(text))
+        if isinstance(command, ast.Limit) and not (1 <= command.n <= 100_000):
+            raise MalformedQueryException("limit must be between 1 and 100000.", 0, len(text))
