@@ -278,7 +278,7 @@ def test_sampling_targets_split_the_reservoir_per_client(xray):
     one = xray.get_sampling_targets(SamplingStatisticsDocuments=[doc("a" * 24)])
     target, = one["SamplingTargetDocuments"]
     assert (target["RuleName"], target["FixedRate"], target["ReservoirQuota"], target["Interval"]) == ("Cruddur", 0.1, 5, 10)
-    assert now + 5 <= target["ReservoirQuotaTTL"].timestamp() <= now + 12
+    assert now + 10 <= target["ReservoirQuotaTTL"].timestamp() <= now + 16
     two = xray.get_sampling_targets(SamplingStatisticsDocuments=[doc("b" * 24)])["SamplingTargetDocuments"][0]
     again = xray.get_sampling_targets(SamplingStatisticsDocuments=[doc("a" * 24)])["SamplingTargetDocuments"][0]
     assert sorted([two["ReservoirQuota"], again["ReservoirQuota"]]) == [2, 3]

@@ -81,6 +81,11 @@ class ServiceMiddleware(XRayMiddleware):
         # The SDK wraps Flask's template rendering again for every middleware (and names the subsegment
         # wrongly on Flask 3); a JSON API renders no templates, so keep Flask's own function.
         flask.templating._render = render
+        # Trace the whole request: run before the app's own before_request hooks (the fault injector among
+        # them), or a request a hook aborts or fails would never get a segment.
+        hooks = app.before_request_funcs.setdefault(None, [])
+        hooks.remove(self._before_request)
+        hooks.insert(0, self._before_request)
 
     def _before_request(self):  # the SDK's version, with the segment name fixed to this service
         headers = request.headers

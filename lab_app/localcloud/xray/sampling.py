@@ -22,7 +22,7 @@ DEFAULT_RULE = {
 }
 MAX_RULES = 25  # custom rules per account and region (the Default rule does not count)
 TARGET_INTERVAL_S = 10  # how often clients should report (seconds)
-QUOTA_TTL_S = 10  # how long a handed-out quota is valid
+QUOTA_TTL_S = 15  # how long a handed-out quota is valid (covers one 10 s reporting interval plus jitter)
 ACTIVE_WINDOW_S = 30  # a client counts towards the split while it reported within this window
 RULE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 STRING_LIMITS = {"ServiceName": 64, "ServiceType": 64, "Host": 64, "HTTPMethod": 10, "URLPath": 128, "ResourceARN": 500}
