@@ -187,6 +187,11 @@ def evidence(seq: int, traffic: pd.DataFrame, spans: pd.DataFrame | None = None,
 
 
 # --- questions answered from the data ------------------------------------------------------------------
+def _route_keys(frame: pd.DataFrame, service: str = "service") -> list[str]:
+    """Group by service, method (when the frame has it) and route template."""
+    return [service] + (["http_method"] if "http_method" in frame.columns else []) + ["http_route"]
+
+
 def _server_spans(spans: pd.DataFrame) -> pd.DataFrame:
     return spans[spans["kind"].astype("string").str.lower() == "server"]
 
@@ -202,7 +207,7 @@ def slow_routes(spans: pd.DataFrame, service: str | None = None) -> pd.DataFrame
     server = _server_spans(spans)
     if service is not None:
         server = server[server["service"] == service]
-    grouped = server.groupby(["service", "http_route"], dropna=True)["duration_ms"]
+    grouped = server.groupby(_route_keys(server), dropna=True)["duration_ms"]
     out = grouped.agg(count="size", p50_ms="median", p95_ms=lambda s: s.quantile(0.95)).reset_index()
     typical = out.groupby("service")["p50_ms"].transform("median")
     out["slowdown"] = out["p50_ms"] / typical
@@ -213,7 +218,7 @@ def slow_routes(spans: pd.DataFrame, service: str | None = None) -> pd.DataFrame
 def error_rate_by_route(spans: pd.DataFrame) -> pd.DataFrame:
     """Server spans per (service, route): requests, 5xx answers, error rate; worst first."""
     server = _server_spans(spans).assign(failed=lambda f: _is_5xx(f))
-    out = server.groupby(["service", "http_route"], dropna=True).agg(requests=("failed", "size"),
+    out = server.groupby(_route_keys(server), dropna=True).agg(requests=("failed", "size"),
                                                                       errors=("failed", "sum")).reset_index()
     out["error_rate"] = out["errors"] / out["requests"]
     return out.sort_values(["error_rate", "requests"], ascending=False, kind="stable").reset_index(drop=True) \
@@ -234,10 +239,11 @@ def exception_routes(spans: pd.DataFrame, service: str | None = None) -> pd.Data
         return None
 
     kinds = server["events"].map(exception_type) if "events" in server else pd.Series(None, index=server.index)
-    totals = server.groupby(["service", "http_route"]).size().rename("requests")
+    keys = _route_keys(server)
+    totals = server.groupby(keys).size().rename("requests")
     hit = server.assign(exception_type=kinds).dropna(subset=["exception_type"])
-    out = hit.groupby(["service", "http_route", "exception_type"]).size().rename("exceptions").reset_index()
-    out = out.merge(totals.reset_index(), on=["service", "http_route"])
+    out = hit.groupby(keys + ["exception_type"]).size().rename("exceptions").reset_index()
+    out = out.merge(totals.reset_index(), on=keys)
     out["share"] = out["exceptions"] / out["requests"]
     return out.sort_values(["share", "exceptions"], ascending=False, kind="stable").reset_index(drop=True) \
         .astype({"service": "string", "http_route": "string", "exception_type": "string"})
@@ -266,7 +272,7 @@ def failing_dependencies(spans: pd.DataFrame) -> pd.DataFrame:
     parent_service = server["parent_id"].map(by_id)
     called = server[parent_service.notna() & (parent_service != server["service"])].assign(
         caller=parent_service, failed=lambda f: _is_5xx(f))
-    out = called.groupby(["caller", "service", "http_route"]).agg(calls=("failed", "size"),
+    out = called.groupby(["caller"] + _route_keys(called)).agg(calls=("failed", "size"),
                                                                   failed=("failed", "sum")).reset_index()
     out["error_rate"] = out["failed"] / out["calls"]
     out = out.rename(columns={"service": "dependency"})
