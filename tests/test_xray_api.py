@@ -124,6 +124,15 @@ def test_trace_summaries_page_with_next_token(xray):
     assert pages == 3
     assert sorted(seen) == sorted(s.trace_id for s in specs)
     assert answer["TracesProcessedCount"] == 230
+    # Sampling with a FixedRate strategy: a stable subset of about that fraction
+    def sampled_ids():
+        ids, kw = [], {"StartTime": base - 1, "EndTime": base + 10, "Sampling": True,
+                       "SamplingStrategy": {"Name": "FixedRate", "Value": 0.5}}
+        for page in xray.get_paginator("get_trace_summaries").paginate(**kw):
+            ids += [s["Id"] for s in page["TraceSummaries"]]
+        return ids
+    half = sampled_ids()
+    assert 70 < len(half) < 160 and sorted(half) == sorted(sampled_ids()) and set(half) <= set(seen)
     with pytest.raises(ClientError) as info:
         xray.get_trace_summaries(StartTime=base - 1, EndTime=base + 10, NextToken="garbage")
     assert code_of(info) == "InvalidRequestException"

@@ -199,3 +199,35 @@ def test_cloud_mode_forwards_signed_to_the_xray_endpoint():
                 connector.fetch_sampling_target(rules)
         finally:
             daemon.stop()
+
+
+def test_standalone_forwarding_daemon_cli(monkeypatch):
+    """``python -m lab_app.localcloud.xray.daemon --forward``: the no-Docker daemon for cloud mode."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import free_udp_tcp_port
+
+    recorder = Recorder()
+    port = free_udp_tcp_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDCLITEST", "AWS_SECRET_ACCESS_KEY": "cli-test-secret"}
+    env.pop("AWS_XRAY_DAEMON_ADDRESS", None)
+    with ServerThread(recorder, port=0, name="fake-xray-cli") as endpoint:
+        proc = subprocess.Popen([sys.executable, "-m", "lab_app.localcloud.xray.daemon", "--forward", "--port", str(port),
+                                 "--region", "eu-west-1", "--endpoint", f"http://127.0.0.1:{endpoint.port}"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            doc = documents(Spec(), time.time())[0]
+
+            def forwarded():
+                send_udp(port, [HEADER + json.dumps(doc).encode()])
+                return [r for r in recorder.requests if r["path"] == "/TraceSegments"]
+
+            put = wait_for(forwarded, timeout=20)[0]
+            assert "Credential=AKIDCLITEST/" in put["headers"]["Authorization"]
+            assert "/eu-west-1/xray/aws4_request" in put["headers"]["Authorization"]
+            assert json.loads(json.loads(put["body"])["TraceSegmentDocuments"][0])["id"] == doc["id"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

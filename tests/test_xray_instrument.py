@@ -91,3 +91,28 @@ def test_rerunning_the_cells_does_not_double_instrument(stack, cloud):
         assert response.status_code == 200 and "X-Amzn-Trace-Id" in response.headers
     finally:
         again.stop()
+
+
+def test_centralized_sampling_on_and_off(stack):
+    """sampling=True: the rule polled from our daemon decides (FixedRate 0, no reservoir: nothing recorded,
+    downstream included, via Sampled=0); sampling=False: every request recorded."""
+    client = boto3.client("xray")
+    client.create_sampling_rule(SamplingRule={
+        "RuleName": "never", "ResourceARN": "*", "Priority": 1, "FixedRate": 0.0, "ReservoirSize": 0,
+        "ServiceName": services.BACKEND, "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*",
+        "Version": 1})
+    xray_instrument.configure(sampling=True)
+    seen = xray_instrument.sync_sampling_rules("never", timeout=20, wait_for_quota=False)
+    assert seen["fixed_rate"] == 0.0
+    start = time.time() - 1
+    unsampled = [trace_of(requests.get(stack.backend_url + "/api/activities/notifications", timeout=10))
+                 for _ in range(10)]
+    xray_instrument.configure(sampling=False)
+    sampled = [trace_of(requests.get(stack.backend_url + "/api/activities/notifications", timeout=10))
+               for _ in range(10)]
+    wait_for(lambda: set(sampled) <= {s["Id"] for s in client.get_trace_summaries(
+        StartTime=start, EndTime=time.time() + 5)["TraceSummaries"]})
+    time.sleep(0.3)
+    stored = {s["Id"] for s in client.get_trace_summaries(StartTime=start, EndTime=time.time() + 5)["TraceSummaries"]}
+    assert stored == set(sampled)
+    assert not set(unsampled) & stored

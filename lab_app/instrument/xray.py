@@ -162,7 +162,8 @@ def _sampler():
     return xray_recorder.sampler
 
 
-def sync_sampling_rules(rule_name: str, timeout: float = 30.0, warmup: callable = None) -> dict:
+def sync_sampling_rules(rule_name: str, timeout: float = 30.0, warmup: callable = None,
+                        wait_for_quota: bool = True) -> dict:
     """Make the SDK fetch the current rules and its reservoir quota for ``rule_name`` now.
 
     The SDK polls rules every ~5 minutes and targets every ~10 s; a notebook should not wait that long by
@@ -182,6 +183,9 @@ def sync_sampling_rules(rule_name: str, timeout: float = 30.0, warmup: callable 
     if rule is None:
         raise TimeoutError(f"the X-Ray SDK did not receive sampling rule {rule_name!r} within {timeout:.0f} s: "
                            f"is the daemon at AWS_XRAY_DAEMON_ADDRESS running?")
+    if not wait_for_quota:
+        return {"rule": rule.name, "fixed_rate": rule.rate, "reservoir_quota": rule.reservoir.quota,
+                "quota_ttl": rule.reservoir.TTL}
     while time.monotonic() < deadline:
         if rule.reservoir.quota is not None and (rule.reservoir.TTL or 0) > time.time():
             return {"rule": rule.name, "fixed_rate": rule.rate, "reservoir_quota": rule.reservoir.quota,

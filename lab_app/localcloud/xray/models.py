@@ -228,6 +228,7 @@ class XRayBackend:
                 bad.append(unprocessed(found.group(1) if found else None, "InvalidJson"))
                 continue
             parsed.append(doc)
+        self.counters["unprocessed"] += len(bad)
         return bad + self.ingest_documents(parsed)
 
     # --- filter expressions --------------------------------------------------------------------------------
