@@ -66,7 +66,7 @@ def test_filter_pattern_table(pattern, message, expected):
     assert matches(parse_filter_pattern(pattern), message) is expected
 
 
-@pytest.mark.parametrize("pattern", ["{ $.a = }", "{ $.a = 1", "[a, a]", "{ $.x ==== 3 }", "%(%", "[a,, b]"])
+@pytest.mark.parametrize("pattern", ["{ $.a = }", "{ $.a = 1", "[a, a]", "{ $.x ==== 3 }", "%(%", "[a,, b]", "%a(?=b)%"])
 def test_bad_patterns(pattern):
     with pytest.raises(FilterPatternError):
         parse_filter_pattern(pattern)

@@ -245,6 +245,19 @@ def test_results_shape_and_statistics(dataset):
     assert logs.stop_query(queryId=qid)["success"] is False  # already complete
 
 
+def test_ptr_leads_to_the_full_record(dataset):
+    logs = boto3.client("logs")
+    qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
+                           queryString='filter request_id = "req-00001" | fields @timestamp')["queryId"]
+    (row,) = logs.get_query_results(queryId=qid)["results"]
+    ptr = next(f["value"] for f in row if f["field"] == "@ptr")
+    record = logs.get_log_record(logRecordPointer=ptr)["logRecord"]
+    assert record["request_id"] == "req-00001" and record["http.method"] in ("GET", "POST")
+    assert record["@logStream"] == "json" and json.loads(record["@message"])["request_id"] == "req-00001"
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.get_log_record(logRecordPointer="not-a-pointer")
+
+
 def test_time_range_restricts_events(dataset):
     df = dataset["df"]
     cut = int(df.ts.median() // 1000)
@@ -265,6 +278,7 @@ def test_time_range_restricts_events(dataset):
     ("fields avg(latency_ms)", 7),
     ("parse @message \"* *\" as onlyone", 15),
     ("filter @message like /(unclosed/", 21),
+    ("filter @message like /a(?=b)/", 21),  # look-ahead: Python accepts it, RE2 does not
     ("stats count(*) as n | filter route = 'x'", 29),
 ])
 def test_malformed_query_reports_position(dataset, query, start):

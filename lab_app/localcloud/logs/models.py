@@ -344,9 +344,8 @@ class LogsBackend:
             "message": messages,
         })
         size = sum(len(m) for m in messages)
-        store = self.store
-        with store.lock:
-            conn = store._conn
+        # one transaction: the events and the stream's counters are stored together or not at all
+        with self.store.transaction() as conn:
             conn.register("_logs_incoming", frame)
             try:
                 conn.execute(
@@ -708,6 +707,36 @@ class LogsBackend:
                            [query_id, region, query_string, json.dumps(groups), status, created,
                             json.dumps(results), json.dumps(statistics)])
         return query_id
+
+    def get_log_record(self, region: str, pointer: str) -> dict:
+        """GetLogRecord: every field of the event an Insights ``@ptr`` points at (JSON keys flattened)."""
+        try:
+            kind, _, raw_id = base64.b64decode(pointer.encode(), validate=True).decode().partition(":")
+            event_id = int(raw_id)
+            if kind != "lc":
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            raise exc.InvalidParameterException("The specified logRecordPointer is not valid.") from None
+        rows = self.store.execute(f"SELECT grp, stream, ts, ingest, message, is_json FROM {EVENTS_TABLE} "
+                                  "WHERE region = ? AND id = ?", [region, event_id])
+        if not rows:
+            raise exc.ResourceNotFoundException("The specified log record does not exist.")
+        grp, stream, ts, ingest, message, is_json = rows[0]
+        record = {"@timestamp": str(ts), "@ingestionTime": str(ingest), "@logStream": stream,
+                  "@log": f"{ACCOUNT_ID}:{grp}", "@message": message}
+        if is_json:
+            def flatten(prefix: str, value: Any) -> None:
+                if isinstance(value, dict):
+                    for key, inner in value.items():
+                        flatten(f"{prefix}.{key}" if prefix else str(key), inner)
+                elif isinstance(value, list):
+                    for i, inner in enumerate(value):
+                        flatten(f"{prefix}.{i}", inner)
+                elif value is not None:
+                    record.setdefault(prefix, format_value(value, "bool" if isinstance(value, bool) else "any"))
+
+            flatten("", json.loads(message))
+        return record
 
     def get_query_results(self, region: str, query_id: str) -> dict:
         rows = self.store.execute("SELECT status, results, statistics FROM logs_queries WHERE query_id = ? AND region = ?",

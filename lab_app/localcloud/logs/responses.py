@@ -114,6 +114,9 @@ class LogsResponses:
     def GetQueryResults(self, region, body):
         return self.backend.get_query_results(region, _req(body, "queryId"))
 
+    def GetLogRecord(self, region, body):
+        return {"logRecord": self.backend.get_log_record(region, _req(body, "logRecordPointer"))}
+
     def StopQuery(self, region, body):
         return {"success": self.backend.stop_query(region, _req(body, "queryId"))}
 

@@ -6,7 +6,7 @@ OPERATIONS = (
     "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
     "CreateLogStream", "DeleteLogStream", "DescribeLogStreams", "PutLogEvents", "GetLogEvents", "FilterLogEvents",
     "PutMetricFilter", "DescribeMetricFilters", "DeleteMetricFilter", "TestMetricFilter",
-    "StartQuery", "GetQueryResults", "StopQuery", "DescribeQueries",
+    "StartQuery", "GetQueryResults", "GetLogRecord", "StopQuery", "DescribeQueries",
 )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, UnexpectedInput
 
 from lab_app.localcloud.logs.filter_pattern import ast
+from lab_app.localcloud.logs.re2 import re2_error
 
 GRAMMAR = (Path(__file__).with_name("grammar.lark")).read_text()
 
@@ -163,6 +164,9 @@ def parse_filter_pattern(text: str | None) -> ast.Pattern:
             re.compile(regex)
         except re.error as exc:
             raise FilterPatternError(f"Invalid regular expression %{regex}%: {exc}", 0) from None
+        problem = re2_error(regex)
+        if problem:
+            raise FilterPatternError(f"Unsupported regular expression %{regex}%: {problem}", 0)
     return pattern
 
 

@@ -13,6 +13,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
+from lab_app.localcloud.logs.re2 import re2_error
 
 GRAMMAR = Path(__file__).with_name("grammar.lark").read_text()
 
@@ -246,9 +247,13 @@ def _has_aggregate(node) -> bool:
 
 def _check_regex(pattern: str, start: int, end: int):
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
     except re.error as exc:
         raise MalformedQueryException(f"Invalid regular expression: {exc}", start, end) from None
+    problem = re2_error(pattern)
+    if problem:
+        raise MalformedQueryException(f"Unsupported regular expression: {problem}", start, end)
+    return compiled
 
 
 @functools.lru_cache(maxsize=256)
