@@ -55,6 +55,17 @@ def test_groups_create_describe_paging_delete(logs):
         logs.create_log_group(logGroupName="bad name with spaces")
 
 
+def test_tags(logs):
+    logs.create_log_group(logGroupName="tagged", tags={"team": "cruddur"})
+    logs.tag_log_group(logGroupName="tagged", tags={"env": "lab"})
+    assert logs.list_tags_log_group(logGroupName="tagged")["tags"] == {"env": "lab", "team": "cruddur"}
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:tagged"
+    logs.untag_resource(resourceArn=arn, tagKeys=["env"])
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "cruddur"}
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.list_tags_log_group(logGroupName="untagged-missing")
+
+
 def test_streams_order_and_paging(logs):
     logs.create_log_group(logGroupName="g")
     t = now_ms()

@@ -50,6 +50,8 @@ DDL = {
     "logs_metric_filters": """CREATE TABLE IF NOT EXISTS logs_metric_filters (
         region VARCHAR, grp VARCHAR, name VARCHAR, pattern VARCHAR, transformations VARCHAR, created BIGINT,
         PRIMARY KEY (region, grp, name))""",
+    "logs_tags": """CREATE TABLE IF NOT EXISTS logs_tags (
+        region VARCHAR, grp VARCHAR, key VARCHAR, value VARCHAR, PRIMARY KEY (region, grp, key))""",
     "logs_queries": """CREATE TABLE IF NOT EXISTS logs_queries (
         query_id VARCHAR PRIMARY KEY, region VARCHAR, query_string VARCHAR, groups VARCHAR, status VARCHAR,
         create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
@@ -166,7 +168,7 @@ class LogsBackend:
         with self.store.transaction() as conn:
             self._require_group(region, name)
             for table, col in (("logs_groups", "name"), ("logs_streams", "grp"), (EVENTS_TABLE, "grp"),
-                               ("logs_metric_filters", "grp")):
+                               ("logs_metric_filters", "grp"), ("logs_tags", "grp")):
                 conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
 
     def describe_log_groups(self, region: str, prefix: str | None = None, pattern: str | None = None,
@@ -203,6 +205,37 @@ class LogsBackend:
                 g["kmsKeyId"] = kms
             groups.append(g)
         return groups, (_token(rows[-1][0]) if more else None)
+
+    # ---- tags --------------------------------------------------------------------------------------
+    def group_from_arn(self, region: str, arn: str) -> tuple[str, str]:
+        parts = arn.split(":")
+        if len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group":
+            raise exc.InvalidParameterException(f"Invalid resourceArn: {arn}")
+        group = parts[6]
+        self._require_group(parts[3] or region, group)
+        return parts[3] or region, group
+
+    def tag_group(self, region: str, group: str, tags: dict) -> None:
+        if not isinstance(tags, dict) or not tags:
+            raise exc.InvalidParameterException.constraint("tags", tags, "Member must have length greater than or equal to 1")
+        with self.store.transaction() as conn:
+            self._require_group(region, group)
+            for key, value in tags.items():
+                conn.execute("DELETE FROM logs_tags WHERE region = ? AND grp = ? AND key = ?", [region, group, key])
+                conn.execute("INSERT INTO logs_tags VALUES (?, ?, ?, ?)", [region, group, key, str(value)])
+            n = conn.execute("SELECT count(*) FROM logs_tags WHERE region = ? AND grp = ?", [region, group]).fetchall()[0][0]
+            if n > 50:
+                raise exc.InvalidParameterException("A log group can have at most 50 tags.")
+
+    def untag_group(self, region: str, group: str, keys: list[str]) -> None:
+        self._require_group(region, group)
+        for key in keys or []:
+            self.store.execute("DELETE FROM logs_tags WHERE region = ? AND grp = ? AND key = ?", [region, group, key])
+
+    def list_tags(self, region: str, group: str) -> dict:
+        self._require_group(region, group)
+        return dict(self.store.execute("SELECT key, value FROM logs_tags WHERE region = ? AND grp = ? ORDER BY key",
+                                       [region, group]))
 
     def put_retention_policy(self, region: str, name: str, days: Any) -> None:
         if days not in RETENTION_DAYS:

@@ -28,7 +28,38 @@ class LogsResponses:
 
     def CreateLogGroup(self, region, body):
         self.backend.create_log_group(region, _req(body, "logGroupName"), body.get("kmsKeyId"), body.get("logGroupClass"))
+        if body.get("tags"):
+            self.backend.tag_group(region, body["logGroupName"], body["tags"])
         return {}
+
+    def TagLogGroup(self, region, body):
+        self.backend.tag_group(region, _req(body, "logGroupName"), _req(body, "tags"))
+        return {}
+
+    def UntagLogGroup(self, region, body):
+        self.backend.untag_group(region, _req(body, "logGroupName"), _req(body, "tags"))
+        return {}
+
+    def ListTagsLogGroup(self, region, body):
+        return {"tags": self.backend.list_tags(region, _req(body, "logGroupName"))}
+
+    def TagResource(self, region, body):
+        r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
+        self.backend.tag_group(r, group, _req(body, "tags"))
+        return {}
+
+    def UntagResource(self, region, body):
+        r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
+        self.backend.untag_group(r, group, _req(body, "tagKeys"))
+        return {}
+
+    def ListTagsForResource(self, region, body):
+        r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
+        return {"tags": self.backend.list_tags(r, group)}
+
+    def DescribeSubscriptionFilters(self, region, body):
+        self.backend._require_group(region, _req(body, "logGroupName"))
+        return {"subscriptionFilters": []}
 
     def DeleteLogGroup(self, region, body):
         self.backend.delete_log_group(region, _req(body, "logGroupName"))

@@ -6,6 +6,8 @@ OPERATIONS = (
     "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
     "CreateLogStream", "DeleteLogStream", "DescribeLogStreams", "PutLogEvents", "GetLogEvents", "FilterLogEvents",
     "PutMetricFilter", "DescribeMetricFilters", "DeleteMetricFilter", "TestMetricFilter",
+    "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup", "TagResource", "UntagResource", "ListTagsForResource",
+    "DescribeSubscriptionFilters",
     "StartQuery", "GetQueryResults", "GetLogRecord", "StopQuery", "DescribeQueries",
 )
 
