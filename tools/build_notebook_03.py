@@ -276,8 +276,10 @@ With sampling on, the SDK asks the daemon for the rules (`GetSamplingRules`) and
 
   Σ<sub>s</sub> [ min(n<sub>s</sub>, 5) + 0.1 · max(0, n<sub>s</sub> − 5) ]
 
-The fixed-rate part is random (binomial), so we state a tolerance: 4 standard deviations of it, plus 2 % of
-the requests for requests that straddle a second boundary between the client's clock and the SDK's.
+The fixed-rate part is random (binomial), so we state a tolerance: 4 standard deviations of it, plus two
+reservoirs' worth (10 traces) for requests whose sampling decision fell into a different second than the
+client's timestamp. The checkpoint also shows the experiment can tell rules apart: the `Default` rule alone
+(1 per second + 5 %) predicts a number well outside that tolerance.
 """),
 code("""
 xray.configure(sampling=True)
@@ -295,11 +297,13 @@ quota, rate = target["reservoir_quota"], target["fixed_rate"]
 reservoir_part = per_second.clip(upper=quota).sum()
 rest = (per_second - quota).clip(lower=0).sum()
 predicted = reservoir_part + rate * rest
-tolerance = 4 * math.sqrt(rest * rate * (1 - rate)) + 0.02 * len(run)
+tolerance = 4 * math.sqrt(rest * rate * (1 - rate)) + 2 * quota
+default_only = per_second.clip(upper=1).sum() + 0.05 * (per_second - 1).clip(lower=0).sum()
 time.sleep(1)
 stored = xq.trace_summaries(minutes=5, filter_expression='service("backend-flask")')
 sampled = len(set(run["xray_trace_id"]) & set(stored["trace_id"]))
 pd.Series({"requests": len(run), "seconds": len(per_second), "predicted sampled": round(predicted, 1),
+           "Default rule alone would give": round(default_only, 1),
            "measured sampled": sampled, "tolerance": round(tolerance, 1),
            "measured fraction": round(sampled / len(run), 3), "predicted fraction": round(predicted / len(run), 3)})
 """),
@@ -307,6 +311,7 @@ md("### Checkpoint: measured within the stated tolerance of the prediction"),
 code("""
 assert len(run) > 10 * len(per_second), "the experiment needs well over 5 requests per second"
 assert abs(sampled - predicted) <= tolerance, (sampled, predicted, tolerance)
+assert abs(default_only - predicted) > tolerance  # the Cruddur rule, not the Default one, decided
 assert sampled < len(run) * 0.6  # sampling really dropped most requests
 xray.configure(sampling=False)
 stack.stop()
