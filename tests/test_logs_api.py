@@ -290,7 +290,11 @@ def test_awscli(cloud):
             "--end-time", str(t // 1000 + 60), "--query-string", "stats count(*) as n")
     assert r.returncode == 0, r.stderr
     qid = json.loads(r.stdout)["queryId"]
-    r = aws("get-query-results", "--query-id", qid)
+    for _ in range(50):
+        r = aws("get-query-results", "--query-id", qid)
+        if json.loads(r.stdout)["status"] == "Complete":
+            break
+        time.sleep(0.1)
     assert json.loads(r.stdout)["results"] == [[{"field": "n", "value": "2"}]]
     r = aws("describe-log-groups", "--log-group-name-prefix", "cli")
     assert [g["logGroupName"] for g in json.loads(r.stdout)["logGroups"]] == ["cli-group"]

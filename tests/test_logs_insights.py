@@ -61,15 +61,20 @@ def dataset(module_cloud):
     return {"df": df, "start": base // 1000 - 60, "end": now_ms // 1000 + 60}
 
 
+def wait_results(logs, query_id: str) -> dict:
+    for _ in range(200):
+        res = logs.get_query_results(queryId=query_id)
+        if res["status"] not in ("Scheduled", "Running"):
+            return res
+        time.sleep(0.02)
+    raise AssertionError(f"query {query_id} still {res['status']}")
+
+
 def run_query(query: str, dataset) -> tuple[list[dict], dict]:
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
                            queryString=query)["queryId"]
-    for _ in range(100):
-        res = logs.get_query_results(queryId=qid)
-        if res["status"] not in ("Scheduled", "Running"):
-            break
-        time.sleep(0.05)
+    res = wait_results(logs, qid)
     assert res["status"] == "Complete", res
     rows = [{f["field"]: f["value"] for f in row if f["field"] != "@ptr"} for row in res["results"]]
     return rows, res["statistics"]
@@ -226,14 +231,14 @@ def test_start_query_limit_parameter(dataset):
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
                            queryString="fields @message", limit=7)["queryId"]
-    assert len(logs.get_query_results(queryId=qid)["results"]) == 7
+    assert len(wait_results(logs, qid)["results"]) == 7
 
 
 def test_results_shape_and_statistics(dataset):
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
                            queryString="fields @timestamp, @message | limit 3")["queryId"]
-    res = logs.get_query_results(queryId=qid)
+    res = wait_results(logs, qid)
     assert res["status"] == "Complete"
     assert len(res["results"]) == 3
     assert all(isinstance(f["value"], str) for row in res["results"] for f in row)
@@ -249,7 +254,7 @@ def test_ptr_leads_to_the_full_record(dataset):
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
                            queryString='filter request_id = "req-00001" | fields @timestamp')["queryId"]
-    (row,) = logs.get_query_results(queryId=qid)["results"]
+    (row,) = wait_results(logs, qid)["results"]
     ptr = next(f["value"] for f in row if f["field"] == "@ptr")
     record = logs.get_log_record(logRecordPointer=ptr)["logRecord"]
     assert record["request_id"] == "req-00001" and record["http.method"] in ("GET", "POST")
@@ -264,7 +269,7 @@ def test_time_range_restricts_events(dataset):
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=cut, endTime=dataset["end"],
                            queryString="stats count(*) as n")["queryId"]
-    res = logs.get_query_results(queryId=qid)
+    res = wait_results(logs, qid)
     assert int(res["results"][0][0]["value"]) == int((df.ts >= cut * 1000).sum())
 
 
@@ -307,4 +312,30 @@ def test_log_group_identifiers_and_several_groups(dataset):
     arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}:*"
     qid = logs.start_query(logGroupIdentifiers=[arn], startTime=dataset["start"], endTime=dataset["end"],
                            queryString="stats count(*) as n")["queryId"]
-    assert logs.get_query_results(queryId=qid)["results"][0][0]["value"] == str(len(dataset["df"]))
+    assert wait_results(logs, qid)["results"][0][0]["value"] == str(len(dataset["df"]))
+
+
+def test_stop_query_cancels_a_scheduled_query(dataset, module_cloud, monkeypatch):
+    """Hold the worker so the query is still Scheduled when StopQuery arrives (deterministic)."""
+    import threading
+
+    backend = module_cloud.component("logs").backend
+    gate = threading.Event()
+    original = backend._run_query
+
+    def held(query_id, compiled):
+        gate.wait(10)
+        original(query_id, compiled)
+
+    monkeypatch.setattr(backend, "_run_query", held)
+    logs = boto3.client("logs")
+    qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
+                           queryString="stats count(*)")["queryId"]
+    assert logs.get_query_results(queryId=qid)["status"] == "Scheduled"
+    running = logs.describe_queries(logGroupName=GROUP, status="Scheduled")["queries"]
+    assert [q["queryId"] for q in running] == [qid]
+    assert logs.stop_query(queryId=qid)["success"] is True
+    gate.set()
+    res = wait_results(logs, qid)
+    assert res["status"] == "Cancelled" and res["results"] == []
+    assert logs.stop_query(queryId=qid)["success"] is False

@@ -72,6 +72,11 @@ class Store:
                 self._conn.unregister("_incoming")
         return n
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A second connection to the same database, for long read-only queries that must not hold the lock."""
+        with self.lock:
+            return self._conn.cursor()
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.lock:

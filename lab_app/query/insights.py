@@ -79,6 +79,7 @@ def run_query(query: str, log_groups: str | Iterable[str] = "cruddur", start=Non
         kwargs["limit"] = limit
     query_id = logs.start_query(**kwargs)["queryId"]
     deadline = time.monotonic() + timeout
+    wait = min(0.02, poll)
     while True:
         result = logs.get_query_results(queryId=query_id)
         if result["status"] in TERMINAL:
@@ -86,7 +87,8 @@ def run_query(query: str, log_groups: str | Iterable[str] = "cruddur", start=Non
         if time.monotonic() > deadline:
             logs.stop_query(queryId=query_id)
             raise TimeoutError(f"query {query_id} still {result['status']} after {timeout:.0f}s; narrow the time range")
-        time.sleep(poll)
+        time.sleep(wait)
+        wait = min(wait * 2, poll)  # quick queries answer in milliseconds; slow ones are not hammered
     if result["status"] != "Complete":
         raise QueryFailed(f"query {query_id} ended {result['status']}: {query}")
     rows = [{f["field"]: f["value"] for f in row if include_ptr or f["field"] != "@ptr"} for row in result["results"]]

@@ -42,6 +42,9 @@ class Logs(Component):
     def setup(self) -> None:
         self.backend.setup()
 
+    def stop(self) -> None:
+        self.backend.shutdown()
+
     def reset(self) -> None:
         self.backend.reset()
 

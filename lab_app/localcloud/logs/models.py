@@ -36,6 +36,8 @@ TOO_NEW_MS = 2 * 3600 * 1000
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                   3288, 3653)
 MAX_METRIC_FILTERS_PER_GROUP = 100
+MAX_CONCURRENT_QUERIES = 30
+QUERY_WORKERS = 2
 
 DDL = {
     "logs_groups": """CREATE TABLE IF NOT EXISTS logs_groups (
@@ -110,14 +112,22 @@ class LogsBackend:
         self.publish_metric = publish_metric
         self._id_lock = threading.Lock()
         self._next_id = 0
+        self._jobs: dict[str, dict] = {}
+        self._jobs_lock = threading.Lock()
+        self._pool = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
         for name, ddl in DDL.items():
             self.store.ensure_table(name, ddl)
+        # queries that were running when the process stopped will never finish
+        self.store.execute("UPDATE logs_queries SET status = 'Failed' WHERE status IN ('Scheduled', 'Running')")
         self.reset()
 
     def reset(self) -> None:
+        with self._jobs_lock:
+            for query_id in [q for q, job in self._jobs.items() if job["status"] not in ("Scheduled", "Running")]:
+                del self._jobs[query_id]
         rows = self.store.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}")
         with self._id_lock:
             self._next_id = int(rows[0][0]) + 1
@@ -691,6 +701,7 @@ class LogsBackend:
     # ---- Insights ----------------------------------------------------------------------------------
     def start_query(self, region: str, groups: list[str], start_s: Any, end_s: Any, query_string: str,
                     limit: int | None = None) -> str:
+        """Validate and compile now (MalformedQueryException at StartQuery, as AWS does); run in the background."""
         if not isinstance(query_string, str) or not query_string.strip():
             raise exc.InvalidParameterException.constraint(
                 "queryString", query_string, "Member must have length greater than or equal to 0")
@@ -709,16 +720,45 @@ class LogsBackend:
         scope = Scope(region=region, account=ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
         compiled = compile_query(query, scope, limit)
-        query_id = str(uuid.uuid4())
-        created = self.now_ms()
+        with self._jobs_lock:
+            active = sum(1 for job in self._jobs.values() if job["status"] in ("Scheduled", "Running"))
+            if active >= MAX_CONCURRENT_QUERIES:
+                raise exc.LimitExceededException(
+                    f"Account maximum query concurrency limit of [{MAX_CONCURRENT_QUERIES}] reached.")
+            query_id = str(uuid.uuid4())
+            job = {"status": "Scheduled", "cursor": None, "region": region}
+            self._jobs[query_id] = job
+        self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
+                           [query_id, region, query_string, json.dumps(groups), self.now_ms()])
+        self._executor().submit(self._run_query, query_id, compiled)
+        return query_id
+
+    def _executor(self):
+        with self._jobs_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="logs-insights")
+            return self._pool
+
+    def _run_query(self, query_id: str, compiled) -> None:
+        job = self._jobs[query_id]
+        with self._jobs_lock:
+            if job["status"] != "Scheduled":
+                return  # stopped before it started
+            cursor = job["cursor"] = self.store.cursor()
+            job["status"] = "Running"
+        self.store.execute("UPDATE logs_queries SET status = 'Running' WHERE query_id = ?", [query_id])
         started = time.perf_counter()
+        results: list = []
+        statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
         try:
-            rows = self.store.execute(compiled.sql, compiled.params)
-            scanned, scanned_bytes = self.store.execute(compiled.scan_sql, compiled.scan_params)[0]
-            matched = scanned if compiled.count_sql is None else self.store.execute(compiled.count_sql, used_params(compiled.count_sql, compiled.params))[0][0]
-            if compiled.aggregated and compiled.count_sql is None:
-                matched = scanned
-            results = []
+            rows = cursor.execute(compiled.sql, compiled.params).fetchall()
+            scanned, scanned_bytes = cursor.execute(compiled.scan_sql, compiled.scan_params).fetchall()[0]
+            matched = scanned
+            if compiled.count_sql is not None:
+                matched = cursor.execute(compiled.count_sql,
+                                         used_params(compiled.count_sql, compiled.params)).fetchall()[0][0]
             for row in rows:
                 fields = []
                 for (name, kind), value in zip(compiled.columns, row):
@@ -729,17 +769,38 @@ class LogsBackend:
             status = "Complete"
             statistics = {"recordsMatched": float(matched), "recordsScanned": float(scanned),
                           "bytesScanned": float(scanned_bytes)}
-        except Exception as error:  # a runtime failure (e.g. a regex RE2 rejects): the query fails, not the server
-            import logging
+        except Exception as error:  # interrupted by StopQuery, or a runtime failure: never a crashed server
+            status = "Cancelled" if job["status"] == "Cancelled" else "Failed"
+            if status == "Failed":
+                import logging
 
-            logging.getLogger("lab_app.localcloud.logs").warning("query %s failed: %s", query_id, error)
-            results, status = [], "Failed"
-            statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+                logging.getLogger("lab_app.localcloud.logs").warning("query %s failed: %s", query_id, error)
+            results = []
+        finally:
+            try:
+                cursor.close()
+            except Exception:
+                pass
         statistics["_elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           [query_id, region, query_string, json.dumps(groups), status, created,
-                            json.dumps(results), json.dumps(statistics)])
-        return query_id
+        with self._jobs_lock:
+            if job["status"] == "Cancelled":
+                status = "Cancelled"
+            job["status"] = status
+            job["cursor"] = None
+        self.store.execute("UPDATE logs_queries SET status = ?, results = ?, statistics = ? WHERE query_id = ?",
+                           [status, json.dumps(results), json.dumps(statistics), query_id])
+
+    def shutdown(self) -> None:
+        """Stop running queries and the worker threads (the process is stopping)."""
+        with self._jobs_lock:
+            pool, self._pool = self._pool, None
+            for job in self._jobs.values():
+                if job["status"] in ("Scheduled", "Running"):
+                    job["status"] = "Cancelled"
+                    if job["cursor"] is not None:
+                        job["cursor"].interrupt()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def get_log_record(self, region: str, pointer: str) -> dict:
         """GetLogRecord: every field of the event an Insights ``@ptr`` points at (JSON keys flattened)."""
@@ -778,16 +839,22 @@ class LogsBackend:
             raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
         status, results, statistics = rows[0]
         stats = {k: v for k, v in json.loads(statistics).items() if not k.startswith("_")}
+        stats = stats or {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
         return {"results": json.loads(results), "statistics": stats, "status": status}
 
     def stop_query(self, region: str, query_id: str) -> bool:
         rows = self.store.execute("SELECT status FROM logs_queries WHERE query_id = ? AND region = ?", [query_id, region])
         if not rows:
             raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
-        if rows[0][0] in ("Scheduled", "Running"):
-            self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
-            return True
-        return False
+        with self._jobs_lock:
+            job = self._jobs.get(query_id)
+            if job is None or job["status"] not in ("Scheduled", "Running"):
+                return False
+            job["status"] = "Cancelled"
+            if job["cursor"] is not None:
+                job["cursor"].interrupt()
+        self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
+        return True
 
     def describe_queries(self, region: str, group: str | None = None, status: str | None = None,
                          limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
