@@ -231,3 +231,31 @@ def test_standalone_forwarding_daemon_cli(monkeypatch):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_random_and_badly_typed_datagrams_never_lose_the_good_ones(cloud):
+    import random
+
+    rng = random.Random(5)
+    xray = boto3.client("xray")
+    now = time.time()
+    good = [documents(Spec(), now)[0] for _ in range(20)]
+    junk = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 300))) for _ in range(30)]
+    for field, value in [("http", "GET /"), ("http", {"request": "x"}), ("annotations", [1, 2]),
+                         ("subsegments", "none"), ("subsegments", [{"id": 1}]), ("fault", "yes"), ("user", 5),
+                         ("metadata", 3), ("subsegments", [{"id": "ab", "name": "n", "start_time": 1, "http": 4}])]:
+        doc = {**documents(Spec(), now)[0], field: value}
+        junk.append(HEADER + json.dumps(doc).encode())
+    payloads = junk + [HEADER + json.dumps(d).encode() for d in good]
+    rng.shuffle(payloads)
+    send_udp(cloud.ports["daemon"], payloads)
+    wanted = {d["trace_id"] for d in good}
+
+    def stored():
+        ids = {s["Id"] for page in xray.get_paginator("get_trace_summaries").paginate(
+            StartTime=now - 60, EndTime=now + 60) for s in page["TraceSummaries"]}
+        return ids if wanted <= ids else None
+
+    assert wait_for(stored) == wanted
+    status = cloud.status()["components"]["xray"]["daemon"]
+    assert status["malformed"] == len(junk) and status["ingest_errors"] == 0

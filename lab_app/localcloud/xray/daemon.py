@@ -220,10 +220,15 @@ class XRayDaemon:
             return
         try:
             bad = self.ingest(docs)
-        except Exception:  # storing must never kill the daemon
-            self.counters["ingest_errors"] += 1
-            log.exception("storing %d segment documents failed", len(docs))
-            return
+        except Exception:  # storing must never kill the daemon; isolate the document that broke the batch
+            log.exception("storing %d segment documents failed; retrying one by one", len(docs))
+            bad = []
+            for doc in docs:
+                try:
+                    bad += self.ingest([doc])
+                except Exception:
+                    self.counters["ingest_errors"] += 1
+                    bad.append({"Id": doc.get("id"), "ErrorCode": "IngestFailed", "Message": "could not be stored"})
         self.counters["documents"] += len(docs) - len(bad)
         if bad:
             self.counters["unprocessed"] += len(bad)

@@ -114,6 +114,43 @@ def validate_document(doc: Any) -> str | None:
         return "MissingParentId"
     if doc.get("type") not in (None, "subsegment"):
         return "InvalidType"
+    return _validate_body(doc, depth=0)
+
+
+def _validate_body(entity: dict, depth: int) -> str | None:
+    """Types of the optional parts the summaries read (http, annotations, subsegments, flags)."""
+    if depth > 64:
+        return "TooDeep"
+    http = entity.get("http")
+    if http is not None:
+        if not isinstance(http, dict):
+            return "InvalidHttp"
+        for part in ("request", "response"):
+            if http.get(part) is not None and not isinstance(http[part], dict):
+                return "InvalidHttp"
+    for key in ("annotations", "metadata", "aws", "service", "cause"):
+        if entity.get(key) is not None and not isinstance(entity[key], (dict, str) if key == "cause" else dict):
+            return f"Invalid{key.capitalize()}"
+    for key in ("fault", "error", "throttle", "in_progress"):
+        if entity.get(key) is not None and not isinstance(entity[key], bool):
+            return f"Invalid{key.capitalize().replace('_p', 'P')}"
+    for key in ("name", "namespace", "origin", "user", "parent_id"):
+        if entity.get(key) is not None and not isinstance(entity[key], str):
+            return f"Invalid{key.capitalize().replace('_i', 'I')}"
+    subs = entity.get("subsegments")
+    if subs is not None:
+        if not isinstance(subs, list):
+            return "InvalidSubsegments"
+        for sub in subs:
+            if not isinstance(sub, dict) or not isinstance(sub.get("id"), str) or not isinstance(sub.get("name"), str):
+                return "InvalidSubsegments"
+            if not isinstance(sub.get("start_time"), (int, float)) or isinstance(sub.get("start_time"), bool):
+                return "InvalidSubsegments"
+            if sub.get("end_time") is not None and (not isinstance(sub["end_time"], (int, float)) or isinstance(sub["end_time"], bool)):
+                return "InvalidSubsegments"
+            code = _validate_body(sub, depth + 1)
+            if code:
+                return code
     return None
 
 
@@ -573,7 +610,7 @@ class XRayBackend:
         for doc in documents:
             name = doc.get("RuleName") if isinstance(doc, dict) else None
             client = doc.get("ClientID") if isinstance(doc, dict) else None
-            if not name or not isinstance(client, str) or len(client) != 24:
+            if not isinstance(name, str) or not name or not isinstance(client, str) or len(client) != 24:
                 unprocessed_stats.append({"RuleName": name, "ErrorCode": "400",
                                           "Message": "RuleName and a 24-character ClientID are required"})
                 continue

@@ -39,6 +39,16 @@ def _required(body: dict, key: str, kind: type) -> Any:
     return body[key]
 
 
+def _optional(body: dict, key: str, kind: type | tuple) -> Any:
+    value = body.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        raise InvalidRequestException(f"{key} has the wrong type")
+    return value
+
+
+STRING_FIELDS = ("GroupName", "GroupARN", "FilterExpression", "RuleName", "RuleARN", "NextToken", "TimeRangeType")
+
+
 class XRayResponse:
     def __init__(self, backend_for: Callable[[str], XRayBackend]):
         self.backend_for = backend_for
@@ -54,6 +64,10 @@ class XRayResponse:
             if not isinstance(body, dict):
                 raise SerializationException("The request body must be a JSON object")
             match = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+            for key in STRING_FIELDS:
+                _optional(body, key, str)
+            _optional(body, "InsightsConfiguration", dict)
+            _optional(body, "SamplingStrategy", dict)
             backend = self.backend_for(match.group(1) if match else "us-east-1")
             result = getattr(self, operation)(backend, body)
             return json_response(result if result is not None else {})

@@ -37,7 +37,7 @@ def sort_key(rule: dict) -> tuple:
 def validate_rule(rule: dict, *, creating: bool) -> dict:
     """Check a SamplingRule the way X-Ray does; returns the normalised rule."""
     name = rule.get("RuleName")
-    if not name or not RULE_NAME.match(str(name)):
+    if not isinstance(name, str) or not RULE_NAME.match(name):
         raise InvalidRequestException("RuleName must be 1 to 32 characters: letters, digits, '-' and '_'")
     if creating and name == DEFAULT_RULE_NAME:
         raise InvalidRequestException("The Default sampling rule already exists; update it instead")
