@@ -230,8 +230,9 @@ class AlarmsComponent(Component):
     # lifecycle -----------------------------------------------------------------------------
     def setup(self) -> None:
         self.store.ensure_table("alarm_history", HISTORY_DDL)
-        top = self.store.execute("SELECT coalesce(max(seq), 0) FROM alarm_history")[0][0]
+        top, latest = self.store.execute("SELECT coalesce(max(seq), 0), max(ts) FROM alarm_history")[0]
         self._seq = itertools.count(int(top) + 1)
+        keep_clock_monotonic(self.cloud.clock, latest)
 
     def start(self) -> None:
         self._last_tick = self._tick(self.cloud.clock.now())
@@ -663,6 +664,12 @@ class AlarmsComponent(Component):
             last = rows[max_records - 1]
             body["NextToken"] = base64.b64encode(json.dumps({"t": last[2], "seq": last[6]}).encode()).decode()
         return Response(json.dumps(body), status=200, content_type=JSON_10)
+
+
+def keep_clock_monotonic(clock, latest_seen: float | None) -> None:
+    """After a restart the clock's local-only offset is gone; never let it run behind what is stored."""
+    if latest_seen is not None and float(latest_seen) > clock.now():
+        clock.advance(float(latest_seen) - clock.now() + 0.001)
 
 
 def validate_put_metric_alarm(params: dict) -> str | None:

@@ -132,6 +132,9 @@ class CloudTrail(Component):
     # lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
         self.store.ensure_table("cloudtrail_events", EVENTS_DDL)
+        from lab_app.localcloud.alarms import keep_clock_monotonic
+
+        keep_clock_monotonic(self.cloud.clock, self.store.execute("SELECT max(event_time) FROM cloudtrail_events")[0][0])
 
     def start(self) -> None:
         if self.observe not in self.cloud.observers:
