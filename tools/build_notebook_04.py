@@ -166,10 +166,10 @@ per_minute = insights.run_query(
     'filter service = "backend-flask" '
     "| stats count(*) as requests by bin(1m) as minute, status",
     start=started)
-per_minute.pivot_table(index="minute", columns="status", values="requests", fill_value=0)
+per_minute.pivot_table(index="minute", columns="status", values="requests", aggfunc="sum", fill_value=0)
 """),
 code("""
-ax = per_minute.pivot_table(index="minute", columns="status", values="requests", fill_value=0).plot.bar(
+ax = per_minute.pivot_table(index="minute", columns="status", values="requests", aggfunc="sum", fill_value=0).plot.bar(
     stacked=True, figsize=(8, 3), title="backend-flask requests per minute by status")
 ax.set_xlabel("minute (UTC)");
 """),

@@ -37,6 +37,7 @@ RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                   3288, 3653)
 MAX_METRIC_FILTERS_PER_GROUP = 100
 MAX_CONCURRENT_QUERIES = 30
+MAX_QUERY_CHARS = 10_000
 QUERY_WORKERS = 2
 
 DDL = {
@@ -705,6 +706,9 @@ class LogsBackend:
         if not isinstance(query_string, str) or not query_string.strip():
             raise exc.InvalidParameterException.constraint(
                 "queryString", query_string, "Member must have length greater than or equal to 0")
+        if len(query_string) > MAX_QUERY_CHARS:
+            raise exc.InvalidParameterException.constraint(
+                "queryString", query_string[:40] + "...", f"Member must have length less than or equal to {MAX_QUERY_CHARS}")
         if limit is not None:
             self._limit(limit, 10_000)
         if not isinstance(start_s, int) or not isinstance(end_s, int):
