@@ -340,7 +340,7 @@ def route_alarm_events(queue_name: str = "cruddur-alarm-events", rule_name: str 
     """An EventBridge rule for "CloudWatch Alarm State Change" events of our alarms -> an SQS queue (URL)."""
     events, sqs = _client("events"), _client("sqs")
     queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-    sqs.purge_queue(QueueUrl=queue_url)
+    read_alarm_events(queue_url)   # drain an earlier run's events (PurgeQueue is allowed once a minute only)
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
