@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import threading
+import time
 
 import pytest
 from botocore.credentials import Credentials
@@ -148,3 +149,16 @@ def test_propagator_writes_both_headers():
     assert carrier["traceparent"].split("-")[1] == trace_hex
     assert carrier["X-Amzn-Trace-Id"].startswith(f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent=")
     span.end()
+
+
+def test_use_xray_ids_reaches_tracers_already_handed_out():
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tp = TracerProvider()
+    early = tp.get_tracer("flask")          # e.g. FlaskInstrumentor, instrumented before the switch
+    otel_xray.use_xray_ids(tp)
+    for tracer in (early, tp.get_tracer("flask"), tp.get_tracer("other")):
+        span = tracer.start_span("x")
+        trace_hex = format(span.get_span_context().trace_id, "032x")
+        span.end()
+        assert abs(int(trace_hex[:8], 16) - time.time()) < 60

@@ -19,7 +19,7 @@ def heatmap(table: pd.DataFrame, ax=None, title: str = "latency over time"):
     ax.set_yticks(range(0, len(rows), step), [f"{float(r):g}" for r in rows[::step]])
     cols = list(table.columns)
     cstep = max(1, len(cols) // 8)
-    ax.set_xticks(range(0, len(cols), cstep), [pd.Timestamp(c).strftime("%H:%M:%S") for c in cols[::cstep]],
+    ax.set_xticks(range(0, len(cols), cstep), [pd.Timestamp(c).strftime("%H:%M:%S.%f")[:-3] for c in cols[::cstep]],
                   rotation=30)
     ax.set_ylabel(f"{table.index.name or 'latency'} (ms)")
     ax.set_title(title)

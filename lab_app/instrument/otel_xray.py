@@ -171,6 +171,20 @@ class XRayExport(_SpanProcessor):
             self.batch.shutdown()
 
 
+def use_xray_ids(tp) -> None:
+    """Make ``tp`` (an SDK TracerProvider) and the tracers it already handed out draw X-Ray trace ids.
+
+    The SDK caches one Tracer per instrumentation scope and each Tracer keeps the generator it was created
+    with, so switching the provider alone would leave an already-instrumented Flask app on random ids."""
+    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+
+    generator = tp.id_generator if isinstance(tp.id_generator, AwsXRayIdGenerator) else AwsXRayIdGenerator()
+    tp.id_generator = generator
+    for tracer in list(getattr(tp, "_tracers", {}).values()):
+        if hasattr(tracer, "id_generator"):
+            tracer.id_generator = generator
+
+
 def _processor() -> XRayExport:
     """The process's X-Ray export processor for the current endpoint (a new one if the endpoint moved)."""
     url = endpoint()
@@ -188,15 +202,13 @@ def instrument_app(app: Flask, service_name: str) -> None:
     ``lab_app.instrument.otel`` (Flask and ``requests`` spans, one TracerProvider per service) switched to
     X-Ray trace ids and X-Ray propagation, and exporting to X-Ray's OTLP endpoint as well."""
     from opentelemetry import propagate
-    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 
     from lab_app.instrument import otel
     from lab_app.services import tracing
 
     with _lock:
         tp = otel.provider_for(service_name)
-        if not isinstance(tp.id_generator, AwsXRayIdGenerator):
-            tp.id_generator = AwsXRayIdGenerator()  # tracers created from now on draw X-Ray ids
+        use_xray_ids(tp)
         processor = _processor()
         if id(tp) not in _state["attached"]:
             tp.add_span_processor(processor)
