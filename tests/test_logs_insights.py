@@ -339,3 +339,32 @@ def test_stop_query_cancels_a_scheduled_query(dataset, module_cloud, monkeypatch
     res = wait_results(logs, qid)
     assert res["status"] == "Cancelled" and res["results"] == []
     assert logs.stop_query(queryId=qid)["success"] is False
+
+
+def test_query_text_never_reaches_sql(dataset):
+    """Strings, regexes and field names are bound parameters or generated column names: SQL-looking
+    text is just text, and the events table is untouched afterwards."""
+    hostile = [
+        "filter route = \"x'); DELETE FROM logs_events; --\" | stats count(*) as n",
+        "filter @message like /'; DROP TABLE logs_events; --/ | stats count(*) as n",
+        "fields `a\"; DROP TABLE logs_events; --` as `b\" --` | stats count(*) as n",
+        'parse @message "*\'); DELETE FROM logs_events; --*" as x, y | filter ispresent(x) | stats count(*) as n',
+    ]
+    for query in hostile:
+        rows, _ = run_query(query, dataset)
+        assert rows in ([{"n": "0"}], [{"n": str(len(dataset["df"]))}]), (query, rows)
+    rows, _ = run_query("stats count(*) as n", dataset)
+    assert rows == [{"n": str(len(dataset["df"]))}]
+
+
+def test_several_groups_and_the_log_field(dataset):
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="insights-second")
+    logs.create_log_stream(logGroupName="insights-second", logStreamName="s")
+    t = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="insights-second", logStreamName="s",
+                        logEvents=[{"timestamp": t + i, "message": json.dumps({"route": "/x"})} for i in range(3)])
+    qid = logs.start_query(logGroupNames=[GROUP, "insights-second"], startTime=dataset["start"],
+                           endTime=dataset["end"] + 60, queryString="stats count(*) as n by @log")["queryId"]
+    got = {row[0]["value"]: row[1]["value"] for row in wait_results(logs, qid)["results"]}
+    assert got == {f"123456789012:{GROUP}": str(len(dataset["df"])), "123456789012:insights-second": "3"}

@@ -5,7 +5,7 @@ import functools
 import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, UnexpectedInput
+from lark import Lark, Transformer, UnexpectedInput
 
 from lab_app.localcloud.logs.filter_pattern import ast
 from lab_app.localcloud.logs.re2 import re2_error
@@ -39,10 +39,6 @@ def _selector(text: str) -> ast.Selector:
         else:
             path.append(dotted)
     return ast.Selector(text=text, path=tuple(path))
-
-
-def _value(tree_or_token) -> ast.Value:
-    return tree_or_token
 
 
 class ToAst(Transformer):
