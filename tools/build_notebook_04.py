@@ -55,7 +55,9 @@ The bootcamp's `app.py` did roughly this:
 ```python
 LOGGER = logging.getLogger(__name__)
 LOGGER.setLevel(logging.DEBUG)
+console_handler = logging.StreamHandler()
 cw_handler = watchtower.CloudWatchLogHandler(log_group='cruddur')
+LOGGER.addHandler(console_handler)
 LOGGER.addHandler(cw_handler)
 
 @app.after_request
@@ -73,9 +75,11 @@ Three things to fix:
 * **One string is hard to query.** A JSON document per request (route template, method, status, latency,
   user, request id, trace ids) lets Logs Insights discover every field by name. We still write a plain-text
   line to a second stream, because real systems have those too and `parse` is how you query them.
-* **`log_group=` is deprecated** in watchtower 3 (`log_group_name=`), and a handler on a DEBUG logger that
-  propagates to the root also ships botocore's own debug lines. Our loggers are dedicated, INFO, non-propagating,
-  and re-running the cell never adds a second handler (which would send every line twice).
+* **Smaller things.** `log_group=` is deprecated in watchtower 3 (`log_group_name=`). The seed's logger is at
+  `DEBUG`, so every debug line the app ever writes is shipped (and billed), and it propagates to the root
+  logger, so in a notebook each line is also printed by whatever handles the root. Our loggers are dedicated,
+  `INFO`, non-propagating, and re-running the cell never adds a second handler (which would send every line
+  twice).
 
 `cloudwatch.instrument_app` is an instrumenter like `otel.instrument_app`: `services.start` applies it to both
 services. Each service writes two streams in the `cruddur` log group:

@@ -1,9 +1,9 @@
 """CloudWatch Logs for the Cruddur services with watchtower: one structured access log line per request.
 
-The seed attached ``watchtower.CloudWatchLogHandler(log_group='cruddur')`` to the root logger at DEBUG and
-wrote every request with ``LOGGER.error(...)``. Two problems: access logs are not errors (logging them
-at ERROR drowns real errors and breaks every alert and filter on the level), and a root-logger handler
-at DEBUG ships botocore's own debug lines to CloudWatch (each PutLogEvents logs, which logs...). Here:
+The seed attached ``watchtower.CloudWatchLogHandler(log_group='cruddur')`` to its module logger at DEBUG and
+wrote every request with ``LOGGER.error(...)``. Access logs are not errors: logging them at ERROR drowns the
+real errors and breaks every alert and filter on the level. A DEBUG logger that propagates also ships (and
+bills) every debug line and prints each line again through the root logger. Here:
 
 * a dedicated, non-propagating logger per service and format, at INFO, with its own watchtower handler;
 * one JSON document per request (route template, method, path, status, latency_ms, user, request id, and the
