@@ -337,3 +337,12 @@ def test_awscli_every_operation(xray):
     assert aws("get-groups").get("Groups", []) == []
     with pytest.raises(RuntimeError, match="InvalidRequestException"):
         aws("create-group", "--group-name", "Bad", "--filter-expression", "responsetime >")
+
+
+def test_trace_ids_that_are_not_time_based_fall_back_to_the_start_time(xray):
+    """OTLP traces with random W3C ids become X-Ray ids whose first 8 hex digits are not a time."""
+    now = time.time()
+    spec = Spec(trace_id="1-ffffffff-0123456789abcdef01234567")
+    put(xray, [spec], now - 2)
+    ids = [s["Id"] for s in xray.get_trace_summaries(StartTime=now - 60, EndTime=now + 5)["TraceSummaries"]]
+    assert ids == [spec.trace_id]

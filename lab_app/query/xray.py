@@ -206,8 +206,8 @@ def service_graph_nx(minutes: float | None = 15, start=None, end=None, group_nam
     return graph
 
 
-def wait_for_traces(trace_ids: Iterable[str], timeout: float = 10.0, xray=None) -> pd.DataFrame:
-    """Poll GetTraceSummaries until every trace id is visible (real X-Ray can take tens of seconds)."""
+def wait_for_traces(trace_ids: Iterable[str], timeout: float = 90.0, xray=None) -> pd.DataFrame:
+    """Poll GetTraceSummaries until every trace id is visible (locally < 1 s; real X-Ray can take tens of seconds)."""
     wanted = set(trace_ids)
     deadline = time.monotonic() + timeout
     frame = pd.DataFrame(columns=SUMMARY_COLUMNS)

@@ -170,6 +170,9 @@ def summarize(trace_id: str, docs: list[dict]) -> dict[str, Any]:
         epoch = float(int(trace_id.split("-")[1], 16))
     except (IndexError, ValueError):
         epoch = start
+    if start is not None and (epoch is None or abs(epoch - start) > 86400):
+        # not a time-based id (e.g. a random W3C id converted from OTLP): its first 8 hex digits say nothing
+        epoch = start
     annotations_out: dict[str, list] = {}
     for (key, _vtype, _v), slot in ann_values.items():
         annotations_out.setdefault(key, []).append(slot)
