@@ -234,6 +234,16 @@ def test_start_query_limit_parameter(dataset):
     assert len(wait_results(logs, qid)["results"]) == 7
 
 
+def test_records_matched_counts_events(dataset):
+    df = _json(dataset["df"])
+    _, stats = run_query("filter status = 404 | stats count(*) as n by route | filter n > 1000", dataset)
+    assert stats["recordsMatched"] == int((df.status == 404).sum())
+    _, stats = run_query("stats count(*) as n by route | filter n > 1000", dataset)
+    assert stats["recordsMatched"] == len(dataset["df"])
+    _, stats = run_query("filter status = 404 | limit 3", dataset)
+    assert stats["recordsMatched"] == int((df.status == 404).sum())
+
+
 def test_results_shape_and_statistics(dataset):
     logs = boto3.client("logs")
     qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],

@@ -287,7 +287,8 @@ class Compiler:
     def cmd_filter(self, command: ast.Filter):
         sql, t = self.expr(command.expr)
         self.stage(f"SELECT * FROM {self.current} WHERE {_bool(sql, t)}")
-        self.filtered = True
+        if not self.aggregated:  # recordsMatched counts log events, not the groups a later filter keeps
+            self.filtered = True
 
     def cmd_parse(self, command: ast.Parse):
         src = self.resolve(command.source)
