@@ -169,3 +169,22 @@ def test_parse_builds_the_ast():
 
     assert parse("ok !partial duration < 3") == And((BoolKeyword("ok"), BoolKeyword("partial", False),
                                                      Compare("duration", "<", 3.0)))
+
+
+def test_service_id_with_type_and_group_arn(module_cloud):
+    client = boto3.client("xray")
+    base = BASE + 600
+    typed = documents(Spec(), base)[0]
+    typed["origin"] = "AWS::EC2::Instance"
+    plain = documents(Spec(), base + 1)[0]
+    client.put_trace_segments(TraceSegmentDocuments=[json.dumps(typed), json.dumps(plain)])
+    window = {"StartTime": base - 1, "EndTime": base + 5}
+
+    def ids(expression):
+        return {s["Id"] for s in client.get_trace_summaries(**window, FilterExpression=expression)["TraceSummaries"]}
+
+    assert ids('service(id(name: "backend-flask", type: "AWS::EC2::Instance"))') == {typed["trace_id"]}
+    assert ids('service(id(name: "backend-flask"))') == {typed["trace_id"], plain["trace_id"]}
+    assert ids('service(id(type: "AWS::EC2::Instance")) { ok }') == {typed["trace_id"]}
+    arn = client.create_group(GroupName="ec2", FilterExpression='service(id(type: "AWS::EC2::Instance"))')["Group"]["GroupARN"]
+    assert ids(f'group.arn = "{arn}"') == {typed["trace_id"]}
