@@ -81,3 +81,15 @@ def test_query_helper_errors(cloud):
         insights.run_query("stats count(*) by", log_groups="helper")
     empty = insights.run_query("fields @message", log_groups="helper")
     assert empty.empty and empty.attrs["statistics"]["recordsScanned"] == 0
+
+
+def test_new_endpoint_gets_a_new_handler(cloud, monkeypatch):
+    """After the local cloud moves (another port), the next instrument call writes to the new endpoint."""
+    cloudwatch.shutdown()
+    first = cloudwatch.access_logger("moving-service", "json").handlers
+    assert len(first) == 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", cloud.aws_url.replace("127.0.0.1", "localhost"))
+    second = cloudwatch.access_logger("moving-service", "json").handlers
+    assert len(second) == 1 and second[0] is not first[0]
+    assert second[0]._lab_endpoint.startswith("http://localhost:")
+    cloudwatch.shutdown()

@@ -21,6 +21,7 @@ bills) every debug line and prints each line again through the root logger. Here
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -41,20 +42,32 @@ def stream_names(service_name: str) -> dict[str, str]:
     return {"json": f"{service_name}/access-json", "text": f"{service_name}/access-text"}
 
 
+def _endpoint() -> str:
+    """Where boto3 sends CloudWatch Logs calls now (the local cloud may have moved to other ports)."""
+    return os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or os.environ.get("AWS_ENDPOINT_URL") or "aws"
+
+
 def _handler(log_group_name: str, stream: str, send_interval: float) -> logging.Handler:
     import boto3
     import watchtower
 
     key = (log_group_name, stream)
+    stale = None
     with _lock:
         handler = _handlers.get(key)
+        if handler is not None and getattr(handler, "_lab_endpoint", None) != _endpoint():
+            stale, handler = handler, None
+            del _handlers[key]
         if handler is None:
             handler = watchtower.CloudWatchLogHandler(
                 log_group_name=log_group_name, log_stream_name=stream, send_interval=send_interval,
                 create_log_group=True, boto3_client=boto3.client("logs"))
             handler.setLevel(logging.INFO)
+            handler._lab_endpoint = _endpoint()
             _handlers[key] = handler
-        return handler
+    if stale is not None:  # flush what it still holds to the old endpoint and stop its threads, off this thread
+        threading.Thread(target=stale.close, name="watchtower-close", daemon=True).start()
+    return handler
 
 
 def access_logger(service_name: str, kind: str, log_group_name: str = LOG_GROUP,
