@@ -86,7 +86,7 @@ def test_query_helper_errors(cloud):
 def test_new_endpoint_gets_a_new_handler(cloud, monkeypatch):
     """After the local cloud moves (another port), the next instrument call writes to the new endpoint."""
     cloudwatch.shutdown()
-    first = cloudwatch.access_logger("moving-service", "json").handlers
+    first = list(cloudwatch.access_logger("moving-service", "json").handlers)
     assert len(first) == 1
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", cloud.aws_url.replace("127.0.0.1", "localhost"))
     second = cloudwatch.access_logger("moving-service", "json").handlers
