@@ -20,6 +20,7 @@ import pandas as pd
 
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate, parse_filter_pattern, to_sql
+from lab_app.localcloud.logs.filter_pattern.ast import JsonPattern
 from lab_app.localcloud.logs.filter_pattern.evaluator import dimension_value, metric_value
 from lab_app.localcloud.logs.insights.compiler import EVENTS_TABLE, Scope, compile_query, used_params
 from lab_app.localcloud.logs.insights.parser import parse_query
@@ -528,6 +529,8 @@ class LogsBackend:
         pushed = to_sql(pattern, "message", params)
         if pushed:
             where += f" AND {pushed}"
+        elif isinstance(pattern, JsonPattern):
+            where += " AND is_json"  # only JSON events can match; the rest never reach Python
         out: list[dict] = []
         chunk = max(limit, 1000)
         cursor = None
