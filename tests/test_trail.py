@@ -36,8 +36,10 @@ def trail(module_cloud):
     return {"cloud": module_cloud, "session": session, "key_id": key["AccessKeyId"], "group": "CloudTrail/test"}
 
 
-def _records(group: str, pattern: str = "") -> list[dict]:
-    events = boto3.client("logs").filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
+def _records(trail: dict, pattern: str = "") -> list[dict]:
+    """The trail's records in its log group (delivery is asynchronous, as on AWS: wait for it first)."""
+    assert trail["cloud"].component("cloudtrail").drain()
+    events = boto3.client("logs").filter_log_events(logGroupName=trail["group"], filterPattern=pattern)["events"]
     return [json.loads(e["message"]) for e in events]
 
 
@@ -61,7 +63,7 @@ def test_denied_calls_are_recorded_with_their_error_codes(trail):
     # the allowed call still works (and the log group was not deleted)
     groups = low.client("logs").describe_log_groups(logGroupNamePrefix="CloudTrail/test")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["CloudTrail/test"]
-    records = [r for r in _records(trail["group"]) if r["userIdentity"].get("userName") == "readonly-tester"]
+    records = [r for r in _records(trail) if r["userIdentity"].get("userName") == "readonly-tester"]
     by_name = {r["eventName"]: r for r in records}
     for name, code in expected.items():
         record = by_name[name]
@@ -84,7 +86,7 @@ def test_failed_call_of_the_root_identity_has_the_service_error(trail):
     with pytest.raises(ClientError) as err:
         logs.delete_log_group(logGroupName="no-such-group")
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    (record,) = [r for r in _records(trail["group"], '{ $.eventName = "DeleteLogGroup" && $.userIdentity.type = "Root" }')]
+    (record,) = [r for r in _records(trail, '{ $.eventName = "DeleteLogGroup" && $.userIdentity.type = "Root" }')]
     assert record["errorCode"] == "ResourceNotFoundException"
     assert record["userIdentity"]["arn"] == "arn:aws:iam::123456789012:root"
 
@@ -92,7 +94,7 @@ def test_failed_call_of_the_root_identity_has_the_service_error(trail):
 def test_secrets_in_request_parameters_are_hidden(trail):
     iam = boto3.client("iam")
     iam.create_login_profile(UserName="readonly-tester", Password="Planted-Passw0rd!")  # pragma: allowlist secret
-    (record,) = _records(trail["group"], '{ $.eventName = "CreateLoginProfile" }')
+    (record,) = _records(trail, '{ $.eventName = "CreateLoginProfile" }')
     assert record["requestParameters"]["userName"] == "readonly-tester"
     assert record["requestParameters"]["password"] == "HIDDEN_DUE_TO_SECURITY_REASONS"  # pragma: allowlist secret
     assert "Planted-Passw0rd" not in json.dumps(record)
@@ -108,6 +110,7 @@ def test_metric_filter_on_the_trail_publishes_denied_calls(trail):
     for _ in range(2):
         with pytest.raises(ClientError):
             low.client("logs").delete_log_group(logGroupName=trail["group"])
+    assert trail["cloud"].component("cloudtrail").drain()
     now = trail["cloud"].clock.now()
     stats = boto3.client("cloudwatch").get_metric_statistics(
         Namespace="TrailTest", MetricName="UnauthorizedAPICalls", Period=60, Statistics=["Sum"],
@@ -144,7 +147,7 @@ def test_data_events_and_unsigned_requests_are_not_recorded(trail):
     logs.create_log_stream(logGroupName=trail["group"], logStreamName="app")
     logs.put_log_events(logGroupName=trail["group"], logStreamName="app",
                         logEvents=[{"timestamp": int(trail["cloud"].clock.now() * 1000), "message": "hello"}])
-    names = {r["eventName"] for r in _records(trail["group"], '{ $.eventSource = "logs.amazonaws.com" }')}
+    names = {r["eventName"] for r in _records(trail, '{ $.eventSource = "logs.amazonaws.com" }')}
     assert "CreateLogStream" in names and "PutLogEvents" not in names
 
 
@@ -153,7 +156,7 @@ def test_stopped_trail_delivers_nothing_but_history_keeps_events(trail):
     ct.stop_logging(Name="test-trail")
     try:
         logs.describe_log_groups(logGroupNamePrefix="while-stopped")
-        assert _records(trail["group"], '{ $.requestParameters.logGroupNamePrefix = "while-stopped" }') == []
+        assert _records(trail, '{ $.requestParameters.logGroupNamePrefix = "while-stopped" }') == []
         found = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "DescribeLogGroups"}])
         assert any("while-stopped" in e["CloudTrailEvent"] for e in found["Events"])
     finally:

@@ -281,14 +281,23 @@ class AlarmsComponent(Component):
         """Evaluate every tick between the last evaluated one and now (bounded). Returns the count."""
         with self._lock:
             current = self._tick(self.cloud.clock.now())
+            if current > (self._last_tick or current):
+                self._drain_trail()
             if self._last_tick is None:
                 self._last_tick = current
                 return 0
             ticks = list(range(self._last_tick + TICK_S, current + 1, TICK_S))[-MAX_CATCH_UP_TICKS:]
+            index = self.metric_index() if ticks else None
             for tick in ticks:
-                self.evaluate_all(float(tick))
+                self.evaluate_all(float(tick), index)
             self._last_tick = max(self._last_tick, current)
             return len(ticks)
+
+    def _drain_trail(self) -> None:
+        """Audit events still on their way to a log group become metric data before the alarms look."""
+        for component in self.cloud.components:
+            if component.name == "cloudtrail" and hasattr(component, "drain"):
+                component.drain(timeout=10)
 
     # reading moto's state ----------------------------------------------------------------------
     def _backends(self) -> Iterable[tuple[str, str, Any]]:
@@ -308,7 +317,16 @@ class AlarmsComponent(Component):
         return (alarm.rule is None and not alarm.metric_data_queries and bool(alarm.metric_name)
                 and alarm.comparison_operator in COMPARISONS and bool(alarm.statistic or alarm.extended_statistic))
 
-    def period_values(self, backend, alarm, boundary: float) -> tuple[list[float | None], list[float]]:
+    def metric_index(self) -> dict[tuple[int, str, str], list]:
+        """moto's metric data grouped by (backend, namespace, metric name): one scan per evaluation batch."""
+        index: dict[tuple[int, str, str], list] = {}
+        for _account, _region, backend in self._backends():
+            for datum in list(backend.metric_data):
+                index.setdefault((id(backend), datum.namespace, datum.name), []).append(datum)
+        return index
+
+    def period_values(self, backend, alarm, boundary: float,
+                      index: dict | None = None) -> tuple[list[float | None], list[float]]:
         """Aggregated values for each period of the evaluation range ending at ``boundary``."""
         period = float(alarm.period)
         n_range = evaluation_range(int(alarm.evaluation_periods))
@@ -316,7 +334,9 @@ class AlarmsComponent(Component):
         wanted_dims = sorted((d.name, d.value) for d in alarm.dimensions)
         raw: list[list[float]] = [[] for _ in range(n_range)]
         agg: list[list[tuple[float, float, float, float]]] = [[] for _ in range(n_range)]
-        for datum in list(backend.metric_data):
+        data = index.get((id(backend), alarm.namespace, alarm.metric_name), []) if index is not None \
+            else list(backend.metric_data)
+        for datum in data:
             if datum.name != alarm.metric_name or datum.namespace != alarm.namespace:
                 continue
             if sorted((d.name, d.value) for d in datum.dimensions) != wanted_dims:
@@ -339,8 +359,10 @@ class AlarmsComponent(Component):
         return values, starts
 
     # evaluation ----------------------------------------------------------------------------
-    def evaluate_all(self, boundary: float) -> None:
+    def evaluate_all(self, boundary: float, index: dict | None = None) -> None:
         minute = boundary % 60 == 0
+        if index is None:
+            index = self.metric_index()
         for account_id, region, backend, alarm in self._alarms():
             if not self.evaluable(alarm):
                 continue
@@ -348,10 +370,11 @@ class AlarmsComponent(Component):
                 continue
             if int(alarm.period) < 60 and boundary % int(alarm.period) != 0 and not minute:
                 continue
-            self.evaluate_alarm(account_id, region, backend, alarm, boundary)
+            self.evaluate_alarm(account_id, region, backend, alarm, boundary, index)
 
-    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float) -> str:
-        values, starts = self.period_values(backend, alarm, boundary)
+    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float,
+                       index: dict | None = None) -> str:
+        values, starts = self.period_values(backend, alarm, boundary, index)
         n = int(alarm.evaluation_periods)
         m = int(alarm.datapoints_to_alarm or n)
         result = evaluate_datapoints(values, threshold=float(alarm.threshold), comparison=alarm.comparison_operator,

@@ -24,6 +24,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -74,6 +75,7 @@ CREATE TABLE IF NOT EXISTS cloudtrail_events (
     resources VARCHAR,
     record VARCHAR
 )"""
+BATCH_WINDOW_S = 0.25   # how long the delivery thread gathers records before one delivery
 LOOKUP_KEYS = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource",
                "AccessKeyId")
 
@@ -128,6 +130,12 @@ class CloudTrail(Component):
         self.recorded = 0
         self.delivered = 0
         self.delivery_errors: dict[str, str] = {}
+        # log events waiting for the delivery thread: (trail name, group, stream, region, event)
+        self._pending: list[tuple[str, str, str, str, dict]] = []
+        self._pending_cv = threading.Condition()
+        self._in_flight = 0
+        self._urgent = False
+        self._deliverer: threading.Thread | None = None
 
     # lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -142,20 +150,31 @@ class CloudTrail(Component):
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="cloudtrail-flush", daemon=True)
         self._thread.start()
+        self._deliverer = threading.Thread(target=self._deliver_loop, name="cloudtrail-deliver", daemon=True)
+        self._deliverer.start()
 
     def stop(self) -> None:
         if self.observe in self.cloud.observers:
             self.cloud.observers.remove(self.observe)
+        self.drain(timeout=10)
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        with self._pending_cv:
+            self._pending_cv.notify_all()
+        for thread in (self._thread, self._deliverer):
+            if thread is not None:
+                thread.join(timeout=5)
+        self._thread = self._deliverer = None
         self.flush()
 
     def reset(self) -> None:
         with self._lock:
             self._buffer.clear()
         self.delivery_errors.clear()
+
+    def control(self, action: str, payload: dict) -> dict | None:
+        if action == "flush":  # LOCAL ONLY: finish pending deliveries now (AWS delivers within minutes)
+            return {"drained": self.drain(), "recorded": self.flush()}
+        return None
 
     def status(self) -> dict[str, Any]:
         self.flush()
@@ -286,14 +305,14 @@ class CloudTrail(Component):
         return False
 
     def deliver(self, record: dict, text: str, epoch: float) -> None:
+        """Queue the record for every logging trail that selects it; the delivery thread sends batches.
+
+        The API call does not wait for CloudWatch Logs (one PutLogEvents-sized batch costs the logs
+        stand-in about as much as one event). :meth:`drain` waits for the queue to empty; the alarm
+        evaluator drains before each pass, so metrics are complete when alarms look at them.
+        """
         trails = self.logging_trails(record["recipientAccountId"], record["awsRegion"])
-        if not trails:
-            return
-        try:
-            logs = self.cloud.component("logs")
-        except KeyError:
-            self.delivery_errors["*"] = "no logs component in this local cloud"
-            return
+        queued = []
         for trail in trails:
             if not self._selected(trail, record):
                 continue
@@ -301,14 +320,69 @@ class CloudTrail(Component):
             if len(arn) < 7 or arn[2] != "logs":
                 self.delivery_errors[trail.trail_name] = f"not a log group ARN: {trail.cw_log_group_arn}"
                 continue
-            group, group_region = arn[6], arn[3]
             stream = f"{record['recipientAccountId']}_CloudTrail_{record['awsRegion']}"
+            queued.append((trail.trail_name, arn[6], stream, arn[3],
+                           {"timestamp": int(epoch * 1000), "message": text}))
+        if queued:
+            with self._pending_cv:
+                self._pending.extend(queued)
+                self._pending_cv.notify_all()
+
+    def _deliver_loop(self) -> None:
+        while True:
+            with self._pending_cv:
+                while not self._pending and not self._stop.is_set():
+                    self._pending_cv.wait(1.0)
+                if not self._pending and self._stop.is_set():
+                    return
+                # gather a batch for a moment (a burst of calls -> one delivery), unless someone drains
+                deadline = time.monotonic() + BATCH_WINDOW_S
+                while not self._urgent and not self._stop.is_set() and time.monotonic() < deadline:
+                    self._pending_cv.wait(deadline - time.monotonic())
+                self._urgent = False
+                batch, self._pending = self._pending, []
+                self._in_flight = len(batch)
             try:
-                logs.deliver(group, stream, [{"timestamp": int(epoch * 1000), "message": text}], region=group_region)
-                self.delivered += 1
-                self.delivery_errors.pop(trail.trail_name, None)
+                self._send(batch)
+            except Exception:
+                self.log.exception("CloudTrail delivery failed")
+            finally:
+                with self._pending_cv:
+                    self._in_flight = 0
+                    self._pending_cv.notify_all()
+
+    def _send(self, batch: list[tuple[str, str, str, str, dict]]) -> None:
+        try:
+            logs = self.cloud.component("logs")
+        except KeyError:
+            self.delivery_errors["*"] = "no logs component in this local cloud"
+            return
+        groups: dict[tuple[str, str, str, str], list[dict]] = {}
+        for trail_name, group, stream, region, event in batch:
+            groups.setdefault((trail_name, group, stream, region), []).append(event)
+        for (trail_name, group, stream, region), events in groups.items():
+            try:
+                self.delivered += logs.deliver(group, stream, events, region=region)
+                self.delivery_errors.pop(trail_name, None)
             except Exception as exc:  # e.g. the log group was deleted: AWS reports a delivery error too
-                self.delivery_errors[trail.trail_name] = f"{type(exc).__name__}: {exc}"
+                self.delivery_errors[trail_name] = f"{type(exc).__name__}: {exc}"
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued record is in its log group (True) or ``timeout`` s passed (False)."""
+        deadline = time.monotonic() + timeout
+        with self._pending_cv:
+            self._urgent = True
+            self._pending_cv.notify_all()
+            while self._pending or self._in_flight:
+                if self._deliverer is None or not self._deliverer.is_alive():
+                    batch, self._pending = self._pending, []
+                    self._send(batch)
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending_cv.wait(min(left, 0.5))
+        return True
 
     # LookupEvents ----------------------------------------------------------------------------------
     def matches(self, environ: dict) -> bool:
