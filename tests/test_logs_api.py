@@ -158,6 +158,12 @@ def test_get_log_events_tokens_walk_both_ways(logs):
     assert seen == [f"m{i}" for i in range(25)]
     back = logs.get_log_events(logGroupName="g", logStreamName="s", limit=10, nextToken=last["nextBackwardToken"])
     assert [e["message"] for e in back["events"]] == [f"m{i}" for i in range(5, 15)]
+    logs.create_log_stream(logGroupName="g", logStreamName="empty")
+    empty = logs.get_log_events(logGroupName="g", logStreamName="empty")
+    assert empty["events"] == []
+    logs.put_log_events(logGroupName="g", logStreamName="empty", logEvents=[{"timestamp": t, "message": "late"}])
+    later = logs.get_log_events(logGroupName="g", logStreamName="empty", nextToken=empty["nextForwardToken"])
+    assert [e["message"] for e in later["events"]] == ["late"]
     window = logs.get_log_events(logGroupName="g", logStreamName="s", startTime=t + 3, endTime=t + 6, startFromHead=True)
     assert [e["message"] for e in window["events"]] == ["m3", "m4", "m5"]
 

@@ -482,10 +482,8 @@ class LogsBackend:
         elif boundary:
             fwd = f"f/{boundary[0]}:{boundary[1]}"
             bwd = f"b/{boundary[0]}:{boundary[1]}"
-        else:
-            edge = (-1, -1) if forward else (2**62, 2**62)
-            fwd = f"f/{edge[0]}:{edge[1]}" if forward else f"f/{2**62}:{2**62}"
-            bwd = f"b/{-1}:{-1}" if forward else f"b/{edge[0]}:{edge[1]}"
+        else:  # nothing (yet): following the forward token later returns whatever has arrived by then
+            fwd, bwd = "f/-1:-1", "b/-1:-1"
         return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": bwd}
 
     def _group_for(self, region: str, name: str | None, identifier: str | None) -> str:
