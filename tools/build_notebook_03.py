@@ -44,7 +44,7 @@ md("""
 md("## Imports"),
 code("""
 from lab_app.notebook import setup
-from lab_app import config, localcloud, services, traffic
+from lab_app import config, services, traffic
 from lab_app.services import Faults
 from lab_app.instrument import xray
 from lab_app.query import xray as xq
@@ -54,6 +54,7 @@ import json
 import math
 import matplotlib.pyplot as plt
 import networkx as nx
+import os
 import pandas as pd
 import requests
 import sys
@@ -77,11 +78,8 @@ In local mode the local cloud runs that daemon; in cloud mode run the real one, 
 AWS credentials (no Docker needed).
 """),
 code("""
-import os
-print("AWS_XRAY_DAEMON_ADDRESS =", os.environ["AWS_XRAY_DAEMON_ADDRESS"])
+print("AWS_XRAY_DAEMON_ADDRESS =", os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000 (the SDK's default)"))
 xray_client = boto3.client("xray")
-daemon_before = (localcloud.status() or {}).get("components", {}).get("xray", {}).get("daemon", {}) if lab.local else {}
-daemon_before
 """),
 md("""
 ## 2. Recorder and middleware on both services
