@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
