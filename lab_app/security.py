@@ -386,7 +386,9 @@ def scan_for_secrets(text: str, filename: str = "cell.py") -> pd.DataFrame:
 
 
 def find_in_backends(needles: Iterable[str], since, log_group: str) -> pd.DataFrame:
-    """How many stored records in each of the four backends contain each needle (LOCAL ONLY for spans).
+    """How many stored records in each of the four backends contain each needle.
+
+    The Honeycomb row is searched in local mode only (``None`` in cloud mode: look at the spans in the UI).
 
     Honeycomb: the local stand-in's spans; X-Ray: full trace documents (BatchGetTraces); CloudWatch Logs:
     FilterLogEvents with the needle as a quoted term; Rollbar: every occurrence's payload.
@@ -402,7 +404,9 @@ def find_in_backends(needles: Iterable[str], since, log_group: str) -> pd.DataFr
     def texts(frame: pd.DataFrame) -> pd.Series:
         return pd.Series([json.dumps(r, default=str) for r in frame.to_dict(orient="records")], dtype=object)
 
-    span_text = texts(spans_query.local_spans(start=start - pd.Timedelta(minutes=1)))
+    local = config.mode() == "local"
+    # Honeycomb's Query API aggregates; it cannot search attribute text: the local stand-in can.
+    span_text = texts(spans_query.local_spans(start=start - pd.Timedelta(minutes=1))) if local else None
     summaries = xray_query.trace_summaries(minutes=None, start=start - pd.Timedelta(minutes=1), end=end)
     ids = list(summaries["trace_id"]) if "trace_id" in summaries else []
     traces = json.dumps(xray_query.batch_get_traces(ids)) if ids else ""
@@ -413,7 +417,8 @@ def find_in_backends(needles: Iterable[str], since, log_group: str) -> pd.DataFr
         logs = insights.filter_events(log_group, pattern=json.dumps(needle), start=start - pd.Timedelta(minutes=1),
                                       end=end)
         rows += [
-            {"backend": "Honeycomb (spans)", "needle": needle, "records_with_it": int(span_text.str.contains(needle, regex=False).sum())},
+            {"backend": "Honeycomb (spans)", "needle": needle,
+             "records_with_it": int(span_text.str.contains(needle, regex=False).sum()) if local else None},
             {"backend": "X-Ray (traces)", "needle": needle, "records_with_it": traces.count(needle)},
             {"backend": "CloudWatch Logs", "needle": needle, "records_with_it": len(logs)},
             {"backend": "Rollbar (occurrences)", "needle": needle, "records_with_it": int(rollbar_text.str.contains(needle, regex=False).sum())},

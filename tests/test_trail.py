@@ -201,3 +201,30 @@ def test_rest_operations_are_named_from_the_service_model():
     assert apicall.parse(environ, b"").operation == "CreateBucket"
     environ["QUERY_STRING"] = "policy="
     assert apicall.parse(environ, b"").operation == "PutBucketPolicy"
+
+
+def test_assumed_role_sessions_are_checked_and_recorded(trail):
+    iam, sts = boto3.client("iam"), boto3.client("sts")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                       "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName="log-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="log-reader", PolicyName="read", PolicyDocument=json.dumps(READ_ONLY_POLICY))
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="oncall")["Credentials"]
+    session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    session.client("logs").describe_log_groups(limit=1)
+    with pytest.raises(ClientError) as err:
+        session.client("logs").delete_log_group(logGroupName=trail["group"])
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "assumed-role/log-reader/oncall" in err.value.response["Error"]["Message"]
+    (record,) = _records(trail, '{ $.userIdentity.type = "AssumedRole" && $.eventName = "DeleteLogGroup" }')
+    identity = record["userIdentity"]
+    assert identity["arn"] == "arn:aws:sts::123456789012:assumed-role/log-reader/oncall"
+    assert identity["sessionContext"]["sessionIssuer"]["arn"] == role_arn
+    assert record["errorCode"] == "AccessDeniedException"
+    # a wrong session token is refused before any policy is read
+    bad = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token="not-the-token", region_name="us-east-1")
+    with pytest.raises(ClientError) as err:
+        bad.client("logs").describe_log_groups(limit=1)
+    assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -11,8 +11,10 @@ when the call failed, requestID, eventID, readOnly, eventType, managementEvent, 
 * Trails: when a trail created through the CloudTrail API (served by moto) has a
   ``CloudWatchLogsLogGroupArn`` and is logging, the record is delivered to that log group through
   the logs component (stream ``<account>_CloudTrail_<region>``), where metric filters turn it into
-  metrics. Delivery is immediate (AWS takes up to a few minutes) and happens in-process, so it is
-  never itself an API call that could be recorded.
+  metrics. A delivery thread sends batches within a quarter of a second (AWS takes up to a few
+  minutes); the alarm evaluator drains it before each pass, and ``/_localcloud/cloudtrail/flush``
+  (LOCAL ONLY) does the same on demand. Delivery is in-process, so it is never itself an API call
+  that could be recorded.
 
 Not recorded, as on AWS by default: data-plane calls (PutLogEvents, PutTraceSegments, PutMetricData,
 S3 object reads/writes, ...), requests that are not SigV4-signed (the Rollbar stand-in) and the
