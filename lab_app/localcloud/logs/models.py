@@ -40,6 +40,7 @@ MAX_METRIC_FILTERS_PER_GROUP = 100
 MAX_CONCURRENT_QUERIES = 30
 MAX_QUERY_CHARS = 10_000
 QUERY_WORKERS = 2
+RESULTS_WAIT_S = 0.1
 
 DDL = {
     "logs_groups": """CREATE TABLE IF NOT EXISTS logs_groups (
@@ -731,7 +732,7 @@ class LogsBackend:
                 raise exc.LimitExceededException(
                     f"Account maximum query concurrency limit of [{MAX_CONCURRENT_QUERIES}] reached.")
             query_id = str(uuid.uuid4())
-            job = {"status": "Scheduled", "cursor": None, "region": region}
+            job = {"status": "Scheduled", "cursor": None, "region": region, "done": threading.Event()}
             self._jobs[query_id] = job
         self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
                            [query_id, region, query_string, json.dumps(groups), self.now_ms()])
@@ -750,6 +751,7 @@ class LogsBackend:
         job = self._jobs[query_id]
         with self._jobs_lock:
             if job["status"] != "Scheduled":
+                job["done"].set()
                 return  # stopped before it started
             cursor = job["cursor"] = self.store.cursor()
             job["status"] = "Running"
@@ -790,10 +792,13 @@ class LogsBackend:
         with self._jobs_lock:
             if job["status"] == "Cancelled":
                 status = "Cancelled"
-            job["status"] = status
             job["cursor"] = None
         self.store.execute("UPDATE logs_queries SET status = ?, results = ?, statistics = ? WHERE query_id = ?",
                            [status, json.dumps(results), json.dumps(statistics), query_id])
+        with self._jobs_lock:
+            if job["status"] != "Cancelled":  # a StopQuery that arrived meanwhile has the last word
+                job["status"] = status
+        job["done"].set()
 
     def shutdown(self) -> None:
         """Stop running queries and the worker threads (the process is stopping)."""
@@ -838,6 +843,10 @@ class LogsBackend:
         return record
 
     def get_query_results(self, region: str, query_id: str) -> dict:
+        job = self._jobs.get(query_id)
+        if job is not None and job["status"] in ("Scheduled", "Running"):
+            # a short wait saves the client a polling round trip for the (usual) quick query
+            job["done"].wait(RESULTS_WAIT_S)
         rows = self.store.execute("SELECT status, results, statistics FROM logs_queries WHERE query_id = ? AND region = ?",
                                   [query_id, region])
         if not rows:
