@@ -210,6 +210,9 @@ md("""
 
 `xq.segments` flattens `BatchGetTraces`: every segment and subsegment, its offset from the start of the trace
 and its depth (a downstream segment sits under the subsegment that called it).
+The SDK names the `requests` subsegment after the host it called (`127.0.0.1` here); the
+**notifications** segment below it is the downstream service's own view of the same call, and the gap
+between the two is the HTTP round trip.
 """),
 code("""
 call_route = "/api/activities/notifications"
@@ -221,7 +224,7 @@ code("""
 fig, ax = plt.subplots(figsize=(9, 0.45 * len(one) + 1))
 colors = one["service"].map({"backend-flask": "tab:blue", "notifications": "tab:orange"}).fillna("tab:gray")
 ax.barh(range(len(one)), one["duration_ms"], left=one["offset_ms"], color=colors)
-ax.set_yticks(range(len(one)), ["  " * d + n for d, n in zip(one["depth"], one["name"])])
+ax.set_yticks(range(len(one)), ["· " * d + n for d, n in zip(one["depth"], one["name"])])
 ax.invert_yaxis()
 ax.set_xlabel("ms since the trace started")
 ax.set_title(f"trace {one_id}")
@@ -246,9 +249,11 @@ nodes, edges = xq.service_graph(start=window_start, end=window_end)
 graph = xq.service_graph_nx(start=window_start, end=window_end)
 display(nodes)
 display(edges)
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, ax = plt.subplots(figsize=(8, 3))
 pos = nx.spring_layout(graph, seed=1)
-nx.draw_networkx(graph, pos, ax=ax, node_color="tab:blue", node_size=2500, font_color="white", arrowsize=20)
+nx.draw_networkx(graph, pos, ax=ax, node_color="lightsteelblue", node_size=4000, font_size=9, arrowsize=20,
+                 labels={n: f"{n}\\n{d['requests']} req" for n, d in graph.nodes(data=True)})
+ax.margins(0.25)
 nx.draw_networkx_edge_labels(graph, pos, ax=ax, edge_labels={(u, v): f"{d['requests']} calls, {d['faults']} faults"
                                                              for u, v, d in graph.edges(data=True)})
 ax.set_axis_off()
