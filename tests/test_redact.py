@@ -62,6 +62,14 @@ def test_pii_only_when_configured_and_field_names():
         redact.Redactor(pii=("ssn",))
 
 
+@pytest.mark.parametrize("name,secret", [
+    ("clientSecret", True), ("SecretString", True), ("newPassword", True), ("X-Honeycomb-Team", True),
+    ("http.request.header.authorization", True), ("nextToken", False), ("SecretId", False), ("user", False),
+])
+def test_secret_field_names(name, secret):
+    assert redact.Redactor().is_secret_field(name) is secret
+
+
 def test_literal_secrets_from_the_environment(monkeypatch):
     monkeypatch.setenv("HONEYCOMB_API_KEY", "plain-literal-key-42")
     r = redact.Redactor.from_environment()

@@ -52,6 +52,10 @@ SECRET_FIELDS = (
     "aws_session_token", "session_token", "api_key", "apikey", "access_token", "token", "private_key",
     "honeycomb_api_key", "rollbar_access_token",
 )
+# ...and names that end like a secret (``clientSecret``, ``SecretString``, ``newPassword``), compared
+# without case, dashes or underscores; ``nextToken`` and ``SecretId`` are not secrets and do not match.
+SECRET_SUFFIXES = ("secret", "password", "passwd", "privatekey", "accesstoken", "sessiontoken", "apikey",
+                   "secretstring", "secretbinary", "secretaccesskey", "authorization", "cookie")
 ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HONEYCOMB_API_KEY", "ROLLBAR_ACCESS_TOKEN")
 
 
@@ -99,7 +103,10 @@ class Redactor:
         if key in self._fields:
             return True
         last = re.split(r"[.\s/]", key)[-1]
-        return last in self._fields
+        if last in self._fields:
+            return True
+        compact = last.replace("_", "")
+        return compact.endswith(SECRET_SUFFIXES)
 
     def text(self, value: str) -> str:
         """``value`` with every secret, configured PII and literal replaced."""
