@@ -221,34 +221,35 @@ class XRayBackend:
             ids = list(by_trace)
             existing: dict[str, list[dict]] = {}
             revisions: dict[str, int] = {}
-            with self.store.lock:
-                for trace_id, doc_text in self.store.execute(
-                        "SELECT trace_id, doc FROM xray_segments WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY seq",
-                        [ids]):
-                    existing.setdefault(trace_id, []).append(json.loads(doc_text))
+            # Only this ingest lock serialises writers; the store lock is held for the statements alone,
+            # so API reads are not blocked while the summaries are computed in Python.
+            for trace_id, doc_text in self.store.execute(
+                    "SELECT trace_id, doc FROM xray_segments WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY seq",
+                    [ids]):
+                existing.setdefault(trace_id, []).append(json.loads(doc_text))
+            if existing:
+                revisions = dict(self.store.execute(
+                    "SELECT trace_id, revision FROM xray_traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [list(existing)]))
+            rows: dict[str, list[dict]] = {t: [] for t in DERIVED}
+            for trace_id, new_docs in by_trace.items():
+                result = summarize(trace_id, existing.get(trace_id, []) + new_docs)
+                trace = result["trace"]
+                trace["revision"] = revisions.get(trace_id, 0) + 1
+                trace["updated_at"] = received
+                rows["xray_traces"].append(trace)
+                rows["xray_nodes"].extend(result["nodes"])
+                rows["xray_edges"].extend(result["edges"])
+                rows["xray_annotations"].extend(result["annotations"])
+            with self.store.transaction():
                 if existing:
-                    revisions = dict(self.store.execute(
-                        "SELECT trace_id, revision FROM xray_traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))",
-                        [list(existing)]))
-                rows: dict[str, list[dict]] = {t: [] for t in DERIVED}
-                for trace_id, new_docs in by_trace.items():
-                    result = summarize(trace_id, existing.get(trace_id, []) + new_docs)
-                    trace = result["trace"]
-                    trace["revision"] = revisions.get(trace_id, 0) + 1
-                    trace["updated_at"] = received
-                    rows["xray_traces"].append(trace)
-                    rows["xray_nodes"].extend(result["nodes"])
-                    rows["xray_edges"].extend(result["edges"])
-                    rows["xray_annotations"].extend(result["annotations"])
-                with self.store.transaction():
-                    if existing:
-                        old = list(existing)
-                        for table in DERIVED:
-                            self.store.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [old])
-                    self.store.insert_frame("xray_segments", _frame("xray_segments", seg_rows))
+                    old = list(existing)
                     for table in DERIVED:
-                        if rows[table]:
-                            self.store.insert_frame(table, _frame(table, rows[table]))
+                        self.store.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [old])
+                self.store.insert_frame("xray_segments", _frame("xray_segments", seg_rows))
+                for table in DERIVED:
+                    if rows[table]:
+                        self.store.insert_frame(table, _frame(table, rows[table]))
         self.counters["documents"] += len(seg_rows)
         return bad
 
