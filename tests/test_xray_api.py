@@ -201,9 +201,15 @@ def test_service_graph_statistics(xray):
     assert edge["SummaryStatistics"]["TotalResponseTime"] == pytest.approx(sum(s.downstream_time for s in called))
     assert {h["Value"]: h["Count"] for h in edge["ResponseTimeHistogram"]} == {0.1: 3, 0.05: 1}
     # a group restricts the graph to its traces
-    xray.create_group(GroupName="failing", FilterExpression="fault")
+    arn = xray.create_group(GroupName="failing", FilterExpression="fault")["Group"]["GroupARN"]
     grouped = {s["Name"]: s for s in xray.get_service_graph(StartTime=base - 1, EndTime=base + 5, GroupName="failing")["Services"]}
     assert grouped["backend-flask"]["SummaryStatistics"]["TotalCount"] == sum(s.fault for s in specs)
+    by_arn = {s["Name"]: s for s in xray.get_service_graph(StartTime=base - 1, EndTime=base + 5, GroupARN=arn)["Services"]}
+    assert by_arn == grouped
+    assert grouped["notifications"]["SummaryStatistics"]["TotalCount"] == sum(bool(s.fault and s.downstream) for s in specs)
+    with pytest.raises(ClientError) as info:
+        xray.get_service_graph(StartTime=base - 1, EndTime=base + 5, GroupName="no-such-group")
+    assert code_of(info) == "InvalidRequestException"
     # the trace graph of one trace
     one = xray.get_trace_graph(TraceIds=[specs[0].trace_id])["Services"]
     assert sorted(s["Name"] for s in one) == ["backend-flask", "notifications"]
