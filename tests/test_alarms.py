@@ -246,3 +246,27 @@ def test_set_alarm_state_records_history(cloud):
     assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "testing the pager")
     items = cw.describe_alarm_history(AlarmName="manual", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
     assert [i["HistorySummary"] for i in items] == ["Alarm updated from INSUFFICIENT_DATA to ALARM"]
+
+
+def test_insufficient_data_actions_and_disabled_actions(cloud):
+    cw, sns = boto3.client("cloudwatch"), boto3.client("sns")
+    topic = sns.create_topic(Name="insufficient")["TopicArn"]
+    with Webhook() as hook:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url)
+        b0 = _align(cloud)
+        _alarm(cw, "quiet", InsufficientDataActions=[topic], OKActions=[topic])
+        _alarm(cw, "muted", AlarmActions=[topic], ActionsEnabled=False)
+        _put(cw, 0.0, b0 + 4, "quiet")
+        _put(cw, 7.0, b0 + 4, "muted")
+        _advance(cloud, 60)          # quiet: INSUFFICIENT_DATA -> OK (notified); muted -> ALARM (actions disabled)
+        # by hand: the 0.0 datapoint stays in quiet's 3-period range until b0 + 180; then missing -> INSUFFICIENT_DATA
+        _advance(cloud, 120)
+        assert [n["Message"]["NewStateValue"] for n in hook.notifications()] == ["OK"]
+        _advance(cloud, 60)
+        notes = [(n["Message"]["AlarmName"], n["Message"]["NewStateValue"]) for n in hook.notifications()]
+    assert notes == [("quiet", "OK"), ("quiet", "INSUFFICIENT_DATA")]
+    # muted: ALARM at b0 + 60, its datapoint leaves the range at b0 + 240 -> INSUFFICIENT_DATA; no actions ran
+    muted = cw.describe_alarm_history(AlarmName="muted", ScanBy="TimestampAscending")["AlarmHistoryItems"]
+    assert [i["HistorySummary"] for i in muted if i["HistoryItemType"] == "StateUpdate"] == [
+        "Alarm updated from INSUFFICIENT_DATA to ALARM", "Alarm updated from ALARM to INSUFFICIENT_DATA"]
+    assert not [i for i in muted if i["HistoryItemType"] == "Action"]
