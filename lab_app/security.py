@@ -189,7 +189,7 @@ def alarm_history(names: Iterable[str] | None = None, since=None, item_type: str
         if item_type:
             kwargs["HistoryItemType"] = item_type
         if since is not None:
-            kwargs["StartDate"] = pd.Timestamp(since).to_pydatetime()
+            kwargs["StartDate"] = pd.Timestamp(since).floor("ms").to_pydatetime()
         for page in cloudwatch.get_paginator("describe_alarm_history").paginate(**kwargs):
             for item in page["AlarmHistoryItems"]:
                 data = json.loads(item.get("HistoryData") or "{}")

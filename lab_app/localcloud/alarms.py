@@ -13,8 +13,8 @@ component reads them in-process and does what CloudWatch does with them:
   actions to SNS (moto's SNS really POSTs to http subscriptions) and emits the EventBridge
   ``CloudWatch Alarm State Change`` event to the default bus (moto routes it to rule targets).
 
-Not evaluated (they keep INSUFFICIENT_DATA): metric-math alarms (``Metrics=[...]``), anomaly-detection
-comparison operators and composite alarms. Only the JSON protocol that boto3/awscli use is intercepted.
+Not evaluated: metric-math alarms (``Metrics=[...]``) and anomaly-detection comparison operators
+(they stay INSUFFICIENT_DATA), and composite alarms (PutCompositeAlarm is left to moto). Only the JSON protocol that boto3/awscli use is intercepted.
 
 LOCAL ONLY: ``POST /_localcloud/clock {"advance_seconds": n}`` moves the clock; every evaluation
 boundary crossed is evaluated before the call returns, so a notebook sees INSUFFICIENT_DATA ->
