@@ -166,7 +166,9 @@ seen a full period yet.
 the local cloud evaluates every alarm at each minute boundary it crosses. AWS has no such control: in cloud
 mode the same call *waits* (polling `DescribeAlarms`) until CloudWatch has evaluated, which takes one to a
 few minutes. Alarms from an earlier run of this notebook are deleted first (their history stays), then we
-start on a fresh minute, so everything below happens inside one period.
+start on a fresh minute, so everything below happens inside one period. The skipped minutes stay skipped:
+the local cloud's clock (`security.cloud_now()`) is now ahead of your wall clock, and never goes back, even
+across restarts, so stored events keep their order (`python -m lab_app.localcloud reset` starts over).
 """),
 code("""
 security.delete_cis_alarms()
