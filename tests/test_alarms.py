@@ -270,3 +270,33 @@ def test_insufficient_data_actions_and_disabled_actions(cloud):
     assert [i["HistorySummary"] for i in muted if i["HistoryItemType"] == "StateUpdate"] == [
         "Alarm updated from INSUFFICIENT_DATA to ALARM", "Alarm updated from ALARM to INSUFFICIENT_DATA"]
     assert not [i for i in muted if i["HistoryItemType"] == "Action"]
+
+
+def test_eventbridge_rules_route_alarm_changes_to_sns_and_log_groups(cloud):
+    cw, sns, events, logs = (boto3.client(s) for s in ("cloudwatch", "sns", "events", "logs"))
+    topic = sns.create_topic(Name="routed")["TopicArn"]
+    logs.create_log_group(logGroupName="/aws/events/alarms")
+    group_arn = logs.describe_log_groups(logGroupNamePrefix="/aws/events/alarms")["logGroups"][0]["arn"]
+    events.put_rule(Name="to-sns-and-logs", EventPattern=json.dumps(
+        {"source": ["aws.cloudwatch"], "detail": {"alarmName": ["routed"], "state": {"value": ["ALARM"]}}}))
+    events.put_targets(Rule="to-sns-and-logs", Targets=[
+        {"Id": "topic", "Arn": topic},
+        {"Id": "group", "Arn": group_arn.removesuffix(":*")},
+        {"Id": "summary", "Arn": topic, "InputTransformer": {
+            "InputPathsMap": {"name": "$.detail.alarmName", "state": "$.detail.state.value"},
+            "InputTemplate": '"<name> is <state>"'}},
+    ])
+    with Webhook() as hook:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url)
+        b0 = _align(cloud)
+        _alarm(cw, "routed")
+        _put(cw, 5.0, b0 + 2, "routed")
+        _advance(cloud, 60)
+        messages = [n["Message"] for n in hook.notifications()]
+    # the rule matches ALARM only: one event, delivered whole to SNS and transformed to SNS
+    assert len(messages) == 2
+    whole = next(m for m in messages if isinstance(m, dict))
+    assert whole["detail-type"] == "CloudWatch Alarm State Change" and whole["detail"]["state"]["value"] == "ALARM"
+    assert "routed is ALARM" in messages
+    stored = logs.filter_log_events(logGroupName="/aws/events/alarms")["events"]
+    assert [json.loads(e["message"])["detail"]["alarmName"] for e in stored] == ["routed"]

@@ -549,18 +549,83 @@ class AlarmsComponent(Component):
                 }],
             },
         }
-        try:
-            from moto.events.models import events_backends
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch", "account": account_id,
+            "time": datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region, "resources": [alarm.alarm_arn], "detail": detail,
+        }
+        self.route_event(account_id, region, event)
 
-            events_backends[account_id][region].put_events([{
-                "Source": "aws.cloudwatch",
-                "DetailType": "CloudWatch Alarm State Change",
-                "Detail": json.dumps(detail),
-                "Resources": [alarm.alarm_arn],
-                "Time": at,
-            }])
-        except Exception:  # a rule target moto cannot deliver to must not stop the alarm
-            self.log.exception("EventBridge delivery of the alarm state change failed")
+    def route_event(self, account_id: str, region: str, event: dict) -> int:
+        """Deliver an event to the targets of the default bus's matching rules (moto holds the rules).
+
+        moto's own PutEvents cannot deliver to SNS targets and writes log-group targets into moto's logs
+        backend, not the local CloudWatch Logs; so the rules are matched with moto's pattern matcher and
+        SNS, SQS and CloudWatch Logs targets are delivered here. Returns how many deliveries succeeded.
+        """
+        from moto.events.models import events_backends
+
+        try:
+            bus = dict.get(events_backends[account_id], region)
+            bus = bus.event_buses.get("default") if bus is not None else None
+        except Exception:
+            bus = None
+        if bus is None:
+            return 0
+        delivered = 0
+        for rule in list(bus.rules.values()):
+            try:
+                if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                    continue
+            except Exception:  # a pattern moto cannot evaluate matches nothing
+                continue
+            for target in list(rule.targets):
+                try:
+                    self._deliver_to_target(target, event)
+                    delivered += 1
+                except Exception as exc:
+                    self.log.warning("EventBridge rule %s: target %s failed: %s", rule.name, target.get("Arn"), exc)
+        return delivered
+
+    def _deliver_to_target(self, target: dict, event: dict) -> None:
+        arn = target["Arn"]
+        parts = arn.split(":")
+        service, target_region, target_account = parts[2], parts[3], parts[4]
+        if target.get("Input"):
+            payload: Any = json.loads(target["Input"])
+        elif target.get("InputPath"):
+            from jsonpath_ng.ext import parse as jsonpath
+
+            found = jsonpath(target["InputPath"]).find(event)
+            payload = found[0].value if found else None
+        elif target.get("InputTransformer"):
+            from moto.events.utils import EventTemplateParser
+
+            transformer = target["InputTransformer"]
+            payload = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                                input_paths_map=transformer.get("InputPathsMap", {}),
+                                                event={**event, "ingestion-time": event["time"]})
+        else:
+            payload = event
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        if service == "sns":
+            from moto.sns.models import sns_backends
+
+            sns_backends[target_account][target_region].publish(body, arn=arn)
+        elif service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            sqs_backends[target_account][target_region].send_message(queue_name=parts[5], message_body=body,
+                                                                     group_id=group)
+        elif service == "logs":
+            group_name = arn.split(":log-group:", 1)[1].split(":", 1)[0]
+            self.cloud.component("logs").deliver(group_name, event["id"], [
+                {"timestamp": int(self.cloud.clock.now() * 1000), "message": body}], region=target_region)
+        else:
+            raise ValueError(f"the local cloud delivers EventBridge events to SNS, SQS and CloudWatch Logs "
+                             f"targets only, not {service}")
 
     # the AWS port: the CloudWatch operations moto gets wrong or lacks --------------------------
     def matches(self, environ: dict) -> bool:
