@@ -11,7 +11,8 @@ component reads them in-process and does what CloudWatch does with them:
 * a state change is written back to moto's alarm (so DescribeAlarms shows it), kept as alarm
   history (DescribeAlarmHistory is served here: moto does not implement it), fires the alarm's
   actions to SNS (moto's SNS really POSTs to http subscriptions) and emits the EventBridge
-  ``CloudWatch Alarm State Change`` event to the default bus (moto routes it to rule targets).
+  ``CloudWatch Alarm State Change`` event: the default bus's rules (stored by moto, matched with
+  moto's pattern matcher) route it to SNS, SQS and CloudWatch Logs targets.
 
 Not evaluated: metric-math alarms (``Metrics=[...]``) and anomaly-detection comparison operators
 (they stay INSUFFICIENT_DATA), and composite alarms (PutCompositeAlarm is left to moto). Only the JSON protocol that boto3/awscli use is intercepted.
