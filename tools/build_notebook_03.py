@@ -151,7 +151,7 @@ Every request is recorded (sampling is off), so X-Ray should see exactly what th
 """),
 code("""
 stack = services.start(instrument=[xray.instrument_app], faults=Faults.lesson())
-window_start = time.time() - 1
+window_start = time.time()  # the first request starts after this; earlier cells' requests stay outside
 frame = traffic.generate(stack.backend_url, n=300, concurrency=4, seed=3, progress=False)
 window_end = time.time() + 1
 summaries = xq.wait_for_traces(frame["xray_trace_id"].dropna())

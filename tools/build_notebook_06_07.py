@@ -6,7 +6,7 @@ from nbbuild import code, md, write
 
 NB06 = [
 md("""
-# 06 Correlate the pillars: one request across spans, segments, logs and errors
+# Correlate the pillars: one request across spans, segments, logs and errors
 
 Notebooks 02 to 05 switched on one instrument at a time. Real incidents do not arrive that way: a user says
 "the app is slow and sometimes broken", and you have four tools that each saw part of it. Here all four run
@@ -73,7 +73,7 @@ stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, clo
 stack
 """),
 code("""
-window_start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
 run = traffic.generate(stack.backend_url, n=300, concurrency=8, seed=6)
 otel.force_flush(); cloudwatch.flush(); rollbar.flush()
 window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
@@ -326,7 +326,7 @@ at real traffic, and which sampling strategy keeps the evidence you just used?
 
 NB07 = [
 md("""
-# 07 Sampling and cost: what each strategy keeps, and what it costs
+# Sampling and cost: what each strategy keeps, and what it costs
 
 Notebook 06 traced every request and found the faults. Tracing everything has a price that grows with traffic:
 X-Ray bills each recorded trace, CloudWatch Logs each ingested GB, Honeycomb each span, Rollbar each
@@ -381,7 +381,7 @@ rollbar.init()
 stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, cloudwatch.instrument_app,
                                    rollbar.instrument_app, trace_context.instrument_app],
                        faults=Faults.lesson())
-window_start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
 run = traffic.generate(stack.backend_url, n=400, concurrency=8, seed=7)
 otel.force_flush(); cloudwatch.flush(); rollbar.flush()
 window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)

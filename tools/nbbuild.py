@@ -35,6 +35,10 @@ def write(path: str | Path, cells: list) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     strip(target)
+    if target.parent == ROOT / "notebooks":
+        from add_navigation import main as add_navigation  # previous/next links on every numbered notebook
+
+        add_navigation()
     return target
 
 
