@@ -259,3 +259,39 @@ def test_random_and_badly_typed_datagrams_never_lose_the_good_ones(cloud):
     assert wait_for(stored) == wanted
     status = cloud.status()["components"]["xray"]["daemon"]
     assert status["malformed"] == len(junk) and status["ingest_errors"] == 0
+
+
+def test_port_zero_retries_until_udp_and_tcp_share_a_free_number(monkeypatch):
+    """Port 0: the TCP side picks a number; when its UDP twin is taken, another number is tried."""
+    import errno
+
+    real = XRayDaemon._udp_socket
+    refused: list[int] = []
+
+    def busy_once(self, port):
+        if not refused:
+            refused.append(port)
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        return real(self, port)
+
+    monkeypatch.setattr(XRayDaemon, "_udp_socket", busy_once)
+    got: list[dict] = []
+    daemon = XRayDaemon("127.0.0.1", 0, ingest=lambda docs: got.extend(docs) or []).start()
+    try:
+        assert refused and daemon.port != 0
+        assert daemon._tcp.port == daemon.port == daemon._sock.getsockname()[1]
+        doc = documents(Spec(), time.time())[0]
+        send_udp(daemon.port, [HEADER + json.dumps(doc).encode()])
+        wait_for(lambda: [d["id"] for d in got] == [doc["id"]])
+    finally:
+        daemon.stop()
+
+
+def test_a_busy_fixed_port_is_refused_without_leaking_the_udp_socket():
+    from lab_app.runner import PortInUseError
+
+    with ServerThread(Recorder(), port=0) as holder:  # TCP side taken by someone else
+        with pytest.raises(PortInUseError):
+            XRayDaemon("127.0.0.1", holder.port, ingest=lambda docs: []).start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", holder.port))  # the daemon released its UDP socket

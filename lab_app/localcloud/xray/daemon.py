@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import json
 import logging
 import socket
@@ -134,7 +135,7 @@ class XRayDaemon:
         self.rcvbuf = 0
 
     # --- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> "XRayDaemon":
+    def _udp_socket(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
             if option is None:
@@ -144,8 +145,37 @@ class XRayDaemon:
                 break
             except OSError:
                 continue
+        try:
+            sock.bind((self.host, port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _bind(self) -> tuple[socket.socket, ServerThread]:
+        """UDP and TCP on the same port number; for port 0, a number free for both."""
+        if self.port:
+            sock = self._udp_socket(self.port)
+            tcp = ServerThread(self._tcp_app, port=self.port, host=self.host, name="xray-daemon-tcp")
+            try:
+                return sock, tcp.start()
+            except BaseException:
+                sock.close()
+                raise
+        for _ in range(20):  # the kernel picks a free TCP port; its UDP twin is almost always free too
+            tcp = ServerThread(self._tcp_app, port=0, host=self.host, name="xray-daemon-tcp").start()
+            try:
+                return self._udp_socket(tcp.port), tcp
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    tcp.stop()
+                    raise
+                tcp.stop()
+        raise OSError(errno.EADDRINUSE, "no port number free for both UDP and TCP after 20 tries")
+
+    def start(self) -> "XRayDaemon":
+        sock, self._tcp = self._bind()
         self.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         sock.settimeout(0.2)
         self._sock = sock
@@ -154,8 +184,6 @@ class XRayDaemon:
                          threading.Thread(target=self._work, name="xray-daemon-ingest", daemon=True)]
         for t in self._threads:
             t.start()
-        self._tcp = ServerThread(self._tcp_app, port=self.port, host=self.host, name="xray-daemon-tcp")
-        self._tcp.start()
         log.info("X-Ray daemon on %s:%s (UDP+TCP), SO_RCVBUF=%d%s", self.host, self.port, self.rcvbuf,
                  f", forwarding to {self.forwarder.endpoint}" if self.forwarder else "")
         return self
