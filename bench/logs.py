@@ -81,9 +81,9 @@ def main() -> None:
     parser.add_argument("--ingest-batches", type=int, default=10)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-    ours = LocalCloud(tmp / "ours", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+    ours = LocalCloud(tmp / "ours", aws_port=0, otlp_port=0, daemon_port=0,
                       components=["lab_app.localcloud.logs:Logs"]).start()
-    moto = LocalCloud(tmp / "moto", aws_port=0, otlp_port=free_port(), daemon_port=free_port(), components=[]).start()
+    moto = LocalCloud(tmp / "moto", aws_port=0, otlp_port=0, daemon_port=0, components=[]).start()
     try:
         now_ms = int(time.time() * 1000)
         base = now_ms - 3 * 3600 * 1000

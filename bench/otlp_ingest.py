@@ -144,7 +144,7 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
 
 def bench_query(n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                            components=["lab_app.localcloud.otlp:Honeycomb"]).start()
         try:
             frame = synthetic_frame(n)

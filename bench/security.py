@@ -43,7 +43,7 @@ def summary(label: str, values: list[float], base: float | None) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port()).start()
+        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=0, daemon_port=0).start()
         os.environ.update(cloud.env())
         try:
             from lab_app import security

@@ -174,7 +174,7 @@ def bench_filter(n_traces: int) -> None:
 
     rng = random.Random(7)
     data_dir = Path(tempfile.mkdtemp(prefix="xray-bench-"))
-    cloud = LocalCloud(data_dir, aws_port=0, otlp_port=free_port(), daemon_port=free_udp_tcp_port()).start()
+    cloud = LocalCloud(data_dir, aws_port=0, otlp_port=0, daemon_port=0).start()
     try:
         xray = cloud.component("xray")
         now = time.time() - 3600
@@ -237,8 +237,8 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=100_000)
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="xray-bench-stack-"))
-    info = localcloud.start(data_dir=data_dir, aws_port=free_port(), otlp_port=free_port(),
-                            daemon_port=free_udp_tcp_port(), set_environ=False)
+    info = localcloud.start(data_dir=data_dir, aws_port=free_port(), otlp_port=0,
+                            daemon_port=0, set_environ=False)
     try:
         bench_udp(info, args.rate, args.seconds)
         bench_visibility(info)

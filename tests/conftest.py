@@ -28,7 +28,7 @@ def free_udp_tcp_port() -> int:
 @pytest.fixture
 def cloud(tmp_path, monkeypatch):
     """A running LocalCloud (all components), its environment applied to this process."""
-    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_udp_tcp_port()).start()
+    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0).start()
     for key, value in lc.env().items():
         monkeypatch.setenv(key, value)
     yield lc
@@ -38,8 +38,8 @@ def cloud(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def module_cloud(tmp_path_factory):
     """One LocalCloud shared by a module's tests (environment applied for the module)."""
-    lc = LocalCloud(tmp_path_factory.mktemp("lab"), aws_port=0, otlp_port=free_port(),
-                    daemon_port=free_udp_tcp_port()).start()
+    lc = LocalCloud(tmp_path_factory.mktemp("lab"), aws_port=0, otlp_port=0,
+                    daemon_port=0).start()
     saved = dict(os.environ)
     os.environ.update(lc.env())
     yield lc

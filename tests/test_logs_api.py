@@ -334,7 +334,7 @@ def test_data_survives_restart(tmp_path):
     from lab_app.runner import free_port
 
     def start():
-        return LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+        return LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                           components=["lab_app.localcloud.logs:Logs"]).start()
 
     lc = start()

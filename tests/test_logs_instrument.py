@@ -16,8 +16,8 @@ from lab_app.runner import free_port
 @pytest.fixture
 def stack(cloud):
     cloudwatch.shutdown()
-    stack = services.start(instrument=[cloudwatch.instrument_app], backend_port=free_port(),
-                           downstream_port=free_port())
+    stack = services.start(instrument=[cloudwatch.instrument_app], backend_port=0,
+                           downstream_port=0)
     yield stack
     stack.stop()
     cloudwatch.shutdown()

@@ -26,7 +26,7 @@ def test_two_services_one_trace_own_datasets(module_cloud):
     sink = otel.memory()
     otel.otlp()
     sink.clear()
-    ports = dict(backend_port=free_port(), downstream_port=free_port())
+    ports = dict(backend_port=0, downstream_port=0)
     services.start(instrument=[otel.instrument_app], **ports).stop()  # a cell run twice: no duplicates
     stack = services.start(instrument=[otel.instrument_app, otel.instrument_app], **ports)
     try:
@@ -89,8 +89,8 @@ def test_requests_failing_in_a_before_request_hook_are_traced(module_cloud):
     sink = otel.memory()
     sink.clear()
     faults = services.Faults({"backend-flask:GET /api/message_groups": services.Fault(exception_rate=1.0)})
-    stack = services.start(instrument=[otel.instrument_app], faults=faults, backend_port=free_port(),
-                           downstream_port=free_port())
+    stack = services.start(instrument=[otel.instrument_app], faults=faults, backend_port=0,
+                           downstream_port=0)
     try:
         reply = requests.get(stack.backend_url + "/api/message_groups", timeout=10)
     finally:

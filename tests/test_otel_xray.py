@@ -111,7 +111,7 @@ def test_exporter_delivers_xray_ids_to_the_otlp_endpoint(tmp_path):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.trace import SpanKind
 
-    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                     components=["lab_app.localcloud.xray_otlp:XRayOTLP", f"{__name__}:RecordingXRay"]).start()
     try:
         provider = TracerProvider(id_generator=AwsXRayIdGenerator(),

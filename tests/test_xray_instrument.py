@@ -26,8 +26,8 @@ def wait_for(predicate, timeout: float = 10.0):
 @pytest.fixture
 def stack(cloud):
     xray_instrument.configure(sampling=False)
-    stack = services.start(instrument=[xray_instrument.instrument_app], backend_port=free_port(),
-                           downstream_port=free_port())
+    stack = services.start(instrument=[xray_instrument.instrument_app], backend_port=0,
+                           downstream_port=0)
     yield stack
     stack.stop()
     xray_instrument.disable()

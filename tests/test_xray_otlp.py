@@ -246,7 +246,7 @@ SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/202
 
 @pytest.fixture
 def otlp_cloud(tmp_path):
-    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                     components=["lab_app.localcloud.xray_otlp:XRayOTLP", f"{__name__}:RecordingXRay"]).start()
     yield lc
     lc.stop()
@@ -303,7 +303,7 @@ def test_bad_requests_get_otlp_errors_and_the_server_keeps_serving(otlp_cloud, h
 
 
 def test_without_the_xray_component_the_endpoint_says_so(tmp_path):
-    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=free_port(), daemon_port=free_port(),
+    lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                     components=["lab_app.localcloud.xray_otlp:XRayOTLP"]).start()
     try:
         r = requests.post(lc.aws_url + "/v1/traces", data=_proto_body(_recent_tree()), timeout=10,

@@ -142,6 +142,8 @@ def start(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None, timeou
         answer = health(info.aws_port, info.host, timeout=0.5)
         if answer:
             info.pid = answer.get("pid", proc.pid)
+            ports = answer.get("ports", {})  # the bound ones, when 0 ("any free port") was asked for
+            info.otlp_port, info.daemon_port = ports.get("otlp", info.otlp_port), ports.get("daemon", info.daemon_port)
             if set_environ:
                 _apply_env(info)
             return info
