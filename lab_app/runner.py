@@ -136,7 +136,9 @@ def running_servers() -> list[ServerThread]:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when a server could listen on ``port`` now (connections lingering in TIME_WAIT don't count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's servers bind
         try:
             sock.bind((host, port))
         except OSError:
