@@ -93,3 +93,30 @@ def test_new_endpoint_gets_a_new_handler(cloud, monkeypatch):
     assert len(second) == 1 and second[0] is not first[0]
     assert second[0]._lab_endpoint.startswith("http://localhost:")
     cloudwatch.shutdown()
+
+
+def test_no_line_is_lost_while_the_first_batch_goes_out(cloud):
+    """The stream exists before the first record, so watchtower never drops records while creating it."""
+    import threading
+
+    cloudwatch.shutdown()
+    logger = cloudwatch.access_logger("busy-service", "json", send_interval=0.02)
+    stream = cloudwatch.stream_names("busy-service")["json"]
+    logs = boto3.client("logs")
+    names = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName="cruddur")["logStreams"]]
+    assert stream in names  # created up front, before anything was logged
+
+    def burst(worker: int) -> None:
+        for i in range(400):
+            logger.info({"worker": worker, "i": i})
+
+    threads = [threading.Thread(target=burst, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cloudwatch.flush()
+    got = insights.filter_events("cruddur", streams=[stream], max_events=5000)
+    pairs = {(json.loads(m)["worker"], json.loads(m)["i"]) for m in got["message"]}
+    assert len(got) == len(pairs) == 6 * 400
+    cloudwatch.shutdown()

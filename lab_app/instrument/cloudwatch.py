@@ -47,6 +47,20 @@ def _endpoint() -> str:
     return os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or os.environ.get("AWS_ENDPOINT_URL") or "aws"
 
 
+def _create_stream(client, log_group_name: str, stream: str) -> None:
+    """Create the stream up front, idempotently.
+
+    Left to itself, watchtower creates a stream when its first PutLogEvents answers
+    ResourceNotFoundException, and while that CreateLogStream call runs its ``emit`` silently drops every
+    record any thread logs (its guard against logging its own side effects). Under traffic that loses
+    access lines; a stream that already exists never takes that path.
+    """
+    try:
+        client.create_log_stream(logGroupName=log_group_name, logStreamName=stream)
+    except client.exceptions.ResourceAlreadyExistsException:
+        pass
+
+
 def _handler(log_group_name: str, stream: str, send_interval: float) -> logging.Handler:
     import boto3
     import watchtower
@@ -64,6 +78,7 @@ def _handler(log_group_name: str, stream: str, send_interval: float) -> logging.
                 create_log_group=True, boto3_client=boto3.client("logs"))
             handler.setLevel(logging.INFO)
             handler._lab_endpoint = _endpoint()
+            _create_stream(handler.cwl_client, log_group_name, stream)
             _handlers[key] = handler
     if stale is not None:  # flush what it still holds to the old endpoint and stop its threads, off this thread
         threading.Thread(target=stale.close, name="watchtower-close", daemon=True).start()
