@@ -143,6 +143,15 @@ def test_rollbar_test_route_and_request_id(stack):
     assert resp.text == "Hello World!" and resp.headers["X-Request-Id"] == "abc"
 
 
+def test_rollbar_test_route_before_rollbar_is_initialised_is_quiet(stack, monkeypatch, caplog):
+    import rollbar
+
+    monkeypatch.setitem(rollbar.SETTINGS, "access_token", None)
+    with caplog.at_level("DEBUG", logger="rollbar"):
+        assert get(stack, "/rollbar/test").text == "Hello World!"
+    assert not [r for r in caplog.records if r.name.startswith("rollbar")]
+
+
 def test_downstream_down_gives_502_and_posts_still_stored():
     s = services.start(backend_port=0, downstream_port=0)
     s.downstream.stop()
@@ -190,3 +199,4 @@ def test_instrumenters_run_on_both_apps_before_serving():
                         downstream_port=0) as s:
         assert s.running
     assert seen == [("notifications", "notifications"), ("backend-flask", "backend-flask")]
+
