@@ -29,7 +29,6 @@ import boto3  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lab_app.localcloud.server import LocalCloud  # noqa: E402
-from lab_app.runner import free_port  # noqa: E402
 
 BATCH = 10_000
 ROUTES = ["/api/activities/home", "/api/activities/search", "/api/messages", "/api/activities/notifications"]

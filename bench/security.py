@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3  # noqa: E402
 
 from lab_app.localcloud.server import LocalCloud  # noqa: E402
-from lab_app.runner import free_port  # noqa: E402
 
 N_CALLS = int(os.environ.get("BENCH_CALLS", "300"))
 

@@ -331,7 +331,6 @@ def test_watchtower_unchanged(logs):
 
 def test_data_survives_restart(tmp_path):
     from lab_app.localcloud.server import LocalCloud
-    from lab_app.runner import free_port
 
     def start():
         return LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,

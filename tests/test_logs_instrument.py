@@ -10,7 +10,6 @@ import pytest
 from lab_app import services, traffic
 from lab_app.instrument import cloudwatch
 from lab_app.query import insights
-from lab_app.runner import free_port
 
 
 @pytest.fixture

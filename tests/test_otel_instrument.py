@@ -8,7 +8,6 @@ import requests
 from lab_app import services
 from lab_app.instrument import otel
 from lab_app.query import spans as spans_api
-from lab_app.runner import free_port
 
 
 @pytest.fixture(autouse=True)

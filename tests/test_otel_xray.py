@@ -9,29 +9,14 @@ import re
 import threading
 import time
 
-import pytest
 from botocore.credentials import Credentials
 
 from lab_app.instrument import otel_xray
 from lab_app.localcloud.server import LocalCloud
-from lab_app.runner import ServerThread, free_port
-from lab_app.localcloud.component import Component
+from lab_app.runner import ServerThread
 
 AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"  # pragma: allowlist secret
 
-
-class RecordingXRay(Component):
-    """Test double of the X-Ray stand-in's ingest API."""
-
-    name = "xray"
-
-    def __init__(self, cloud):
-        super().__init__(cloud)
-        self.docs: list[dict] = []
-
-    def ingest_documents(self, docs):
-        self.docs.extend(docs)
-        return []
 
 
 class Recorder:
@@ -112,7 +97,7 @@ def test_exporter_delivers_xray_ids_to_the_otlp_endpoint(tmp_path):
     from opentelemetry.trace import SpanKind
 
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", f"{__name__}:RecordingXRay"]).start()
+                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
     try:
         provider = TracerProvider(id_generator=AwsXRayIdGenerator(),
                                   resource=Resource.create({"service.name": "backend-flask"}))

@@ -8,7 +8,6 @@ import gzip
 import json
 import logging
 import socket
-import threading
 
 import pytest
 from werkzeug.wrappers import Request, Response

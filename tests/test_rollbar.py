@@ -11,7 +11,6 @@ import rollbar
 from lab_app import config, services
 from lab_app.instrument import rollbar as rollbar_instr
 from lab_app.query import rollbar as rb
-from lab_app.runner import free_port
 
 TOKEN = config.LOCAL_ROLLBAR_TOKEN
 

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from lab_app.localcloud.xray.daemon import SigV4Forwarder, XRayDaemon, parse_datagram, MalformedDatagram
 from lab_app.runner import ServerThread
-from xray_helpers import Spec, documents, new_id, new_trace_id
+from xray_helpers import Spec, documents, new_trace_id, wait_for
 
 HEADER = b'{"format":"json","version":1}\n'
 
@@ -23,15 +23,6 @@ def send_udp(port: int, payloads: list[bytes]) -> None:
         for payload in payloads:
             sock.sendto(payload, ("127.0.0.1", port))
 
-
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_malformed_datagrams_are_counted_and_the_daemon_keeps_serving(cloud):

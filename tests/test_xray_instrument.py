@@ -10,17 +10,8 @@ import requests
 
 from lab_app import services
 from lab_app.instrument import xray as xray_instrument
-from lab_app.runner import free_port
+from xray_helpers import wait_for
 
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def test_backend_and_downstream_share_one_trace_with_their_own_names(stack):
         docs = [json.loads(s["Document"]) for s in traces[0]["Segments"]] if traces else []
         return docs if len(docs) == 2 else None
 
-    docs = {d["name"]: d for d in wait_for(both_segments)}
+    docs = {d["name"]: d for d in wait_for(both_segments, timeout=10)}
     assert set(docs) == {services.BACKEND, services.DOWNSTREAM}
     backend, downstream = docs[services.BACKEND], docs[services.DOWNSTREAM]
     # the downstream segment's parent is the backend's remote subsegment for the HTTP call (propagated header)
@@ -69,7 +60,7 @@ def test_activity_span_becomes_an_annotated_subsegment(stack):
     client = boto3.client("xray")
     response = requests.get(stack.backend_url + "/api/activities/home", timeout=10)
     trace_id = trace_of(response)
-    wait_for(lambda: client.batch_get_traces(TraceIds=[trace_id])["Traces"])
+    wait_for(lambda: client.batch_get_traces(TraceIds=[trace_id])["Traces"], timeout=10)
     doc = json.loads(client.batch_get_traces(TraceIds=[trace_id])["Traces"][0]["Segments"][0]["Document"])
     sub = next(s for s in doc["subsegments"] if s["name"] == "home-activities-mock-data")
     assert "app_user" in sub["annotations"]
@@ -111,7 +102,7 @@ def test_centralized_sampling_on_and_off(stack):
     sampled = [trace_of(requests.get(stack.backend_url + "/api/activities/notifications", timeout=10))
                for _ in range(10)]
     wait_for(lambda: set(sampled) <= {s["Id"] for s in client.get_trace_summaries(
-        StartTime=start, EndTime=time.time() + 5)["TraceSummaries"]})
+        StartTime=start, EndTime=time.time() + 5)["TraceSummaries"]}, timeout=10)
     time.sleep(0.3)
     stored = {s["Id"] for s in client.get_trace_summaries(StartTime=start, EndTime=time.time() + 5)["TraceSummaries"]}
     assert stored == set(sampled)

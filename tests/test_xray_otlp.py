@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import time
 
 import pytest
 import requests
 
-from lab_app.localcloud import xray_otlp
-from lab_app.localcloud.component import Component
 from lab_app.localcloud.server import LocalCloud
-from lab_app.localcloud.xray_otlp import otel_trace_id, span_to_segment, spans_to_segments, xray_trace_id
-from lab_app.runner import free_port
+from lab_app.localcloud.xray_otlp import otel_trace_id, spans_to_segments, xray_trace_id
 
 NOW = 1_700_000_000.0  # fixed "now" so the 14-day window check is deterministic
 T0 = int(NOW * 1e9)
@@ -181,19 +177,6 @@ def test_protobuf_from_the_real_sdk_converts_the_same_way():
 
 
 # --- the endpoint -----------------------------------------------------------------------------------------
-class RecordingXRay(Component):
-    """Test double of the X-Ray stand-in's public ingest API (the real one is exercised below when present)."""
-
-    name = "xray"
-
-    def __init__(self, cloud):
-        super().__init__(cloud)
-        self.docs: list[dict] = []
-
-    def ingest_documents(self, docs):
-        self.docs.extend(docs)
-        return []
-
 
 def _proto_body(spans: list[dict]) -> bytes:
     """Encode span dicts as an ExportTraceServiceRequest by hand (independent of the converter's decoder)."""
@@ -247,7 +230,7 @@ SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/202
 @pytest.fixture
 def otlp_cloud(tmp_path):
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", f"{__name__}:RecordingXRay"]).start()
+                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
     yield lc
     lc.stop()
 

@@ -5,11 +5,10 @@ import json
 import time
 
 import boto3
-import pandas as pd
 import pytest
 
 from lab_app.query import xray as q
-from xray_helpers import Spec, documents, new_id
+from xray_helpers import Spec, documents
 
 
 @pytest.fixture

@@ -1,9 +1,37 @@
-"""Build X-Ray segment documents from plain specs, so tests can compute expected answers independently."""
+"""Build X-Ray segment documents from plain specs, so tests can compute expected answers independently;
+and the small helpers the X-Ray tests share (polling, a recording ingest component)."""
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass, field
+
+from lab_app.localcloud.component import Component
+
+
+def wait_for(predicate, timeout: float = 5.0):
+    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+class RecordingXRay(Component):
+    """Test double of the X-Ray stand-in's ingest API (``"xray_helpers:RecordingXRay"`` as a component)."""
+
+    name = "xray"
+
+    def __init__(self, cloud):
+        super().__init__(cloud)
+        self.docs: list[dict] = []
+
+    def ingest_documents(self, docs):
+        self.docs.extend(docs)
+        return []
 
 
 def new_trace_id(epoch: float | None = None) -> str:

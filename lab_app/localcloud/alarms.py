@@ -29,13 +29,12 @@ import itertools
 import json
 import math
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from lab_app.localcloud import apicall
 from lab_app.localcloud.component import Component

@@ -199,7 +199,7 @@ class Compiler:
         scan_params = dict(self.params)
         scan_sql = f"SELECT count(*), coalesce(sum(strlen(message)), 0) FROM {EVENTS_TABLE} WHERE {where}"
         json_fields = self._json_fields()
-        select = [f"ts AS c_ts", "ingest AS c_ingest", "stream AS c_stream",
+        select = ["ts AS c_ts", "ingest AS c_ingest", "stream AS c_stream",
                   f"{self.param(scope.account + ':')} || grp AS c_log", "message AS c_msg", "id AS c_id"]
         if json_fields:
             paths = self.param([_json_path(n) for n in json_fields])
