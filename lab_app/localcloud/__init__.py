@@ -23,6 +23,7 @@ from pathlib import Path
 
 from lab_app import config
 from lab_app.localcloud.server import DB_FILE, IDENTITY, LOG_FILE, PID_FILE
+from lab_app.runner import port_is_free
 
 __all__ = ["LocalCloudInfo", "LocalCloudError", "start", "stop", "status", "env", "reset", "health"]
 
@@ -82,13 +83,7 @@ def health(aws_port: int | None = None, host: str = config.HOST, timeout: float 
 
 
 def _tcp_busy(port: int, host: str) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
+    return not port_is_free(port, host)
 
 
 def _udp_busy(port: int, host: str) -> bool:
@@ -98,6 +93,13 @@ def _udp_busy(port: int, host: str) -> bool:
         except OSError:
             return True
     return False
+
+
+def _adopt(info: LocalCloudInfo, answer: dict, pid: int | None = None) -> None:
+    """Take the pid and the ports the running stack reports (the bound ones, when 0 was asked for)."""
+    ports = answer.get("ports", {})
+    info.otlp_port, info.daemon_port = ports.get("otlp", info.otlp_port), ports.get("daemon", info.daemon_port)
+    info.pid = answer.get("pid", pid)
 
 
 def _apply_env(info: LocalCloudInfo) -> None:
@@ -113,9 +115,8 @@ def start(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None, timeou
     info = _resolve(data_dir, aws_port, otlp_port, daemon_port)
     running = health(info.aws_port, info.host)
     if running:
-        ports = running.get("ports", {})
-        info.otlp_port, info.daemon_port = ports.get("otlp", info.otlp_port), ports.get("daemon", info.daemon_port)
-        info.pid, info.attached = running.get("pid"), True
+        _adopt(info, running)
+        info.attached = True
         if set_environ:
             _apply_env(info)
         return info
@@ -141,9 +142,7 @@ def start(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None, timeou
     while time.monotonic() < deadline:
         answer = health(info.aws_port, info.host, timeout=0.5)
         if answer:
-            info.pid = answer.get("pid", proc.pid)
-            ports = answer.get("ports", {})  # the bound ones, when 0 ("any free port") was asked for
-            info.otlp_port, info.daemon_port = ports.get("otlp", info.otlp_port), ports.get("daemon", info.daemon_port)
+            _adopt(info, answer, pid=proc.pid)
             if set_environ:
                 _apply_env(info)
             return info

@@ -167,10 +167,9 @@ class XRayDaemon:
             try:
                 return self._udp_socket(tcp.port), tcp
             except OSError as exc:
-                if exc.errno != errno.EADDRINUSE:
-                    tcp.stop()
-                    raise
                 tcp.stop()
+                if exc.errno != errno.EADDRINUSE:
+                    raise
         raise OSError(errno.EADDRINUSE, "no port number free for both UDP and TCP after 20 tries")
 
     def start(self) -> "XRayDaemon":
