@@ -76,9 +76,26 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None,
     return Response(json.dumps(body, default=str), status=status, headers=headers, content_type=content_type)
 
 
-def aws_json_error(code: str, message: str, status: int = 400, amz_json: bool = True) -> Response:
-    """The error body botocore turns into ``ClientError`` with ``Error.Code == code``."""
-    body = {"__type": code, "message": message}
+def aws_json_error(code: str, message: str, status: int = 400, amz_json: bool = True,
+                   extra: dict | None = None) -> Response:
+    """The error body botocore turns into ``ClientError`` with ``Error.Code == code`` (``extra``: more fields)."""
+    body = {"__type": code, "message": message, **(extra or {})}
     headers = {"x-amzn-ErrorType": code}
     ctype = "application/x-amz-json-1.1" if amz_json else "application/json"
     return json_response(body, status=status, headers=headers, content_type=ctype)
+
+
+class AwsError(Exception):
+    """An AWS API error a stand-in raises; ``response()`` renders it the way the real service does."""
+
+    code = "InternalFailure"
+    status = 400
+    amz_json = True  # application/x-amz-json-1.1 (JSON-RPC services); False: rest-json
+
+    def __init__(self, message: str, **extra: Any):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def response(self) -> Response:
+        return aws_json_error(self.code, self.message, self.status, self.amz_json, self.extra)

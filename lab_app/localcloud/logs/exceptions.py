@@ -3,27 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab_app.localcloud.component import aws_json_error
+from lab_app.localcloud.component import AwsError
 
 
-class LogsError(Exception):
+class LogsError(AwsError):
     code = "ServiceUnavailableException"
-    status = 400
-
-    def __init__(self, message: str, **extra: Any):
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
-
-    def response(self):
-        resp = aws_json_error(self.code, self.message, self.status)
-        if self.extra:
-            import json
-
-            body = json.loads(resp.get_data())
-            body.update(self.extra)
-            resp.set_data(json.dumps(body))
-        return resp
 
 
 class ResourceNotFoundException(LogsError):

@@ -1,19 +1,12 @@
 """X-Ray's error shapes: rest-json bodies botocore turns into the ClientError codes AWS would raise."""
 from __future__ import annotations
 
-from lab_app.localcloud.component import aws_json_error
+from lab_app.localcloud.component import AwsError
 
 
-class XRayError(Exception):
+class XRayError(AwsError):
     code = "InvalidRequestException"
-    status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def response(self):
-        return aws_json_error(self.code, self.message, self.status, amz_json=False)
+    amz_json = False  # X-Ray is rest-json
 
 
 class InvalidRequestException(XRayError):
