@@ -637,9 +637,7 @@ class AlarmsComponent(Component):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        scope = apicall.credential_scope(environ)
-        region = scope[1] if scope else "us-east-1"
-        account_id = apicall.identify(scope[0])[0] if scope else apicall.DEFAULT_ACCOUNT_ID
+        account_id, region = apicall.caller(environ)
         try:
             params = json.loads(body) if body else {}
             if not isinstance(params, dict):

@@ -77,6 +77,14 @@ def credential_scope(environ: dict) -> tuple[str, str, str] | None:
     return key, region, signing
 
 
+def caller(environ: dict) -> tuple[str, str]:
+    """(account id, region) of a signed request; unsigned ones get the default account in us-east-1."""
+    scope = credential_scope(environ)
+    if scope is None:
+        return DEFAULT_ACCOUNT_ID, "us-east-1"
+    return identify(scope[0])[0], scope[1]
+
+
 _model_lock = threading.Lock()
 
 

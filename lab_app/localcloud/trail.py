@@ -399,9 +399,7 @@ class CloudTrail(Component):
                 raise ValueError
         except ValueError:
             return aws_json_error("SerializationException", "Malformed request body")(environ, start_response)
-        scope = apicall.credential_scope(environ)
-        region = scope[1] if scope else "us-east-1"
-        account_id = apicall.identify(scope[0])[0] if scope else apicall.DEFAULT_ACCOUNT_ID
+        account_id, region = apicall.caller(environ)
         return self.lookup_events(account_id, region, params)(environ, start_response)
 
     def lookup_events(self, account_id: str, region: str, params: dict) -> Response:
