@@ -12,7 +12,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := LAB_DATA_DIR=$(CURDIR)/build/test-lab LAB_AWS_PORT=4666 LAB_OTLP_PORT=4418 LAB_XRAY_DAEMON_PORT=2100 \
             LAB_BACKEND_PORT=4667 LAB_DOWNSTREAM_PORT=4668 LAB_MODE=local
 
-.PHONY: lab test workbook install clean bench secrets-baseline
+.PHONY: lab test check notebooks workbook install clean bench secrets-baseline
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -31,9 +31,19 @@ lab: $(STAMP)
 	$(PY) -m lab_app.localcloud start
 	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
-test: $(STAMP)
+# The fast static checks (under a minute): notebook pairs agree, no outputs, ruff, the secret scan.
+check: $(STAMP)
+	$(PY) tools/notebooks.py check
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/ruff check
+	$(PY) -m pytest -q tests/test_secrets_scan.py
+
+# After editing a notebook (its .py source in an editor, or the .ipynb in JupyterLab): pair, navigate, strip.
+notebooks: $(STAMP)
+	$(PY) tools/notebooks.py sync
+
+test: check
+	$(PY) -m pytest -q tests --ignore=tests/test_secrets_scan.py
 	rm -rf build/test-lab
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --nbval-lax notebooks
 

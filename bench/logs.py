@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-import numpy as np  # noqa: E402
+import boto3
+import numpy as np
 
-from lab_app.localcloud.server import LocalCloud  # noqa: E402
+from lab_app.localcloud.server import LocalCloud
 
 BATCH = 10_000
 ROUTES = ["/api/activities/home", "/api/activities/search", "/api/messages", "/api/activities/notifications"]

@@ -23,23 +23,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import requests  # noqa: E402
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import SpanKind  # noqa: E402
+import numpy as np
+import pandas as pd
+import requests
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
-import lab_app.localcloud as localcloud  # noqa: E402
-from lab_app import config  # noqa: E402
-from lab_app.localcloud.otlp import SPAN_COLUMNS, SPANS_TABLE, request_to_frame  # noqa: E402
-from lab_app.localcloud.server import LocalCloud  # noqa: E402
-from lab_app.runner import free_port  # noqa: E402
+import lab_app.localcloud as localcloud
+from lab_app import config
+from lab_app.localcloud.otlp import SPAN_COLUMNS, SPANS_TABLE, request_to_frame
+from lab_app.localcloud.server import LocalCloud
+from lab_app.runner import free_port
 
 BATCH = 512  # BatchSpanProcessor's max_export_batch_size
 ROUTES = ["/api/activities/home", "/api/activities/notifications", "/api/activities/search", "/api/messages",

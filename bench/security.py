@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402
+import boto3
 
-from lab_app.localcloud.server import LocalCloud  # noqa: E402
+from lab_app.localcloud.server import LocalCloud
 
 N_CALLS = int(os.environ.get("BENCH_CALLS", "300"))
 

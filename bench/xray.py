@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402
+import boto3
 
-from lab_app import localcloud  # noqa: E402
-from lab_app.runner import free_port  # noqa: E402
+from lab_app import localcloud
+from lab_app.runner import free_port
 
 HEADER = b'{"format":"json","version":1}\n'
 COMPOUND = ('service("backend-flask") { fault OR responsetime > 1 } AND annotation.user_handle = "andrewbrown" '

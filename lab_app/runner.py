@@ -35,7 +35,7 @@ class PortInUseError(RuntimeError):
 class _QuietHandler(WSGIRequestHandler):
     """No access log lines in the notebook; the services log what they mean to."""
 
-    def log_request(self, *args, **kwargs):  # noqa: D102
+    def log_request(self, *args, **kwargs):
         pass
 
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from conftest import free_udp_tcp_port
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,7 +21,6 @@ import lab_app.localcloud as localcloud
 from lab_app import config
 from lab_app.localcloud.server import LOG_FILE
 from lab_app.runner import free_port
-from conftest import free_udp_tcp_port
 
 
 @pytest.fixture

@@ -217,8 +217,8 @@ def test_metric_filter_publishes_to_cloudwatch(logs):
     statuses = [200, 500, 200, 503, 404, 500, 200]
     latencies = [10, 20, 30, 40, 50, 60, 70]
     logs.put_log_events(logGroupName="cruddur-mf", logStreamName="s", logEvents=[
-        {"timestamp": t + i, "message": json.dumps({"status": s, "latency_ms": l})}
-        for i, (s, l) in enumerate(zip(statuses, latencies))])
+        {"timestamp": t + i, "message": json.dumps({"status": s, "latency_ms": ms})}
+        for i, (s, ms) in enumerate(zip(statuses, latencies))])
     start = datetime.now(timezone.utc) - timedelta(minutes=10)
     end = datetime.now(timezone.utc) + timedelta(minutes=1)
     stats = cw.get_metric_statistics(Namespace="Cruddur", MetricName="Http5xx", StartTime=start, EndTime=end,

@@ -39,7 +39,7 @@ def test_head_ratio_agrees_with_the_sdk_sampler():
         ours = sampling.HeadRatio("h", ratio).decide(traffic)
         sdk = TraceIdRatioBased(ratio)
         theirs = traffic["otel_trace_id"].map(
-            lambda t: sdk.should_sample(None, int(t, 16), "x").decision == Decision.RECORD_AND_SAMPLE)
+            lambda t, sdk=sdk: sdk.should_sample(None, int(t, 16), "x").decision == Decision.RECORD_AND_SAMPLE)
         assert (ours == theirs).all(), ratio
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from xray_helpers import Spec, documents, new_id, new_trace_id
 
 from lab_app import config
-from xray_helpers import Spec, documents, new_id, new_trace_id
 
 AWS = str(Path(sys.executable).with_name("aws"))
 RULE_FILE = config.DATA_DIR / "xray-sampling-rule.json"

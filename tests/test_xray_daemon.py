@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 from werkzeug.wrappers import Request, Response
-
-from lab_app.localcloud.xray.daemon import SigV4Forwarder, XRayDaemon, parse_datagram, MalformedDatagram
-from lab_app.runner import ServerThread
 from xray_helpers import Spec, documents, new_trace_id, wait_for
+
+from lab_app.localcloud.xray.daemon import MalformedDatagram, SigV4Forwarder, XRayDaemon, parse_datagram
+from lab_app.runner import ServerThread
 
 HEADER = b'{"format":"json","version":1}\n'
 

@@ -7,9 +7,9 @@ import time
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from xray_helpers import Spec, documents
 
 from lab_app.localcloud.xray.filter_expr import parse
-from xray_helpers import Spec, documents
 
 BASE = time.time() - 1800
 

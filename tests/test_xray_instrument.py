@@ -7,11 +7,10 @@ import time
 import boto3
 import pytest
 import requests
+from xray_helpers import wait_for
 
 from lab_app import services
 from lab_app.instrument import xray as xray_instrument
-from xray_helpers import wait_for
-
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import time
 
 import boto3
 import pytest
+from xray_helpers import Spec, documents
 
 from lab_app.query import xray as q
-from xray_helpers import Spec, documents
 
 
 @pytest.fixture

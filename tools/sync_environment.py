@@ -2,7 +2,8 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-pins = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
+pins = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")]
 lines = ["# Mirrors requirements.txt exactly (tests/test_packaging.py fails when they drift).",
          "# Regenerate with: python tools/sync_environment.py", "name: cruddur-tracing-workbook",
          "channels:", "  - conda-forge", "dependencies:", "  - python=3.11", "  - pip", "  - pip:"]

@@ -25,12 +25,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import flask.templating
-from flask import Flask, request
-
 from aws_xray_sdk.core import patch, xray_recorder
 from aws_xray_sdk.core.models import http
 from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
 from aws_xray_sdk.ext.util import calculate_sampling_decision, construct_xray_header
+from flask import Flask, request
 
 from lab_app.services import tracing
 

@@ -8,8 +8,8 @@ import os
 import signal
 import sys
 
-from lab_app import config
 import lab_app.localcloud as localcloud
+from lab_app import config
 from lab_app.localcloud.server import LOG_FILE, PID_FILE, LocalCloud
 
 

@@ -115,10 +115,10 @@ def segments(trace_ids: Iterable[str], xray=None) -> pd.DataFrame:
         docs = [json.loads(s["Document"]) for s in trace.get("Segments", [])]
         t0 = min((d["start_time"] for d in docs), default=0.0)
 
-        def walk(entity, service, parent, depth, kind):
+        def walk(entity, service, parent, depth, kind, trace_id=trace["Id"], t0=t0):
             end = entity.get("end_time")
             rows.append({
-                "trace_id": trace["Id"], "segment_id": entity.get("id"), "parent_id": parent,
+                "trace_id": trace_id, "segment_id": entity.get("id"), "parent_id": parent,
                 "kind": kind, "service": service, "name": entity.get("name"),
                 "namespace": entity.get("namespace"), "start_time": entity.get("start_time"), "end_time": end,
                 "duration_ms": _ms(end - entity["start_time"]) if end else None,

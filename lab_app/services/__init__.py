@@ -16,9 +16,11 @@ from flask import Flask
 
 from lab_app import config
 from lab_app.runner import ServerThread, serve
-from lab_app.services.backend import SERVICE_NAME as BACKEND, create_backend_app
+from lab_app.services.backend import SERVICE_NAME as BACKEND
+from lab_app.services.backend import create_backend_app
 from lab_app.services.faults import Fault, Faults, InjectedException
-from lab_app.services.notifications import SERVICE_NAME as DOWNSTREAM, create_notifications_app
+from lab_app.services.notifications import SERVICE_NAME as DOWNSTREAM
+from lab_app.services.notifications import create_notifications_app
 
 __all__ = ["start", "stop", "Stack", "Fault", "Faults", "InjectedException", "BACKEND", "DOWNSTREAM",
            "create_backend_app", "create_notifications_app", "current"]

@@ -104,7 +104,7 @@ class ToAst(Transformer):
         return ast.Call(name, tuple(i for i in items[1:] if i is not None), meta.start_pos, meta.end_pos)
 
     # ---- operators
-    def _bin(op):  # noqa: N805 - factory
+    def _bin(op):
         def method(self, items):
             return ast.BinOp(op, items[0], items[1])
         return method

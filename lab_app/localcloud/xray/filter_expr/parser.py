@@ -11,7 +11,17 @@ from lark.exceptions import VisitError
 
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
 from lab_app.localcloud.xray.filter_expr.ast_nodes import (
-    AnnotationCompare, And, BoolKeyword, Compare, EdgeScope, Expr, GroupRef, Not, Or, ServiceRef, ServiceScope,
+    And,
+    AnnotationCompare,
+    BoolKeyword,
+    Compare,
+    EdgeScope,
+    Expr,
+    GroupRef,
+    Not,
+    Or,
+    ServiceRef,
+    ServiceScope,
 )
 
 BOOL_KEYWORDS = {"ok", "error", "fault", "throttle", "partial"}

@@ -1,0 +1,194 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The Cruddur services: an API worth tracing
+#
+# Before adding any instrumentation you need something to observe. This notebook starts **backend-flask** (the
+# Cruddur API) and the downstream **notifications** service it calls over HTTP, exercises every endpoint, then
+# generates 2,000 requests and measures latency and errors per route with nothing but the client's stopwatch.
+
+# %% [markdown]
+# ## Overview
+# 1. Start both services in background threads
+# 2. Call every endpoint; see a validation error and a cross-service call
+# 3. Turn on fault injection and generate 2,000 requests
+# 4. Per-route p50/p95/p99 and error rate; a latency histogram
+
+# %% [markdown]
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# | --- | --- | --- |
+# | [00 start here](00_start_here.ipynb) | Necessary | environment checked |
+# | HTTP status codes | Necessary | 2xx, 4xx (client's fault), 5xx (server's fault) |
+# | Percentiles | Helpful | why p99 matters more than the mean |
+#
+# - **Time to learn**: 20 minutes
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import requests
+
+from lab_app import services, traffic
+from lab_app.notebook import setup
+from lab_app.services import Faults
+
+# %%
+lab = setup()
+
+# %% [markdown]
+# ## 1. Start both services
+#
+# `services.start()` builds each Flask app with an app factory and serves it from a daemon thread. Re-running the
+# cell replaces the running services on the same ports, so the notebook stays re-runnable.
+
+# %%
+stack = services.start()
+stack
+
+# %% [markdown]
+# ## 2. Call every endpoint
+#
+# The home timeline: each activity carries its author, timestamps (timezone-aware), counters and replies.
+
+# %%
+api = stack.backend_url
+home = requests.get(f"{api}/api/activities/home").json()
+pd.json_normalize(home)[["handle", "message", "created_at", "expires_at", "likes_count", "replies_count"]].head()
+
+# %%
+calls = [
+    ("GET", "/api/activities/@worf", None),
+    ("GET", "/api/activities/search?term=cloud", None),
+    ("GET", "/api/activities/68f126b0-1ceb-4a33-88be-d90fa7109eee", None),
+    ("POST", "/api/activities", {"message": "Tracing makes the invisible visible", "ttl": "7-days"}),
+    ("POST", "/api/activities/68f126b0-1ceb-4a33-88be-d90fa7109eee/reply", {"message": "Agreed!"}),
+    ("GET", "/api/message_groups", None),
+    ("GET", "/api/messages/@worf", None),
+    ("POST", "/api/messages", {"handle": "worf", "message": "Are you coming to the standup?"}),
+    ("GET", "/rollbar/test", None),
+    ("GET", "/health", None),
+]
+rows = []
+for method, path, body in calls:
+    resp = requests.request(method, api + path, json=body)
+    rows.append({"method": method, "path": path, "status": resp.status_code, "bytes": len(resp.content)})
+pd.DataFrame(rows)
+
+# %% [markdown]
+# ### A validation error
+#
+# Bad input gets **422** with *every* failing code at once, so a client can show them all. Unknown handles and
+# activity ids get **404**.
+
+# %%
+bad = requests.post(f"{api}/api/activities", json={"message": "x" * 281, "ttl": "2-weeks"})
+missing = requests.get(f"{api}/api/activities/@nobody")
+bad.status_code, bad.json(), missing.status_code, missing.json()
+
+# %% [markdown]
+# ### A call that crosses two services
+#
+# `GET /api/activities/notifications` asks the **notifications** service (a separate Flask app on its own port)
+# which activities concern the user, then enriches them with its own data. One user request, two services:
+# that is what makes tracing *distributed*, and what notebooks 02 and 03 will draw.
+
+# %%
+downstream = requests.get(f"{stack.downstream_url}/api/notifications/@andrewbrown").json()["notifications"]
+enriched = requests.get(f"{api}/api/activities/notifications").json()
+pd.DataFrame(enriched)[["notification_kind", "handle", "message"]].head()
+
+# %% [markdown]
+# ### Checkpoint: every endpoint answered as documented
+
+# %%
+statuses = pd.DataFrame(rows).set_index("path")["status"]
+assert (statuses == 200).all(), statuses
+assert bad.status_code == 422 and bad.json() == {"errors": ["ttl_invalid", "message_exceed_max_chars"]}
+assert missing.status_code == 404
+assert enriched and {a["uuid"] for a in enriched} <= {n["activity_uuid"] for n in downstream}
+
+# %% [markdown]
+# ## 3. Faults, and 2,000 requests
+#
+# Real systems are slow and flaky in places. `Faults.lesson()` injects three problems, deterministically with a
+# seed: extra latency on one route, a downstream call that sometimes fails, and a route with a bug. Later
+# notebooks find them from traces and logs alone; here you only measure them from the outside.
+#
+# The traffic generator plans the requests from a seed (same seed, same requests), sends them with 8 concurrent
+# workers and returns one row per request.
+
+# %%
+stack = services.start(faults=Faults.lesson(seed=42))
+df = traffic.generate(stack.backend_url, n=2000, concurrency=8, seed=7)
+df.head()
+
+# %% [markdown]
+# ## 4. Latency and errors per route
+#
+# `route_summary` groups by route template and computes percentiles. The mean hides the slow tail; p95 and p99 show it.
+# An *error* here is a 5xx or no answer; 4xx are the client's fault and counted apart.
+
+# %%
+summary = traffic.route_summary(df)
+summary.style.format({"p50_ms": "{:.1f}", "p95_ms": "{:.1f}", "p99_ms": "{:.1f}", "error_rate": "{:.1%}"})
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 4))
+ax.hist(df["latency_ms"], bins=[x / 2 for x in range(0, 600)], log=True)
+ax.set_xlabel("latency (ms)")
+ax.set_ylabel("requests (log scale)")
+ax.set_title("2,000 requests: most are fast, one cluster is not")
+plt.show()
+
+# %% [markdown]
+# ### Checkpoint: the numbers match what was sent and injected
+
+# %%
+planned = list(traffic.plan(2000, seed=7))
+assert len(df) == 2000 and df["error"].isna().all(), "every request got an answer"
+assert int(((df["status"] >= 400) & (df["status"] < 500)).sum()) == sum(p.invalid for p in planned)
+by_route = summary.set_index("route")
+assert by_route["p50_ms"].idxmax() == "/api/activities/search", "the injected slow route is the slowest"
+assert by_route.loc["/api/activities/search", "p50_ms"] >= 180
+counts = stack.faults.summary().set_index("rule")
+assert int((df["status"] == 500).sum()) == counts.loc["backend-flask:GET /api/message_groups", "exceptions"]
+assert int((df["status"] == 502).sum()) == counts.loc["notifications:GET /api/notifications/@<handle>", "errors"]
+assert 0.15 < by_route.loc["/api/activities/notifications", "error_rate"] < 0.35  # 25 % injected
+
+# %% [markdown]
+# From the outside you can see *that* search is slow and notifications fail, not *why*: is the time spent in
+# backend-flask, in the downstream service, or in the network between them? That is what traces answer.
+
+# %%
+stack.stop()
+
+# %% [markdown]
+# ## Summary
+# - Two Flask services run in background threads; one request can cross both.
+# - Validation errors are 422 with every failing code; unknown resources are 404.
+# - A seeded traffic generator gives repeatable load, and pandas turns it into per-route percentiles.
+#
+# ## What's next
+# [02 OpenTelemetry and Honeycomb](02_opentelemetry_honeycomb.ipynb): the same traffic, seen from the inside.
+
+# %% [markdown]
+# <!-- navigation -->
+# ← Previous: [Start here: a tracing workbook you can run without a cloud account](00_start_here.ipynb) · [Start here](00_start_here.ipynb) · Next: [OpenTelemetry and Honeycomb: one trace across two services](02_opentelemetry_honeycomb.ipynb) →

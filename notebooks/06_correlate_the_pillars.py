@@ -1,0 +1,350 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Correlate the pillars: one request across spans, segments, logs and errors
+#
+# Notebooks 02 to 05 switched on one instrument at a time. Real incidents do not arrive that way: a user says
+# "the app is slow and sometimes broken", and you have four tools that each saw part of it. Here all four run
+# at once, on traffic with faults injected where the code you read does not show them, and you answer two
+# questions **from the data alone**: which route is slow, and which dependency fails. Then you move the same
+# services from the X-Ray SDK to OpenTelemetry, still landing in X-Ray.
+
+# %% [markdown]
+# ## Overview
+# 1. One traffic run with OpenTelemetry, X-Ray, CloudWatch Logs and Rollbar all on
+# 2. The join key: trace ids, reduced to 32 hex digits
+# 3. One failing request, side by side in the four tools
+# 4. Find the slow route and the failing dependency from the data
+# 5. A latency heatmap, error rate by route, and two service maps
+# 6. From the X-Ray SDK to OpenTelemetry: X-Ray's OTLP endpoint
+
+# %% [markdown]
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# | --- | --- | --- |
+# | [02 OpenTelemetry + Honeycomb](02_opentelemetry_honeycomb.ipynb) | Necessary | spans, trace ids, `traceresponse` |
+# | [03 AWS X-Ray](03_aws_xray.ipynb) | Necessary | segments, subsegments, annotations, the service graph |
+# | [04 CloudWatch Logs](04_cloudwatch_logs.ipynb), [05 Rollbar](05_rollbar.ipynb) | Helpful | access logs with trace ids, occurrences |
+# | pandas `merge` / `groupby` | Necessary | |
+#
+# - **Time to learn**: 30 minutes
+# - Runs in local mode as is. In cloud mode every query below is the real API, except
+#   `spans.local_spans`: Honeycomb has no "export every span" API, so raw spans come from the local stand-in.
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from lab_app import localcloud, services, traffic
+from lab_app.analysis import correlate, plots
+from lab_app.instrument import cloudwatch, otel, otel_xray, rollbar, trace_context, xray
+from lab_app.notebook import setup
+from lab_app.query import insights
+from lab_app.query import rollbar as rollbar_q
+from lab_app.query import spans as spans_q
+from lab_app.query import xray as xq
+from lab_app.services import Faults
+
+# %%
+lab = setup()
+lab
+
+# %% [markdown]
+# ## 1. One traffic run, four instruments
+#
+# The stack runs with the workbook's *lesson* faults. We do not print them: the point is to find them from what
+# the tools recorded, the way you would in production. The injected settings are read once, in the checkpoint of
+# section 4.
+#
+# `trace_context.instrument_app` adds the request's trace ids to every Rollbar report (Rollbar's payload knows
+# the request, not the trace); the CloudWatch access logs already carry them (notebook 04).
+
+# %%
+otel_xray.uninstrument()              # section 6 of an earlier run switches OTel to X-Ray: switch it back
+otel.otlp()                           # spans to Honeycomb (the local stand-in in local mode)
+xray.configure(sampling=False)        # the X-Ray SDK records every request
+rollbar.init()
+stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, cloudwatch.instrument_app,
+                                   rollbar.instrument_app, trace_context.instrument_app],
+                       faults=Faults.lesson())
+stack
+
+# %%
+window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
+run = traffic.generate(stack.backend_url, n=300, concurrency=8, seed=6)
+otel.force_flush()
+cloudwatch.flush()
+rollbar.flush()
+window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
+run[["seq", "route", "status", "latency_ms", "request_id", "otel_trace_id", "xray_trace_id"]].head()
+
+# %% [markdown]
+# Each row is one request as the client saw it, with the two trace ids the services answered with:
+# `traceresponse` (OpenTelemetry, W3C) and `X-Amzn-Trace-Id` (X-Ray). Two tracers, two ids for the same request.
+#
+# ## 2. The join key
+#
+# Now pull what each tool stored for this window, through each tool's own API:
+
+# %%
+xq.wait_for_traces(run["xray_trace_id"].dropna(), timeout=20)    # X-Ray indexes asynchronously
+spans = spans_q.local_spans(window_start, window_end)              # every span (local stand-in)
+summaries = xq.trace_summaries(start=window_start, end=window_end)
+segments = xq.segments(summaries["trace_id"])                      # BatchGetTraces: segments + subsegments
+logs = insights.filter_events("cruddur", start=window_start, end=window_end)
+occurrences = rollbar_q.all_occurrences()
+occurrences = occurrences[occurrences["timestamp"] >= window_start.floor("s")]
+pd.Series({"requests": len(run), "spans": len(spans), "X-Ray segments": len(segments),
+           "log lines": len(logs), "Rollbar occurrences": len(occurrences)})
+
+# %% [markdown]
+# The ids come in different spellings: OpenTelemetry writes `6b0684bf...` (32 hex digits), X-Ray writes
+# `1-6b0684bf-...` (version, 8 hex digits of time, 24 more), log lines and Rollbar payloads embed either inside
+# text. `correlate` reduces every spelling to the 32 hex digits and finds every id mentioned anywhere in a row,
+# so the join is an ordinary pandas merge. One more step matters: a request that crashed got no
+# `X-Amzn-Trace-Id` answer, but the Rollbar report made *inside* it carries both ids, so an id seen next to one of
+# the request's ids joins the request too (`correlate.expand_keys`).
+
+# %%
+correlate.normalize_trace_id("1-5759e988-bd862e3fe1be46a994272793"), correlate.xray_id("5759e988bd862e3fe1be46a994272793")
+
+# %%
+per_request = correlate.by_request(run, spans=spans, segments=segments, logs=logs, occurrences=occurrences)
+per_request.head(10)
+
+# %% [markdown]
+# ### Checkpoint: every request is in every tool that should have it
+
+# %%
+assert (per_request["n_spans"] >= 1).all(), "a request without a span"
+assert (per_request["n_logs"] >= 1).all(), "a request without an access log line"
+has_xray = run["xray_trace_id"].notna()
+assert (per_request.loc[has_xray, "n_segments"] >= 1).all(), "an X-Ray trace id with no segments"
+crashed = per_request["status"] == 500
+assert crashed.any() and (per_request.loc[crashed, "n_occurrences"] >= 1).all(), "a 500 without its Rollbar item"
+assert (per_request.loc[crashed, "n_segments"] >= 1).all(), "a crashed request not linked to its X-Ray trace"
+
+# %% [markdown]
+# ## 3. One failing request, side by side
+#
+# A request that crashed (HTTP 500): its spans, its segments, its two access-log lines and its Rollbar
+# occurrence, in time order. The Rollbar timestamp has one-second resolution, so it sorts first.
+
+# %%
+crashed_seq = int(per_request.loc[crashed, "seq"].iloc[0])
+crash_view = correlate.evidence(crashed_seq, run, spans=spans, segments=segments, logs=logs, occurrences=occurrences)
+crash_view
+
+# %% [markdown]
+# And a request that failed *downstream* (the backend answered 502 because the `notifications` service did not
+# answer properly). Here the interesting rows are in the second service: the trace crosses the process boundary.
+
+# %%
+flaky_seq = int(per_request.loc[per_request["status"] == 502, "seq"].iloc[0])
+flaky_view = correlate.evidence(flaky_seq, run, spans=spans, segments=segments, logs=logs, occurrences=occurrences)
+flaky_view
+
+# %% [markdown]
+# ### Checkpoint: the four sources agree on the failing requests
+
+# %%
+assert set(crash_view["source"]) == {"span", "segment", "log", "rollbar"}
+assert "InjectedException" in " ".join(crash_view.loc[crash_view["source"] == "rollbar", "what"])
+assert {"backend-flask", "notifications"} <= set(flaky_view.loc[flaky_view["source"] == "span", "service"])
+assert {"span", "segment", "log"} <= set(flaky_view["source"])
+
+# %% [markdown]
+# ## 4. Find the slow route and the failing dependency
+#
+# Three questions, three small `groupby`s over the spans; each answer double-checked from X-Ray:
+#
+# * **slow**: server spans per route, median duration, and how many times slower than the service's typical route;
+# * **failing dependency**: server spans of one service whose parent span belongs to *another* service are calls
+#   into a dependency; their error rate per route;
+# * **crashing code**: server spans that recorded an `exception` event.
+
+# %%
+slow = correlate.slow_routes(spans, service="backend-flask")
+slow.head()
+
+# %%
+dependencies = correlate.failing_dependencies(spans)
+dependencies
+
+# %%
+dependencies_xray = correlate.failing_dependencies_xray(segments)   # the same question from X-Ray's segment tree
+dependencies_xray
+
+# %%
+crashes = correlate.exception_routes(spans, service="backend-flask")
+crashes
+
+# %% [markdown]
+# ### Checkpoint: what the data says is what was injected
+#
+# Only now do we read the injected settings (`stack.faults.rules`, keys `service:METHOD route`).
+
+# %%
+injected = stack.faults.rules
+slowest, dependency, crash = slow.iloc[0], dependencies.iloc[0], crashes.iloc[0]
+found = {
+    f"{slowest['service']}:{slowest['http_method']} {slowest['http_route']}": "latency",
+    f"{dependency['dependency']}:{dependency['http_method']} {dependency['http_route']}": "errors",
+    f"{crash['service']}:{crash['http_method']} {crash['http_route']}": "exceptions",
+}
+print(found)
+assert set(found) == set(injected), (found, list(injected))
+inverse = {kind: key for key, kind in found.items()}
+assert injected[inverse["latency"]].latency_ms > 0 and slowest["slowdown"] > 5
+assert injected[inverse["errors"]].error_rate > 0 and 0 < dependency["error_rate"] < 1
+assert injected[inverse["exceptions"]].exception_rate > 0 and crash["exception_type"].endswith("InjectedException")
+assert dependencies_xray.iloc[0]["dependency"] == dependency["dependency"]   # X-Ray agrees
+
+# %% [markdown]
+# ## 5. Heatmap, error rate by route, two service maps
+#
+# Honeycomb's signature view is a heatmap: time across, latency up, colour for how many requests. The slow
+# search shows as its own band above everyone else.
+
+# %%
+heat = correlate.latency_heatmap(run, bins=24, freq="250ms")
+plots.heatmap(heat, title="backend-flask latency as the client saw it (requests per cell)")
+plt.show()
+
+# %%
+rates = correlate.error_rate_by_route(spans)
+ax = rates.assign(label=rates["service"] + " " + rates["http_route"]).plot.barh(
+    x="label", y="error_rate", legend=False, figsize=(8, 4), title="5xx share by route (server spans)")
+ax.invert_yaxis()
+plt.show()
+
+# %% [markdown]
+# Two service maps of the same traffic: the one X-Ray computes (`GetServiceGraph`) and one built from the OTel
+# spans with a `groupby` (a server span whose parent belongs to another service is an edge).
+
+# %%
+xray_graph = xq.service_graph_nx(start=window_start, end=window_end)
+otel_edges = correlate.service_edges(spans)
+otel_graph = plots.graph_from_edges(otel_edges)
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+plots.service_map(xray_graph, ax=left, title="X-Ray GetServiceGraph", calls_key="requests", failed_key="faults")
+plots.service_map(otel_graph, ax=right, title="built from OpenTelemetry spans", calls_key="calls", failed_key="failed")
+plt.show()
+otel_edges
+
+# %% [markdown]
+# ### Checkpoint: both maps show the failing edge
+
+# %%
+assert xray_graph.has_edge("backend-flask", "notifications")
+assert otel_graph.has_edge("backend-flask", "notifications")
+assert xray_graph.edges["backend-flask", "notifications"]["faults"] > 0
+assert otel_graph.edges["backend-flask", "notifications"]["failed"] == int(dependencies["failed"].sum())
+assert heat.to_numpy().sum() == len(run)
+
+# %% [markdown]
+# ## 6. From the X-Ray SDK to OpenTelemetry
+#
+# The X-Ray SDKs and daemon are in maintenance mode; AWS's way forward is OpenTelemetry, exporting OTLP straight
+# to X-Ray's OTLP endpoint, `https://xray.<region>.amazonaws.com/v1/traces` (SigV4-signed, service `xray`).
+# X-Ray turns the spans into segments itself. What you used in notebook 03 maps like this:
+#
+# | X-Ray SDK | OpenTelemetry | what X-Ray makes of it |
+# | --- | --- | --- |
+# | segment (`XRayMiddleware`) | server span (`FlaskInstrumentor`) | a segment, named after the service |
+# | subsegment (`in_subsegment`) | internal span | a subsegment |
+# | remote subsegment (`patch(("requests",))`) | client span (`RequestsInstrumentor`) | a subsegment with `namespace: remote` |
+# | annotation (`put_annotation`), indexed | attribute listed in `aws.xray.annotations` (an *indexed attribute*) | `annotations`, usable in filter expressions |
+# | metadata (`put_metadata`) | any other attribute | `metadata.default`, not searchable |
+# | sampling rule (centralized, via the daemon) | sampler (`ParentBased(TraceIdRatioBased(...))`) | what reaches X-Ray at all (notebook 07) |
+# | `X-Amzn-Trace-Id` header | `AwsXRayPropagator` (next to W3C `traceparent`) | one trace across services |
+# | `1-5759e988-bd86...` ids | `AwsXRayIdGenerator`: the start time in the first 32 bits | the same id, spelled `1-xxxxxxxx-...` |
+# | UDP to the daemon on port 2000 | OTLP/HTTP to `/v1/traces`, SigV4 | |
+#
+# `otel_xray.instrument_app` is notebook 02's OpenTelemetry set-up with three changes: X-Ray ids, the X-Ray
+# propagator, and a second exporter signed with SigV4. In local mode the endpoint is the local cloud's AWS port,
+# which converts spans to segments the way AWS documents it.
+
+# %%
+print("OTLP endpoint:", otel_xray.endpoint())
+otel_start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+stack = services.start(instrument=[otel_xray.instrument_app], faults=Faults.lesson())
+otel_run = traffic.generate(stack.backend_url, n=120, concurrency=4, seed=8)
+otel_xray.flush()
+otel_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
+otel_ids = otel_run["otel_trace_id"].dropna().map(correlate.xray_id)
+otel_summaries = xq.wait_for_traces(otel_ids, timeout=20)
+otel_summaries[["trace_id", "start_time", "duration_ms", "http_url", "http_status", "has_fault", "annotations"]].head()
+
+# %%
+calls_down = (otel_run["method"] == "GET") & (otel_run["route"] == "/api/activities/notifications")
+one = xq.segments([correlate.xray_id(otel_run.loc[calls_down, "otel_trace_id"].dropna().iloc[0])])
+one[["service", "kind", "name", "namespace", "offset_ms", "duration_ms", "annotations"]]
+
+# %%
+home = otel_run[(otel_run["route"] == "/api/activities/home") & (otel_run["status"] == 200)].iloc[0]
+user = home["user"]
+by_user = xq.trace_summaries(start=otel_start, end=otel_end, filter_expression=f'annotation.app_user = "{user}"')
+otel_nodes, otel_graph_edges = xq.service_graph(start=otel_start, end=otel_end)
+otel_graph_edges
+
+# %% [markdown]
+# ### Checkpoint: OpenTelemetry spans became X-Ray segments
+
+# %%
+assert set(otel_summaries["trace_id"]) == set(otel_ids)               # same ids, X-Ray spelling
+started = otel_run.set_index(otel_run["otel_trace_id"].map(correlate.xray_id))["started_at"]
+drift = (otel_summaries["trace_id"].map(lambda t: int(t[2:10], 16)) - otel_summaries["trace_id"].map(started).map(pd.Timestamp.timestamp)).abs()
+assert (drift < 5).all(), "AwsXRayIdGenerator puts the start time in the id"
+assert {"backend-flask", "notifications"} <= set(otel_nodes["service"])
+assert ((otel_graph_edges["source"] == "backend-flask") & (otel_graph_edges["target"] == "notifications")).any()
+assert correlate.xray_id(home["otel_trace_id"]) in set(by_user["trace_id"])   # an OTel attribute, filterable
+assert "remote" in set(one["namespace"].dropna())                      # the client span is a remote subsegment
+
+# %%
+stack.stop()
+otel_xray.uninstrument()
+(localcloud.status() or {}).get("components", {}).get("xray-otlp")
+
+# %% [markdown]
+# ## Summary
+#
+# - A request is one row in the traffic frame and many rows across the tools; trace ids (in every spelling) and
+#   the request id are the keys that join them, and an id seen next to a known one extends the join.
+# - The slow route, the failing dependency and the crashing route fell out of three `groupby`s over spans, and
+#   X-Ray's segment tree and service graph agreed.
+# - OpenTelemetry with the X-Ray id generator and propagator sends the same services to X-Ray's OTLP endpoint;
+#   server spans become segments, client spans remote subsegments, indexed attributes annotations.
+#
+# ## What's next
+#
+# [07 Sampling and cost](07_sampling_and_cost.ipynb): everything above traced every request. What would that cost
+# at real traffic, and which sampling strategy keeps the evidence you just used?
+#
+# ## Resources
+# - AWS: [X-Ray OTLP endpoint](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html),
+#   [segment documents](https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html)
+# - OpenTelemetry collector: [AWS X-Ray exporter, data conversion](https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/awsxrayexporter)
+# - [opentelemetry-sdk-extension-aws](https://pypi.org/project/opentelemetry-sdk-extension-aws/),
+#   [opentelemetry-propagator-aws-xray](https://pypi.org/project/opentelemetry-propagator-aws-xray/)
+
+# %% [markdown]
+# <!-- navigation -->
+# ← Previous: [Rollbar: errors grouped into items you can count](05_rollbar.ipynb) · [Start here](00_start_here.ipynb) · Next: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) →

@@ -1,0 +1,269 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sampling and cost: what each strategy keeps, and what it costs
+#
+# Notebook 06 traced every request and found the faults. Tracing everything has a price that grows with traffic:
+# X-Ray bills each recorded trace, CloudWatch Logs each ingested GB, Honeycomb each span, Rollbar each
+# occurrence. This notebook measures what one request produces, turns it into a monthly bill at a traffic level
+# you choose, and replays several sampling strategies on the same traffic to see what each one would have hidden.
+
+# %% [markdown]
+# ## Overview
+# 1. One traffic run with every instrument on
+# 2. Measure per request: spans, segments, log bytes, Rollbar occurrences
+# 3. The cost model: your traffic level, the price list, the free tiers
+# 4. Sampling strategies replayed on the same traffic
+# 5. Cost against the faults each strategy still shows
+
+# %% [markdown]
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# | --- | --- | --- |
+# | [06 Correlate the pillars](06_correlate_the_pillars.ipynb) | Necessary | the faults and how they were found |
+# | [03 AWS X-Ray](03_aws_xray.ipynb), sampling rules | Necessary | reservoir + fixed rate |
+# | Head vs tail sampling | Helpful | decided at the first span vs after the request finished |
+#
+# - **Time to learn**: 30 minutes
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from lab_app import services, traffic
+from lab_app.analysis import correlate, cost, plots, sampling
+from lab_app.instrument import cloudwatch, otel, otel_xray, rollbar, trace_context, xray
+from lab_app.notebook import setup
+from lab_app.query import insights
+from lab_app.query import rollbar as rollbar_q
+from lab_app.query import spans as spans_q
+from lab_app.query import xray as xq
+from lab_app.services import Faults
+
+# %%
+lab = setup()
+lab
+
+# %% [markdown]
+# ## 1. One traffic run
+#
+# The same four instruments and the same lesson faults as in notebook 06 (a different seed for the traffic).
+
+# %%
+otel_xray.uninstrument()
+otel.otlp()
+xray.configure(sampling=False)
+rollbar.init()
+stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, cloudwatch.instrument_app,
+                                   rollbar.instrument_app, trace_context.instrument_app],
+                       faults=Faults.lesson())
+window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
+run = traffic.generate(stack.backend_url, n=400, concurrency=8, seed=7)
+otel.force_flush()
+cloudwatch.flush()
+rollbar.flush()
+window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
+traffic.route_summary(run)
+
+# %% [markdown]
+# ## 2. Measure per request
+#
+# Each tool's own API says how much this run produced: spans stored by the Honeycomb stand-in, segments and
+# subsegments X-Ray returns, the bytes of every log event, the Rollbar occurrences.
+
+# %%
+xq.wait_for_traces(run["xray_trace_id"].dropna(), timeout=20)
+spans = spans_q.local_spans(window_start, window_end)
+segments = xq.segments(xq.trace_summaries(start=window_start, end=window_end)["trace_id"])
+logs = insights.filter_events("cruddur", start=window_start, end=window_end)
+occurrences = rollbar_q.all_occurrences()
+occurrences = occurrences[occurrences["timestamp"] >= window_start.floor("s")]
+log_bytes = int(logs["message"].map(lambda m: len(m.encode("utf-8"))).sum())
+per_request = cost.measure(requests=len(run), spans=len(spans), segments=len(segments), log_bytes=log_bytes,
+                           occurrences=len(occurrences))
+per_request.to_frame()
+
+# %% [markdown]
+# ### Checkpoint: the measurements add up
+
+# %%
+assert per_request.requests == 400
+assert 1 <= per_request.spans <= 8 and 1 <= per_request.segments <= 8
+assert per_request.spans * 400 == len(spans) and per_request.log_bytes * 400 == log_bytes
+# two access-log lines (JSON + text) per request per service; the downstream adds its own
+assert len(logs) >= 2 * len(run)
+assert 0 < per_request.rollbar_occurrences < 0.2
+
+# %% [markdown]
+# ## 3. The cost model
+#
+# Prices and free tiers live in `data/pricing.json`, each with its source page and the date it was read.
+# **Prices and free tiers change**: check the sources before you quote a number. Items marked `confirmed = False`
+# could not be re-read from the vendor's page when the file was written.
+
+# %%
+prices = cost.pricing_table()
+prices[["service", "item", "plan", "unit", "usd_per_unit", "included_per_month", "usd_per_month", "confirmed", "read_on", "source"]]
+
+# %% [markdown]
+# Set the traffic level you want to plan for. Everything else (spans, segments, bytes, errors per request) is
+# what you just measured; the X-Ray console and Logs Insights usage are assumptions you can change too
+# (`cost.Usage` lists them).
+
+# %%
+REQUESTS_PER_SECOND = 20          # <- your traffic level
+usage = cost.Usage.from_measurements(per_request, requests_per_second=REQUESTS_PER_SECOND)
+estimate = cost.estimate(usage)
+unpriced = estimate.loc[estimate["cost_usd"].isna(), "service"].tolist()
+print(f"{usage.requests_per_month:,.0f} requests a month; ${cost.total(estimate):,.2f} a month"
+      + (f" plus {', '.join(unpriced)} beyond the largest plan in the price list" if unpriced else ""))
+estimate[["service", "item", "unit", "usage", "free_tier", "billable", "usd_per_unit", "plan", "cost_usd", "within_free_tier"]]
+
+# %%
+plots.cost_bars(estimate, title=f"monthly cost at {REQUESTS_PER_SECOND} requests/s, every request traced")
+plt.show()
+
+# %%
+sweep = cost.sweep(per_request, [0.1, 1, 5, 20, 100, 500])
+ax = sweep.pivot(index="requests_per_second", columns="service", values="cost_usd").plot(
+    logx=True, marker="o", figsize=(8, 4), title="monthly cost by traffic level (everything traced)")
+ax.set_ylabel("USD per month")
+plt.show()
+
+# %% [markdown]
+# ### Checkpoint: the arithmetic, by hand
+#
+# A month of 10 million requests, 5 % of them traced by X-Ray, 500 bytes of logs each, 30-day retention,
+# computed here line by line from the price list and compared with the model.
+
+# %%
+hand_usage = cost.Usage(requests_per_month=10_000_000, per_request=cost.PerRequest(4, 3, 500, 0.001),
+                        xray_sampled_fraction=0.05, xray_queries_per_day=100, xray_traces_scanned_per_query=200,
+                        xray_traces_retrieved_per_query=50, log_retention_days=30, insights_queries_per_day=20,
+                        insights_window_hours=1, days_per_month=30)
+model = cost.estimate(hand_usage).set_index(["service", "item"])
+price = prices.set_index(["service", "item"])
+recorded = 10_000_000 * 0.05                                                  # 500,000 traces
+by_hand_xray = (recorded - price.loc[("xray", "traces_recorded"), "included_per_month"]) * price.loc[("xray", "traces_recorded"), "usd_per_unit"]
+ingest_gb = 10_000_000 * 500 / 1e9                                            # 5 GB: the whole shared free 5 GB
+stored_gb = ingest_gb / 30 * 30                                               # 5 GB-month, none of it free any more
+by_hand_storage = stored_gb * price.loc[("cloudwatch_logs", "storage"), "usd_per_unit"]
+assert math.isclose(model.loc[("xray", "traces_recorded"), "cost_usd"], by_hand_xray)
+assert math.isclose(model.loc[("cloudwatch_logs", "ingestion"), "cost_usd"], 0.0, abs_tol=1e-12)
+assert math.isclose(model.loc[("cloudwatch_logs", "storage"), "cost_usd"], by_hand_storage)
+assert model.loc[("xray", "traces_retrieved_or_scanned"), "usage"] == 100 * 30 * (200 + 50)
+pd.Series({"X-Ray recorded (model)": model.loc[("xray", "traces_recorded"), "cost_usd"], "by hand": by_hand_xray,
+           "log storage (model)": model.loc[("cloudwatch_logs", "storage"), "cost_usd"], "by hand ": by_hand_storage})
+
+# %% [markdown]
+# ## 4. Sampling strategies on the same traffic
+#
+# Every strategy is replayed on the 400 requests above, deterministically:
+#
+# * **X-Ray rules** (reservoir + fixed rate): per second, the first `reservoir` matching requests are traced, the
+#   rest with probability `fixed_rate`. `Default` is 1/s + 5 %; the seed's rule 1/s + 10 %; one variant traces
+#   every search and samples the rest by `Default`; one keeps only 1 %.
+# * **OpenTelemetry head sampling** (`TraceIdRatioBased`): keep a trace when the lower 64 bits of its id are below
+#   `ratio x 2^64`; decided before anything went wrong.
+# * **Tail-style**: decided after the request finished, so it can keep every error (and every slow request).
+#   Real systems do this in a collector (OpenTelemetry's tail sampling processor, Honeycomb Refinery).
+#
+# What counts as a fault is taken from the data, as in notebook 06: the slowest route and every route that
+# answered 5xx.
+
+# %%
+slowest = correlate.slow_routes(spans, service="backend-flask").iloc[0]
+slow_route = slowest["http_route"]                                  # a route template, as in the traffic frame
+error_routes = sorted(run.loc[run["status"] >= 500, "route"].unique())
+fault_kinds = [sampling.FaultKind(f"slow {slow_route}", slow_route, "slow", slow_ms=150)] + \
+              [sampling.FaultKind(f"errors {route}", route, "error") for route in error_routes]
+strategies = sampling.standard_strategies(slow_ms=150)
+decisions = sampling.decide_all(run, strategies, seed=0)
+comparison = sampling.compare(run, decisions, fault_kinds, per_request=per_request,
+                              requests_per_second=REQUESTS_PER_SECOND)
+comparison
+
+# %%
+sampling.fault_visibility(run, decisions, fault_kinds).pivot(index="strategy", columns="fault", values="kept")
+
+# %% [markdown]
+# ## 5. Cost against what you can still see
+
+# %%
+plots.sampling_tradeoff(comparison, cost_col="xray_usd_per_month")
+plt.show()
+
+# %% [markdown]
+# ### Checkpoint: keep-errors keeps every injected fault, head sampling does not promise to
+
+# %%
+table = comparison.set_index("strategy")
+injected = stack.faults.rules
+# the fault kinds found in the data are the injected ones (read only here)
+# the faults found in the data are the injected ones (read only here)
+assert injected[f"backend-flask:{slowest['http_method']} {slow_route}"].latency_ms > 0
+crashing = {k.split(" ", 1)[1] for k, f in injected.items() if k.startswith("backend-flask:") and f.exception_rate}
+assert crashing and crashing <= set(error_routes)
+assert any(k.startswith("notifications:") and f.error_rate for k, f in injected.items())
+assert "/api/activities/notifications" in error_routes          # the route that calls the flaky dependency
+keep_errors = table.loc["tail: keep errors"]
+assert keep_errors["errors_kept"] == keep_errors["errors"] == int((run["status"] >= 500).sum())
+tail_all = [s for s in table.index if s.startswith("tail: errors + slow")][0]
+assert table.loc[tail_all, "faults_visible"] == len(fault_kinds)      # every injected fault still visible
+assert table.loc["otel head 100%", "kept"] == len(run)
+assert 0.15 < table.loc["otel head 25%", "kept_fraction"] < 0.35       # 400 draws: ±0.1 is more than 4 sd
+seconds = run["started_at"].dt.floor("s").nunique()
+expected_default = seconds + 0.05 * (len(run) - seconds)               # reservoir 1/s, then 5 %
+sd = math.sqrt(0.05 * 0.95 * (len(run) - seconds))
+assert abs(table.loc["xray: Default (1/s + 5%)", "kept"] - expected_default) < 4 * sd + 1
+month = REQUESTS_PER_SECOND * 86_400 * 30
+assert math.isclose(table.loc["otel head 100%", "xray_usd_per_month"], max(0, month - 100_000) * 5e-6, rel_tol=1e-9)
+assert table.loc["tail: keep errors", "xray_usd_per_month"] < table.loc["otel head 100%", "xray_usd_per_month"]
+
+# %%
+stack.stop()
+
+# %% [markdown]
+# ## Summary
+#
+# - One request of this app produces a few spans, a few segments, a few hundred bytes of logs and now and then a
+#   Rollbar occurrence; multiplied by real traffic, tracing everything leaves the free tiers quickly.
+# - Head sampling (X-Ray rules, `TraceIdRatioBased`) is cheap and simple but blind: the decision is taken before
+#   the request fails, so rare faults disappear with the rest.
+# - A tail-style policy keeps every error (and every slow request) for a fraction of the cost: the evidence notebook
+#   06 needed survives.
+# - Prices and free tiers in `data/pricing.json` carry their source and date; they change.
+#
+# ## What's next
+#
+# 08 security for observability: who can read these traces and logs, audit trails, alarms, and keeping secrets
+# and personal data out of telemetry.
+#
+# ## Resources
+# - [AWS X-Ray pricing](https://aws.amazon.com/xray/pricing/), [Amazon CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/),
+#   [Honeycomb pricing](https://www.honeycomb.io/pricing), [Rollbar pricing](https://rollbar.com/pricing/)
+# - [X-Ray sampling rules](https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html)
+# - OpenTelemetry: [sampling](https://opentelemetry.io/docs/concepts/sampling/)
+
+# %% [markdown]
+# <!-- navigation -->
+# ← Previous: [Correlate the pillars: one request across spans, segments, logs and errors](06_correlate_the_pillars.ipynb) · [Start here](00_start_here.ipynb) · Next: [Security for observability: audit trail, alarms, notifications, secrets and PII](08_security_for_observability.ipynb) →

@@ -1,0 +1,431 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Security for observability: audit trail, alarms, notifications, secrets and PII
+#
+# The seed's week ends with security: *CloudTrail logs every API call; metric filters turn matching log events
+# into metrics; alarms watch the metrics; EventBridge and SNS deliver the alert.* Here you build that pipeline
+# end to end with boto3, break a rule on purpose, watch the alarm fire and clear, receive the notification,
+# and query the audit trail into pandas. Then you turn to the data the other notebooks send out: keys,
+# tokens and personal data must never reach a telemetry backend, and a secret scanner guards the repository.
+
+# %% [markdown]
+# ## Overview
+# 1. The seed's mistake: secrets in code and shell history, and how this workbook reads them instead
+# 2. An audit trail: CloudTrail delivering every API call to a CloudWatch Logs group
+# 3. CIS metric filters on the trail
+# 4. Where alerts go: an SNS topic with a local webhook, and an EventBridge rule
+# 5. Alarms, and the events that trip them (a low-privilege identity, a deleted log group)
+# 6. Watch the alarm: INSUFFICIENT_DATA -> ALARM -> OK, its history and the notifications
+# 7. Query the trail with Logs Insights
+# 8. Redact secrets and PII before telemetry leaves the process
+
+# %% [markdown]
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# | --- | --- | --- |
+# | [04 CloudWatch Logs](04_cloudwatch_logs.ipynb) | Necessary | log groups, metric filters, Logs Insights |
+# | [02](02_opentelemetry_honeycomb.ipynb), [03](03_aws_xray.ipynb), [05](05_rollbar.ipynb) | Helpful | the four pillars whose data we protect |
+# | IAM users and policies | Helpful | `Allow` / `Deny`, actions like `logs:DeleteLogGroup` |
+#
+# - **Time to learn**: 40 minutes
+# - **Runs in**: under 30 seconds in local mode. In cloud mode the alarm cells wait for CloudWatch (minutes),
+#   and the cells create real resources (a trail, an IAM user, alarms): run the clean-up cell at the end.
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import json
+
+import boto3
+import pandas as pd
+import rollbar as rollbar_sdk
+from aws_xray_sdk.core import xray_recorder
+
+from lab_app import security
+from lab_app.instrument import cloudwatch, otel, redact, xray
+from lab_app.instrument import rollbar as rollbar_setup
+from lab_app.notebook import setup
+from lab_app.query import insights
+from lab_app.query import xray as xray_query
+from lab_app.webhook import Webhook
+
+# %%
+lab = setup()
+lab
+
+# %% [markdown]
+# ## 1. The seed's mistake, and how this workbook reads secrets
+#
+# The seed's journal pastes keys where they do not belong: `export HONEYCOMB_API_KEY="<key>"` and
+# `gp env ROLLBAR_ACCESS_TOKEN="<token>"` typed into a terminal (so the key lands in shell history and in the
+# workspace's stored environment), and `AWS_SECRET_ACCESS_KEY` written into compose files that get committed.
+# A key in a file or a history can be read by anyone who reads the file, forever: rotating it is the only fix.
+#
+# This workbook reads every secret from the environment or from an **ignored** `.env` file, in one place
+# (`lab_app.config`), and shows them masked. In local mode they are documented placeholders.
+
+# %%
+configuration = lab.configuration()
+configuration[configuration["variable"].str.contains("KEY|TOKEN|SECRET|HEADERS")]
+
+# %% [markdown]
+# A secret scanner catches the mistake before it is committed. CI runs [detect-secrets](https://github.com/Yelp/detect-secrets)
+# over the whole repository, notebooks included, against an audited baseline (`tests/test_secrets_scan.py`).
+# Here is the same scanner on the kind of cell the seed would have had (the key is assembled at run time, so
+# this notebook itself does not contain one):
+
+# %%
+seed_style_cell = (
+    "export AWS_ACCESS_KEY_ID=" + "AKIA" + "J7Q2" * 4 + "\n"
+    'aws_secret_access_key = "' + "wJalrXUtnFEMI" + "/K7MDENG/bPxRfiCY" + 'EXAMPLEKEY"' + "\n"   # AWS's documentation example
+)
+findings = security.scan_for_secrets(seed_style_cell)
+findings
+
+# %% [markdown]
+# ### Checkpoint: the scanner flags both lines
+
+# %%
+assert set(findings["type"]) >= {"AWS Access Key", "Secret Keyword"}, findings
+assert set(findings["line"]) == {1, 2}
+shown = lab.configuration().set_index("variable")["value"]
+assert all("…" in v or v == "****" for k, v in shown.items() if k.endswith(("SECRET_ACCESS_KEY", "API_KEY", "TOKEN")) and v)
+
+# %% [markdown]
+# ## 2. An audit trail
+#
+# A trail records the account's API calls. With `CloudWatchLogsLogGroupArn` it also delivers each event, as one
+# JSON document, to a log group, which is what lets metric filters and Logs Insights work on it. CloudTrail
+# needs an S3 bucket (it always writes files there too) and a role it assumes to write to CloudWatch Logs.
+#
+# Local mode: the local cloud records every API call that reaches it (moto stores the trail, the local cloud
+# does the recording), keeps the event history that `lookup_events` reads, and delivers to the log group at once
+# (AWS takes up to about five minutes).
+
+# %%
+trail = security.setup_trail()
+trail
+
+# %%
+cloudtrail = boto3.client("cloudtrail")
+recent = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": "cloudtrail.amazonaws.com"}],
+                                  MaxResults=10)["Events"]
+pd.DataFrame([{"time": e["EventTime"], "event": e["EventName"], "user": e["Username"], "read_only": e["ReadOnly"]} for e in recent])
+
+# %% [markdown]
+# One record, as delivered to the log group (note `userIdentity`, `requestParameters`, `readOnly`):
+
+# %%
+record = json.loads(recent[0]["CloudTrailEvent"])
+print(json.dumps(record, indent=2)[:1500])
+
+# %% [markdown]
+# ### Checkpoint: the trail is logging and has recorded its own creation
+
+# %%
+status = cloudtrail.get_trail_status(Name=security.TRAIL_NAME)
+assert status["IsLogging"] is True
+assert {"CreateTrail", "StartLogging"} <= {e["EventName"] for e in recent} or \
+    {"UpdateTrail", "StartLogging"} <= {e["EventName"] for e in recent}
+assert record["eventVersion"].startswith("1.") and record["eventSource"] == "cloudtrail.amazonaws.com"
+
+# %% [markdown]
+# ## 3. CIS metric filters
+#
+# The CIS AWS Foundations Benchmark asks for a metric filter and an alarm for, among others, unauthorized API
+# calls, security-group changes and console sign-in without MFA; we add deleted log groups (someone erasing
+# evidence). Each filter emits `1` for a matching trail event and `0` (`defaultValue`) for every other one, so
+# the metric has data every minute the account is active.
+
+# %%
+filters = security.put_cis_filters(trail["log_group"])
+filters
+
+# %% [markdown]
+# ## 4. Where alerts go
+#
+# An SNS topic with an **http subscription** to a small webhook running in this kernel (it records what SNS
+# POSTs), and an EventBridge rule that routes the `CloudWatch Alarm State Change` events of our alarms to an SQS
+# queue. In cloud mode AWS cannot reach a webhook on your laptop: subscribe an e-mail address or a public
+# endpoint instead; the EventBridge part works unchanged.
+
+# %%
+sns = boto3.client("sns")
+hook = Webhook().start()
+topic_arn = sns.create_topic(Name="cruddur-security-alerts")["TopicArn"]
+security.subscribe_webhook(topic_arn, hook.url)
+queue_url = security.route_alarm_events()
+hook.url, topic_arn
+
+# %% [markdown]
+# ## 5. Alarms, and the events that trip them
+#
+# Each alarm: `Sum >= 1` over one 60-second period (`EvaluationPeriods=1`, `DatapointsToAlarm=1`),
+# `TreatMissingData=missing`, SNS on `ALARM` and on `OK`. A new alarm starts in `INSUFFICIENT_DATA`: it has not
+# seen a full period yet.
+#
+# **LOCAL ONLY:** `security.next_evaluation()` moves the local cloud's clock to the start of the next minute, and
+# the local cloud evaluates every alarm at each minute boundary it crosses. AWS has no such control: in cloud
+# mode the same call *waits* (polling `DescribeAlarms`) until CloudWatch has evaluated, which takes one to a
+# few minutes. Alarms from an earlier run of this notebook are deleted first (their history stays), then we
+# start on a fresh minute, so everything below happens inside one period. The skipped minutes stay skipped:
+# the local cloud's clock (`security.cloud_now()`) is now ahead of your wall clock, and never goes back, even
+# across restarts, so stored events keep their order (`python -m lab_app.localcloud reset` starts over).
+
+# %%
+security.delete_cis_alarms()
+security.next_evaluation()      # LOCAL ONLY: jump to the start of a fresh minute (cloud mode: returns at once)
+t0 = security.cloud_now()
+security.put_cis_alarms(topic_arn)
+
+# %% [markdown]
+# ### Checkpoint: every new alarm starts with insufficient data
+
+# %%
+assert (security.alarm_states()["state"] == "INSUFFICIENT_DATA").all(), security.alarm_states()
+
+# %% [markdown]
+# Now the events. A user that may only *read* logs, metrics and EC2 descriptions tries to delete the trail's
+# log group, open SSH to the world on a security group, and list IAM users. How is a call denied locally? The
+# local cloud checks IAM policies for requests signed with an **IAM user's** access key (moto's IAM state:
+# explicit `Deny` wins, an `Allow` is needed); the workbook's own dummy key acts as the account root, which
+# policies do not restrict on AWS either. Denied calls come back with the code AWS uses for each protocol.
+
+# %%
+auditor = security.low_privilege_session()
+attempts = security.cause_denied_calls(auditor, trail["log_group"])
+attempts
+
+# %% [markdown]
+# And someone (the root identity) deletes a log group:
+
+# %%
+security.delete_scratch_log_group("cruddur-scratch")
+
+# %% [markdown]
+# ### Checkpoint: three calls denied with AWS's error codes, the read allowed
+
+# %%
+refused = attempts[~attempts["allowed"]]
+codes = dict(zip(refused["operation"], refused["error_code"]))
+assert codes == {"DeleteLogGroup": "AccessDeniedException", "AuthorizeSecurityGroupIngress": "UnauthorizedOperation",
+                 "ListUsers": "AccessDenied"}, codes
+assert attempts.set_index("operation").loc["DescribeLogGroups", "allowed"]
+assert trail["log_group"] in [g["logGroupName"] for g in boto3.client("logs").describe_log_groups()["logGroups"]]
+
+# %% [markdown]
+# ## 6. Watch the alarm
+#
+# The minute with the denied calls is complete once the clock passes the next boundary; then the alarms
+# evaluate it. (Cloud mode: this cell waits until CloudWatch shows the states.)
+
+# %%
+security.next_evaluation(wait_for={"cis-unauthorized-api-calls": "ALARM"})   # LOCAL ONLY clock jump; cloud: waits
+states = security.alarm_states()
+states
+
+# %% [markdown]
+# ### Checkpoint: three alarms fire, the MFA one has data and is OK
+
+# %%
+now = states.set_index("alarm")["state"].to_dict()
+assert now == {"cis-unauthorized-api-calls": "ALARM", "cis-security-group-changes": "ALARM",
+               "cis-log-group-deletions": "ALARM", "cis-console-signin-without-mfa": "OK"}, now
+print(states.loc[0, "reason"])
+
+# %% [markdown]
+# `cis-console-signin-without-mfa` has data (a `0` for every recorded call) but no `ConsoleLogin` event: there
+# is no console in front of the local cloud, so it goes straight to `OK`. On AWS it is one of the most useful
+# alarms of the four.
+#
+# The security group was not changed (the call was denied), yet `cis-security-group-changes` fired: the CIS
+# filter matches on `eventName` alone. That is deliberate: an *attempt* to open a security group is worth a
+# look. The next minute is quiet: only reads (the `DescribeAlarms` above is one, and it is recorded, with
+# value `0` for every filter). When that minute is evaluated, the alarms clear.
+
+# %%
+auditor.client("logs").describe_log_groups(limit=1)
+security.next_evaluation(wait_for={"cis-unauthorized-api-calls": "OK"})   # LOCAL ONLY clock jump; cloud: waits
+security.alarm_states()
+
+# %%
+history = security.alarm_history(since=t0)
+history
+
+# %% [markdown]
+# ### Checkpoint: the state history is INSUFFICIENT_DATA -> ALARM -> OK
+
+# %%
+unauthorized = history[history["alarm"] == "cis-unauthorized-api-calls"]
+assert list(zip(unauthorized["old_state"], unauthorized["new_state"])) == [
+    ("INSUFFICIENT_DATA", "ALARM"), ("ALARM", "OK")], unauthorized
+assert (security.alarm_states()["state"] == "OK").all()
+
+# %% [markdown]
+# ### The notifications
+#
+# Every state change with an action sent one SNS message (a JSON document whose `Message` is the alarm's own
+# JSON: `AlarmName`, `OldStateValue`, `NewStateValue`, `NewStateReason`, `Trigger`...) and one EventBridge event.
+
+# %%
+received = hook.frame()
+received[["alarm_name", "old_state", "new_state", "subject"]]
+
+# %%
+routed = security.read_alarm_events(queue_url)
+routed
+
+# %% [markdown]
+# ### Checkpoint: the webhook got exactly the expected notifications, and EventBridge the same changes
+
+# %%
+expected = sorted([
+    ("cis-unauthorized-api-calls", "INSUFFICIENT_DATA", "ALARM"), ("cis-unauthorized-api-calls", "ALARM", "OK"),
+    ("cis-security-group-changes", "INSUFFICIENT_DATA", "ALARM"), ("cis-security-group-changes", "ALARM", "OK"),
+    ("cis-log-group-deletions", "INSUFFICIENT_DATA", "ALARM"), ("cis-log-group-deletions", "ALARM", "OK"),
+    ("cis-console-signin-without-mfa", "INSUFFICIENT_DATA", "OK"),
+])
+got = sorted(zip(received["alarm_name"], received["old_state"], received["new_state"]))
+assert got == expected, got
+assert sorted(zip(routed["alarm"], routed["previous"], routed["state"])) == expected
+assert received["subject"].str.match(r'^(ALARM|OK): "cis-').all()
+
+# %% [markdown]
+# ## 7. Query the trail with Logs Insights
+#
+# The trail is a log group of JSON documents, so Logs Insights discovers every field (`userIdentity.userName`,
+# `errorCode`...). Who was refused what?
+
+# %%
+window = dict(log_groups=trail["log_group"], start=t0, end=security.cloud_now() + pd.Timedelta(minutes=1))
+denied = insights.run_query(
+    "fields eventTime, userIdentity.userName as user, eventSource, eventName, errorCode "
+    "| filter ispresent(errorCode) | sort eventTime asc", **window)
+denied
+
+# %%
+insights.run_query("stats count(*) as calls by userIdentity.type as identity, readOnly | sort calls desc", **window)
+
+# %% [markdown]
+# ### Checkpoint: the auditor's three denied calls are in the trail
+
+# %%
+mine = denied[denied["user"] == security.LOW_PRIVILEGE_USER]
+assert sorted(zip(mine["eventName"], mine["errorCode"])) == [
+    ("AuthorizeSecurityGroupIngress", "UnauthorizedOperation"), ("DeleteLogGroup", "AccessDeniedException"),
+    ("ListUsers", "AccessDenied")], mine
+
+# %% [markdown]
+# ## 8. Secrets and PII in telemetry
+#
+# Telemetry is data leaving the process. A span attribute, a log line, an X-Ray annotation or a Rollbar payload
+# can carry an `Authorization` header, an access key in an error message, or a user's e-mail address. The fix
+# belongs in the process, *before* export: one `Redactor` (default patterns for AWS keys, secret keys, bearer
+# tokens, Authorization headers, Honeycomb and Rollbar keys, plus the PII and field names you choose) and a
+# hook for each pillar:
+#
+# | pillar | hook | why there |
+# | --- | --- | --- |
+# | OpenTelemetry | `RedactingSpanProcessor` wrapping the exporting processor | a finished span is immutable: the exporter gets a redacted copy |
+# | CloudWatch Logs (watchtower) | `RedactingFilter` on the handler | the record is rewritten before it is formatted and queued |
+# | X-Ray | `RedactingEmitter` replacing the recorder's UDP emitter | annotations, metadata and http are redacted in the datagram |
+# | Rollbar | a `rollbar.events` payload handler | the item's `data` is redacted before it is sent |
+
+# %%
+redactor = redact.Redactor.from_environment(pii=("email",), fields=("user_handle",))
+otel.otlp()
+xray.configure(sampling=False)
+rollbar_setup.init(environment="security-demo")
+audit_log = cloudwatch.access_logger("security-demo", "json")
+redact.protect_all(redactor, loggers=[audit_log])
+
+# %% [markdown]
+# Now the mistake itself, once in each pillar: a planted (made-up) access key and an e-mail address, the way
+# real code leaks them: in an attribute, a log line, an annotation, an error message.
+
+# %%
+PLANTED_KEY = "AKIA" + "PLANTED" + "0" * 9          # made up, assembled at run time
+EMAIL = "learner@example.com"
+planted_at = pd.Timestamp.now(tz="UTC")
+
+with otel.tracer().start_as_current_span("login") as span:
+    span.set_attribute("enduser.email", EMAIL)
+    span.set_attribute("app.debug", f"signed with {PLANTED_KEY}")
+audit_log.info({"event": "login", "user_email": EMAIL, "user_handle": "learner", "note": f"key {PLANTED_KEY}"})
+segment = xray_recorder.begin_segment("security-demo")
+segment.put_annotation("user_email", EMAIL)
+segment.put_metadata("request", {"Authorization": f"AWS4-HMAC-SHA256 Credential={PLANTED_KEY}/x",
+                                 "note": f"retrying with key {PLANTED_KEY}"})
+xray_recorder.end_segment()
+rollbar_sdk.report_message(f"login failed for {EMAIL} using {PLANTED_KEY}", "warning")
+
+otel.force_flush()
+cloudwatch.flush()
+xray_query.wait_for_traces([segment.trace_id])
+
+# %%
+found = security.find_in_backends([PLANTED_KEY, EMAIL, "[REDACTED:aws_access_key_id]", "[REDACTED:email]"],
+                                  since=planted_at, log_group=cloudwatch.LOG_GROUP)
+found.pivot(index="backend", columns="needle", values="records_with_it")
+
+# %% [markdown]
+# ### Checkpoint: the planted secret and the e-mail reached none of the four backends, the redacted records did
+
+# %%
+searched = found.dropna(subset=["records_with_it"])        # cloud mode: the Honeycomb row is not searchable
+leaks = searched[searched["needle"].isin([PLANTED_KEY, EMAIL])]
+assert (leaks["records_with_it"] == 0).all(), leaks
+markers = searched[searched["needle"] == "[REDACTED:aws_access_key_id]"].set_index("backend")["records_with_it"]
+assert len(markers) >= 3 and (markers >= 1).all(), markers
+
+# %% [markdown]
+# ## Clean up
+#
+# The low-privilege user and its key are deleted; the webhook stops. (In cloud mode, also delete the trail,
+# alarms and topic if you do not want to keep them: each costs a little.)
+
+# %%
+security.remove_low_privilege_user()
+hook.stop()
+
+# %% [markdown]
+# ## Summary
+#
+# - CloudTrail records every API call with **who** (`userIdentity` from the access key), **what**
+#   (`eventSource`, `eventName`, `requestParameters` with secrets hidden) and **how it went** (`errorCode`).
+#   Delivered to CloudWatch Logs, it can be filtered, counted and queried like any other log.
+# - **Metric filters** turn matching events into metrics; **alarms** evaluate them per period with M-of-N and
+#   a missing-data policy, start in `INSUFFICIENT_DATA`, keep a **history**, and notify through **SNS** and
+#   **EventBridge**.
+# - Secrets live in the environment or an ignored `.env`, never in cells or shell history; a **secret scanner**
+#   in CI catches the slip. Telemetry is redacted **in the process, before export**, in all four pillars.
+#
+# ## What's next
+#
+# You have finished the workbook. Go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
+# redaction switched on and check that the correlation still works: trace ids are not secrets.
+#
+# ## Resources
+# - AWS: CloudTrail record contents; CloudWatch alarm evaluation and "treat missing data"; alarm events and EventBridge
+# - CIS Amazon Web Services Foundations Benchmark, section "Monitoring"
+# - OpenTelemetry: "Handling sensitive data"; Yelp detect-secrets
+
+# %% [markdown]
+# <!-- navigation -->
+# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb)
