@@ -4,10 +4,16 @@
 
 The *plan* (which route, which path, which body, which user) depends only on the seed and the mix,
 so two runs with the same seed send the same requests. Returns one row per request.
+
+The generator is the *user's browser*, not part of any service: it sends with urllib3 directly, which
+neither ``RequestsInstrumentor`` nor the X-Ray SDK's ``patch(["requests"])`` touches, so the backend's
+server span (segment) is the root of every trace, as it is for real traffic. :func:`send` is the same
+client for one request from a notebook cell.
 """
 from __future__ import annotations
 
 import json
+import json as _json
 import random
 import threading
 import time
@@ -17,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import pandas as pd
-import requests
+import urllib3
 
 from lab_app.config import DATA_DIR
 
@@ -138,6 +144,43 @@ def _trace_ids(headers) -> tuple[str | None, str | None]:
     return xray, otel
 
 
+@dataclass
+class Response:
+    """What :func:`send` returns (the parts of a ``requests.Response`` a notebook uses)."""
+
+    status_code: int
+    headers: urllib3.HTTPHeaderDict
+    text: str
+    elapsed_ms: float
+
+    def json(self):
+        return json.loads(self.text)
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+
+def _pool(concurrency: int = 1) -> urllib3.PoolManager:
+    return urllib3.PoolManager(maxsize=max(concurrency, 1), retries=False)
+
+
+_default_pool = _pool(4)
+
+
+def send(method: str, url: str, json: dict | None = None, headers: dict[str, str] | None = None,
+         timeout: float = 10.0, pool: urllib3.PoolManager | None = None) -> Response:
+    """One request as a user's browser sends it: never traced by the kernel's own instrumentation."""
+    body, all_headers = None, dict(headers or {})
+    if json is not None:
+        body = _json.dumps(json).encode()
+        all_headers.setdefault("Content-Type", "application/json")
+    t0 = time.perf_counter()
+    resp = (pool or _default_pool).request(method, url, body=body, headers=all_headers,
+                                           timeout=urllib3.Timeout(total=timeout), redirect=False)
+    return Response(resp.status, resp.headers, resp.data.decode("utf-8", "replace"), (time.perf_counter() - t0) * 1000)
+
+
 def generate(base_url: str, n: int | None = None, duration: float | None = None, mix: dict[str, float] | None = None,
              concurrency: int = 8, seed: int = 0, progress: bool = True, invalid_rate: float = 0.05,
              timeout: float = 10.0) -> pd.DataFrame:
@@ -149,7 +192,6 @@ def generate(base_url: str, n: int | None = None, duration: float | None = None,
     base_url = base_url.rstrip("/")
     planned = plan(n, mix, seed, invalid_rate)
     lock = threading.Lock()
-    local = threading.local()
     deadline = None if duration is None else time.monotonic() + duration
     rows: list[dict] = []
     from tqdm.auto import tqdm
@@ -162,19 +204,18 @@ def generate(base_url: str, n: int | None = None, duration: float | None = None,
                 return None
             return next(planned, None)
 
+    http = _pool(concurrency)
+
     def worker() -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
         while (req := next_request()) is not None:
             started = datetime.now(timezone.utc)
             t0 = time.perf_counter()
             status, headers, error = None, {}, None
             try:
-                resp = session.request(req.method, base_url + req.path, json=req.body, timeout=timeout,
-                                       headers={"X-Cruddur-User": req.user})
+                resp = send(req.method, base_url + req.path, json=req.body, timeout=timeout,
+                            headers={"X-Cruddur-User": req.user}, pool=http)
                 status, headers = resp.status_code, resp.headers
-            except requests.RequestException as exc:
+            except urllib3.exceptions.HTTPError as exc:
                 error = f"{exc.__class__.__name__}: {exc}"
             latency_ms = (time.perf_counter() - t0) * 1000.0
             xray, otel = _trace_ids(headers)

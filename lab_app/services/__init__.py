@@ -1,11 +1,15 @@
-"""The Cruddur services: backend-flask and the downstream notifications service, in background threads.
+"""The Cruddur services: backend-flask (in a thread of this kernel) and notifications (its own process).
 
-    stack = services.start()                       # both services, no instrumentation, no faults
-    stack = services.start(faults=Faults.lesson(), instrument=[otel.instrument_app])
-    requests.get(stack.backend_url + "/api/activities/home")
-    stack.stop()
+The way notebooks 02-05 run them, the way production does (one process per service):
 
-Calling ``start`` again (re-running a notebook cell) replaces the running stack on the same ports.
+    notifications = services.downstream.start(otel=True, faults=Faults.lesson())  # another process
+    app = services.create_backend_app(notifications.url, faults=Faults.lesson())
+    # ... instrument `app` with the SDKs' own calls (the lesson) ...
+    backend = services.serve_backend(app)       # a werkzeug server in a daemon thread; re-run = restart
+    traffic.generate(backend.url, n=100)
+
+``start()`` (both services in threads of this kernel, instrumented by ``lab_app.instrument`` helpers) is
+what notebooks 06-08 still use.
 """
 from __future__ import annotations
 
@@ -75,20 +79,22 @@ def start(instrument: Iterable[Instrumenter] = (), faults: Faults | None = None,
     faults = faults or Faults.none()
     backend_port = config.backend_port() if backend_port is None else backend_port
     downstream_port = config.downstream_port() if downstream_port is None else downstream_port
+    from lab_app.services.notifications import create_notifications_app
+
     instrumenters = list(instrument)
     downstream_app = create_notifications_app(faults)
     for instrumenter in instrumenters:
         instrumenter(downstream_app, DOWNSTREAM)
-    downstream = serve(downstream_app, downstream_port, name=DOWNSTREAM)
+    downstream_server = serve(downstream_app, downstream_port, name=DOWNSTREAM)
     try:
-        backend_app = create_backend_app(downstream.url, faults)
+        backend_app = create_backend_app(downstream_server.url, faults)
         for instrumenter in instrumenters:
             instrumenter(backend_app, BACKEND)
         backend = serve(backend_app, backend_port, name=BACKEND)
     except BaseException:
-        downstream.stop()
+        downstream_server.stop()
         raise
-    _current = Stack(backend, downstream, {BACKEND: backend_app, DOWNSTREAM: downstream_app}, faults, instrumenters)
+    _current = Stack(backend, downstream_server, {BACKEND: backend_app, DOWNSTREAM: downstream_app}, faults, instrumenters)
     return _current
 
 

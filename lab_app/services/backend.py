@@ -56,15 +56,45 @@ def health():
     return jsonify({"ok": True, "service": SERVICE_NAME})
 
 
+class HomeActivities:
+    """backend-flask/services/home_activities.py: the home timeline. Notebook 02 writes its own, with a span."""
+
+    def run(self, data: CruddurData, user: str) -> list[dict]:
+        # legacy notebooks (06-08) still get their custom span through lab_app's openers
+        with activity_span("home-activities-mock-data", **{"app.user": user}) as span:
+            now = datetime.now(timezone.utc)
+            results = data.home(now)
+            span.set_attribute("app.now", now.isoformat())
+            span.set_attribute("app.result_length", len(results))
+        return results
+
+
+class UserActivities:
+    """backend-flask/services/user_activities.py: one user's posts (None: no such user). Notebook 03 adds X-Ray."""
+
+    def run(self, data: CruddurData, handle: str) -> list[dict] | None:
+        return data.by_handle(handle)
+
+
+class SearchActivities:
+    """backend-flask/services/search_activities.py: the slow one (its latency is injected here, in the search)."""
+
+    def run(self, data: CruddurData, term: str) -> list[dict]:
+        _faults().inject(f"{SERVICE_NAME}:GET /api/activities/search")
+        return data.search(term)
+
+
+def _faults() -> Faults:
+    return current_app.extensions["cruddur"]["faults"]
+
+
+def _service(name: str):
+    return current_app.extensions["cruddur"]["services"][name]
+
+
 @api.get("/api/activities/home")
 def home_activities():
-    # The seed's custom span: "home-activity-mock-data" with attributes (OTel) / annotations (X-Ray).
-    with activity_span("home-activities-mock-data", **{"app.user": _current_user()}) as span:
-        now = datetime.now(timezone.utc)
-        results = _data().home(now)
-        span.set_attribute("app.now", now.isoformat())
-        span.set_attribute("app.result_length", len(results))
-    return jsonify(results)
+    return jsonify(_service("home").run(_data(), _current_user()))
 
 
 @api.get("/api/activities/notifications")
@@ -87,7 +117,7 @@ def notifications_activities():
 
 @api.get("/api/activities/@<handle>")
 def user_activities(handle: str):
-    results = _data().by_handle(handle)
+    results = _service("user").run(_data(), handle)
     if results is None:
         return _errors(["handle_not_found"], 404)
     return jsonify(results)
@@ -99,7 +129,7 @@ def search_activities():
     if not term.strip():
         return _errors(["search_term_blank"])
     with activity_span("search-activities", **{"app.search_term_length": len(term)}) as span:
-        results = _data().search(term)
+        results = _service("search").run(_data(), term)
         span.set_attribute("app.result_length", len(results))
     return jsonify(results)
 
@@ -166,6 +196,7 @@ def reply_activity(activity_uuid: str):
 
 @api.get("/api/message_groups")
 def message_groups():
+    _faults().inject(f"{SERVICE_NAME}:GET /api/message_groups")  # the route with a bug (now and then)
     return jsonify(_data().groups_for(_current_user()))
 
 
@@ -208,7 +239,10 @@ def rollbar_test():
 
 
 def create_backend_app(downstream_url: str, faults: Faults | None = None, data: CruddurData | None = None,
-                       downstream_timeout_s: float = 2.0, quiet: bool = True) -> Flask:
+                       downstream_timeout_s: float = 2.0, quiet: bool = True, home_activities=None,
+                       user_activities=None, search_activities=None) -> Flask:
+    """backend-flask's app factory. ``*_activities``: your own version of that service class (an object with
+    the same ``run`` method), e.g. the home timeline with a custom span (notebook 02)."""
     app = Flask(SERVICE_NAME)
     if quiet:  # unhandled errors still reach the tracers and Rollbar; they just don't flood the notebook
         app.logger.disabled = True
@@ -216,8 +250,10 @@ def create_backend_app(downstream_url: str, faults: Faults | None = None, data: 
     app.extensions["cruddur"] = {
         "data": data or CruddurData(), "downstream_url": downstream_url.rstrip("/"),
         "http": requests.Session(), "downstream_timeout_s": downstream_timeout_s,
+        "faults": faults or Faults.none(),
+        "services": {"home": home_activities or HomeActivities(), "user": user_activities or UserActivities(),
+                     "search": search_activities or SearchActivities()},
     }
-    (faults or Faults.none()).attach(app, SERVICE_NAME)
 
     @app.before_request
     def _request_id():

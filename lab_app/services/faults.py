@@ -1,18 +1,25 @@
-"""Deterministic fault injection: added latency, error responses and exceptions per route.
+"""Deterministic fault injection: added latency, error responses and exceptions, where real faults live.
 
 Off by default. Rules are keyed ``"<service>:<METHOD> <route template>"`` (the Flask rule, e.g.
 ``"backend-flask:GET /api/activities/search"``). Each rule draws from its own random stream seeded
 with ``(seed, key)``, so how many requests of a route get a fault is the same on every run with
 the same seed and the same number of requests, whatever the thread interleaving.
+
+The faults are not a hook in front of the app: the service code calls :meth:`Faults.inject` at the
+place the fault belongs (the search service's slow code, the notifications handler that fails, the
+buggy message-groups view), so every tracer, logger and error tracker sees them the way it would see
+a real one, whatever order they were installed in. The notifications process receives its rules as
+JSON in ``CRUDDUR_FAULTS`` (:meth:`Faults.to_json` / :meth:`Faults.from_json`).
 """
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from flask import Flask, abort, jsonify, request
+from flask import abort, jsonify
 
 
 class InjectedException(RuntimeError):
@@ -81,21 +88,31 @@ class Faults:
         rows = [{"rule": key, **vars(rule), **self.counts[key]} for key, rule in self.rules.items()]
         return pd.DataFrame(rows)
 
-    def attach(self, app: Flask, service_name: str) -> None:
-        """Install the before-request hook on ``app`` (done by the app factories)."""
+    def inject(self, key: str) -> None:
+        """Apply the rule ``key`` to the request being served: sleep, answer with an error, or raise."""
+        rule = self.rules.get(key)
+        if rule is None:
+            return
+        delay, error, exception = self.decide(key)
+        if delay:
+            time.sleep(delay)
+        if error:
+            response = jsonify({"errors": ["service_unavailable"]})
+            response.status_code = rule.error_status
+            abort(rule.error_status, response=response)
+        if exception:
+            raise InjectedException(f"simulated bug in {key.split(' ', 1)[-1]}")
 
-        @app.before_request
-        def _inject_fault():
-            if request.url_rule is None or not self.rules:
-                return None
-            key = f"{service_name}:{request.method} {request.url_rule.rule}"
-            delay, error, exception = self.decide(key)
-            if delay:
-                time.sleep(delay)
-            if error:
-                response = jsonify({"errors": ["service_unavailable"]})
-                response.status_code = rule_status = self.rules[key].error_status
-                abort(rule_status, response=response)
-            if exception:
-                raise InjectedException(f"simulated bug in {request.url_rule.rule}")
-            return None
+    def to_json(self) -> str:
+        return json.dumps({"seed": self.seed, "rules": {key: asdict(rule) for key, rule in self.rules.items()}})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "Faults":
+        if not text:
+            return cls.none()
+        try:
+            spec = json.loads(text)
+            return cls({key: Fault(**rule) for key, rule in spec.get("rules", {}).items()}, seed=int(spec.get("seed", 0)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"CRUDDUR_FAULTS is not a fault specification ({exc}): unset it or use "
+                             f"Faults.to_json()") from None
