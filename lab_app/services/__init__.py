@@ -20,14 +20,20 @@ from flask import Flask
 
 from lab_app import config
 from lab_app.runner import ServerThread, serve
+from lab_app.services import downstream
 from lab_app.services.backend import SERVICE_NAME as BACKEND
-from lab_app.services.backend import create_backend_app
+from lab_app.services.backend import HomeActivities, SearchActivities, UserActivities, create_backend_app
+from lab_app.services.downstream import SERVICE_NAME as DOWNSTREAM
 from lab_app.services.faults import Fault, Faults, InjectedException
-from lab_app.services.notifications import SERVICE_NAME as DOWNSTREAM
-from lab_app.services.notifications import create_notifications_app
 
 __all__ = ["start", "stop", "Stack", "Fault", "Faults", "InjectedException", "BACKEND", "DOWNSTREAM",
-           "create_backend_app", "create_notifications_app", "current"]
+           "create_backend_app", "current", "downstream", "serve_backend", "HomeActivities",
+           "UserActivities", "SearchActivities"]
+
+
+def serve_backend(app: Flask, port: int | None = None) -> ServerThread:
+    """Serve backend-flask on its port (LAB_BACKEND_PORT, default 4567); a re-run restarts it there."""
+    return serve(app, config.backend_port() if port is None else port, name=BACKEND)
 
 Instrumenter = Callable[[Flask, str], None]
 
