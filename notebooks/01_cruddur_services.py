@@ -191,4 +191,4 @@ stack.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [Start here: a tracing workbook you can run without a cloud account](00_start_here.ipynb) · [Start here](00_start_here.ipynb) · Next: [OpenTelemetry and Honeycomb: one trace across two services](02_opentelemetry_honeycomb.ipynb) →
+# ← Previous: [Start here: a tracing workbook you can run without a cloud account](00_start_here.ipynb) · [Start here](00_start_here.ipynb) · Next: [OpenTelemetry and Honeycomb: instrument backend-flask yourself](02_opentelemetry_honeycomb.ipynb) →

@@ -14,104 +14,253 @@
 # ---
 
 # %% [markdown]
-# # OpenTelemetry and Honeycomb: one trace across two services
+# # OpenTelemetry and Honeycomb: instrument backend-flask yourself
 #
-# The bootcamp's Week 2 starts here: instrument **backend-flask** with OpenTelemetry, watch spans appear on the
-# console, then ship them over OTLP to Honeycomb. You will follow one user request from the Flask API into the
-# downstream **notifications** service and back, and answer latency questions with Honeycomb's query API and pandas.
+# The bootcamp's Week 2 starts here. You add OpenTelemetry to **backend-flask** with the SDK's own calls, the
+# same lines that go into its `app.py`: a `TracerProvider`, an exporter, Flask and `requests` instrumentation and
+# a custom span. Then you follow one request from the Flask API into the **notifications** service, which runs in
+# a process of its own and is instrumented the zero-code way, and answer latency questions with Honeycomb's
+# query API and pandas.
 
 # %% [markdown]
 # ## Overview
-# 1. Console spans: see what a span is before sending it anywhere
-# 2. The key check: which Honeycomb team and environment your key belongs to
-# 3. OTLP export, traffic, and the check that every request produced a trace
-# 4. Per-route percentiles with Honeycomb's Query Data API
-# 5. One request's span tree across both services
-# 6. A heatmap like Honeycomb's
+# 1. Two services, two processes
+# 2. A span on the console (the seed's `ConsoleSpanExporter`)
+# 3. The real set-up: one `TracerProvider` per process, OTLP to Honeycomb
+# 4. Instrument the app: Flask, `requests` and the seed's custom span
+# 5. Zero-code OpenTelemetry on the downstream, and a trace across the process boundary
+# 6. The key check, traffic, and per-route percentiles with the Query Data API
+# 7. Your turn: a span of your own, and a query of your own
+# 8. Your app.py now
 
 # %% [markdown]
 # ## Prerequisites
 #
 # | Concept | Importance | Notes |
 # | --- | --- | --- |
-# | [01 the Cruddur services](01_cruddur_services.ipynb) | Necessary | the two services and the traffic generator |
+# | [01 the Cruddur services](01_cruddur_services.ipynb) | Necessary | the routes and the traffic generator |
 # | Percentiles | Necessary | p50 / p95 / p99 |
 # | OpenTelemetry vocabulary | Helpful | trace, span, parent, resource, exporter |
 #
-# - **Time to learn**: 30 minutes
+# - **Time to learn**: 40 minutes
+
+# %% [markdown]
+# ## Set-up
+# `setup()` starts the local cloud (or finds your real keys in `.env`) and sets the environment variables the
+# SDKs read. Run it before anything imports an SDK.
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
 
 # %% [markdown]
 # ## Imports
+# The first block is what backend-flask's `app.py` imports; the second is the workbook's plumbing (processes,
+# traffic, reading results back).
 
 # %%
+import os
 import time
+import unittest
+from datetime import datetime, timezone
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import requests
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.propagators import TraceResponsePropagator, set_global_response_propagator
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from lab_app import services, traffic
-from lab_app.instrument import otel
-from lab_app.notebook import setup
 from lab_app.query import spans
 from lab_app.services import Faults
 
+# %% [markdown]
+# ## 1. Two services, two processes
+#
+# **notifications** is "another team's service": it runs in its own process, started here with
+# `opentelemetry-instrument`, and its instrumentation comes from its environment, not from code (section 5).
+# **backend-flask** runs in a thread of this kernel, and you instrument it. `Faults.lesson()` is the workbook's
+# standard scenario: a slow search, a flaky notifications service, a route with a bug.
+
 # %%
-lab = setup()
+faults = Faults.lesson()
+notifications = services.downstream.start(otel=True, faults=faults)
+notifications
 
 # %% [markdown]
-# ## 1. Console spans first
+# ## 2. A span on the console
 #
-# A **span** is one timed operation with a name, attributes and a parent. The simplest exporter prints each
-# finished span: the seed's `SimpleSpanProcessor(ConsoleSpanExporter())`. `otel.console()` adds it once, however
-# often you run the cell (the process has a single `TracerProvider`; re-adding processors would print every span
-# twice). We also keep an in-memory copy of every span for the checkpoints.
+# The seed checked its set-up with `SimpleSpanProcessor(ConsoleSpanExporter())`: every finished span is printed as
+# JSON. We try it on a throw-away provider and app, calling the app in-process with Flask's test client, so only
+# this one span is printed. The **resource** says who made the span: `Resource.create()` reads `OTEL_SERVICE_NAME`.
 
 # %%
-otel.console()
-sink = otel.memory()
-sink.clear()
-with otel.tracer("lesson").start_as_current_span("hello-otel") as span:
-    span.set_attribute("app.step", 1)
+console_provider = TracerProvider(resource=Resource.create())
+console_provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+demo_app = services.create_backend_app(notifications.url)
+FlaskInstrumentor().instrument_app(demo_app, tracer_provider=console_provider)
+demo_app.test_client().get("/api/activities/home")
+console_provider.shutdown()
 
 # %% [markdown]
-# Now the services. `otel.instrument_app` is an *instrumenter*: `services.start` applies it to each Flask app
-# before it serves. It adds Flask server spans, `requests` client spans for the backend's call to notifications,
-# W3C `traceparent` propagation between them, and the seed's custom span (`home-activities-mock-data` with the
-# `app.user` attribute) inside the home timeline code.
+# Read the JSON: `name` is the **route template** (`GET /api/activities/home`), `context` holds the `trace_id` and
+# `span_id`, `parent_id` is `null` (the root of its trace), `kind` is `SpanKind.SERVER`, the `attributes` are HTTP
+# semantic conventions, and `resource` carries `service.name`.
+
+# %% [markdown]
+# ## 3. The real set-up: one provider per process, OTLP to Honeycomb
 #
-# Why does each service get **its own** `TracerProvider`? Honeycomb puts spans into a *dataset* named after the
-# resource attribute `service.name`, and a provider has exactly one resource. Two services in one process need
-# two providers to land in two datasets (`backend-flask` and `notifications`).
+# This is the seed's set-up, corrected. The exporter reads the variables the seed exported:
+#
+# | variable | what it does | here |
+# | --- | --- | --- |
+# | `OTEL_SERVICE_NAME` | `service.name` of the resource: Honeycomb's **dataset** | `backend-flask` (the seed's `Cruddur` named a dataset after the whole app) |
+# | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; the HTTP exporter appends `/v1/traces` | `https://api.honeycomb.io`, or the local stand-in |
+# | `OTEL_EXPORTER_OTLP_HEADERS` | `x-honeycomb-team=<key>`: which team and environment the spans go to | from `.env`, or a local dummy |
+#
+# `trace.set_tracer_provider` works **once per process**: a second call only logs a warning and changes nothing.
+# A notebook cell can run twice, so the cell checks first and keeps the provider it set the first time. The
+# `InMemorySpanExporter` is for this notebook's checkpoints only: it keeps a copy of every span.
 
 # %%
-stack = services.start(instrument=[otel.instrument_app])
-home = requests.get(stack.backend_url + "/api/activities/home")
+configuration = lab.configuration()
+configuration[configuration["variable"].str.startswith("OTEL_")]
+
+# %%
+if isinstance(trace.get_tracer_provider(), TracerProvider):   # this cell ran before in this kernel: keep it
+    provider = trace.get_tracer_provider()
+else:
+    provider = TracerProvider(resource=Resource.create())     # service.name from OTEL_SERVICE_NAME
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=1000))
+    checkpoint_spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(checkpoint_spans))
+    trace.set_tracer_provider(provider)
+provider.resource.attributes["service.name"]
+
+# %% [markdown]
+# What a second `set_tracer_provider` does (the warning is logged by `opentelemetry.trace`):
+
+# %%
+with unittest.TestCase().assertLogs("opentelemetry.trace", level="WARNING") as seen:
+    trace.set_tracer_provider(TracerProvider())
+seen.output
+
+# %% [markdown]
+# ### Checkpoint: one provider, the one you configured
+
+# %%
+assert trace.get_tracer_provider() is provider, "set_tracer_provider must not replace the first provider"
+assert provider.resource.attributes["service.name"] == os.environ["OTEL_SERVICE_NAME"] == "backend-flask"
+assert "Overriding of current TracerProvider is not allowed" in seen.output[0]
+
+# %% [markdown]
+# ## 4. Instrument the app
+#
+# The seed's custom span lives in `services/home_activities.py`. Its journal wrote
+# `trace = trace.get_trace("home.activity.trace")`: that line fails twice over. `get_trace` does not exist
+# (`get_tracer` does), and assigning to `trace` would shadow the `opentelemetry.trace` module the class needs. The
+# cell below is the seed's code, fixed.
+
+# %% tags=["raises-exception"]
+trace.get_trace("home.activity.trace")  # the seed's typo: AttributeError
+
+# %%
+tracer = trace.get_tracer("home.activities")
+
+
+class HomeActivities:
+    """backend-flask/services/home_activities.py, with the seed's custom span."""
+
+    def run(self, data, user):
+        with tracer.start_as_current_span("home-activities-mock-data") as span:
+            now = datetime.now(timezone.utc)
+            span.set_attribute("app.now", now.isoformat())
+            span.set_attribute("app.user", user)
+            results = data.home(now)
+            span.set_attribute("app.result_length", len(results))
+            return results
+
+
+# %% [markdown]
+# Now `app.py` itself: the app, `FlaskInstrumentor().instrument_app(app)` for a server span per request, and
+# `RequestsInstrumentor().instrument()` for a client span around the backend's calls to notifications (it also
+# puts the W3C `traceparent` header on them). `RequestsInstrumentor` patches `requests` for the whole process:
+# instrumenting twice would only log a warning, hence the check. `TraceResponsePropagator` adds a `traceresponse`
+# header to every response, so the client (our traffic generator) learns each request's trace id.
+
+# %%
+app = services.create_backend_app(notifications.url, faults=faults, home_activities=HomeActivities())
+FlaskInstrumentor().instrument_app(app)
+if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
+    RequestsInstrumentor().instrument()
+set_global_response_propagator(TraceResponsePropagator())
+backend = services.serve_backend(app)
+home = traffic.send("GET", backend.url + "/api/activities/home")
 home.status_code, home.headers["traceresponse"]
 
 # %% [markdown]
 # ### Checkpoint: a server span with the custom span inside it
 
 # %%
-otel.force_flush()
-finished = sink.get_finished_spans()
+provider.force_flush()
+home_trace = home.headers["traceresponse"].split("-")[1]
+finished = [s for s in checkpoint_spans.get_finished_spans() if f"{s.context.trace_id:032x}" == home_trace]
 server = [s for s in finished if s.name == "GET /api/activities/home"]
 custom = [s for s in finished if s.name == "home-activities-mock-data"]
-assert len(server) == 1 and len(custom) == 1
-assert custom[0].parent.span_id == server[0].context.span_id
-assert custom[0].attributes["app.user"] and "app.result_length" in custom[0].attributes
+assert len(server) == 1 and len(custom) == 1, [s.name for s in finished]
+assert custom[0].parent.span_id == server[0].context.span_id, "the custom span is a child of the server span"
+assert custom[0].attributes["app.user"] and custom[0].attributes["app.result_length"] > 0
 assert server[0].resource.attributes["service.name"] == "backend-flask"
-# the traceresponse header names the trace the server recorded
-assert home.headers["traceresponse"].split("-")[1] == f"{server[0].context.trace_id:032x}"
-otel.console(enabled=False)  # enough printing
 
 # %% [markdown]
-# ## 2. The key check
+# ## 5. Zero-code OpenTelemetry on the downstream
 #
-# The seed's first Honeycomb step was confirming the key: Honeycomb's `GET /1/auth` answers with the team and
-# environment the key belongs to. Locally the stand-in answers the same way; with `LAB_MODE=aws` and your own
-# `HONEYCOMB_API_KEY` in `.env`, the same cell asks Honeycomb.
+# The notifications process was started with `opentelemetry-instrument`: the `opentelemetry-distro` package
+# builds the SDK from the `OTEL_*` variables below and instruments Flask before the app's code runs. No
+# OpenTelemetry set-up in its code at all, which is how many teams ship services.
+
+# %%
+print(" ".join(Path(part).name if i == 0 else part for i, part in enumerate(notifications.command)))
+pd.Series(notifications.environment()).to_frame("value")
+
+# %% [markdown]
+# One request to `/api/activities/notifications` crosses the process boundary: the backend's client span
+# sends `traceparent`, and the notifications server span, made in **another process**, joins the same trace.
+
+# %%
+cross = traffic.send("GET", backend.url + "/api/activities/notifications", headers={"X-Cruddur-User": "andrewbrown"})
+cross_trace = cross.headers["traceresponse"].split("-")[1]
+provider.force_flush()
+notifications.stop()      # stopping flushes its spans; section 6 starts it again
+stored = spans.local_spans(start=pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5))
+tree = spans.span_tree(stored, cross_trace)
+tree[["label", "service", "kind", "duration_ms"]]
+
+# %% [markdown]
+# ### Checkpoint: one trace, two processes
+
+# %%
+in_trace = stored[stored["trace_id"] == cross_trace]
+assert set(in_trace["service"]) == {"backend-flask", "notifications"}, set(in_trace["service"])
+downstream_server = in_trace[(in_trace["service"] == "notifications") & (in_trace["kind"] == "server")].iloc[0]
+client = in_trace.set_index("span_id").loc[downstream_server["parent_id"]]
+assert client["service"] == "backend-flask" and client["kind"] == "client"
+assert downstream_server["resource_attributes"]["process.pid"] != os.getpid(), "notifications runs in its own process"
+
+# %% [markdown]
+# ## 6. The key check, traffic and the Query Data API
+#
+# The seed confirmed its key with a "whoami" page. Honeycomb's `GET /1/auth` answers with the team and
+# environment the key belongs to; locally the stand-in answers the same way.
 
 # %%
 who = spans.whoami()
@@ -119,137 +268,221 @@ pd.DataFrame([{"team": who["team"]["name"], "environment": who["environment"]["n
                "can query": who.get("api_key_access", {}).get("queries")}])
 
 # %%
-assert who["team"]["slug"] and who["environment"]["slug"]
-
-# %% [markdown]
-# ## 3. Export over OTLP and generate traffic
-#
-# `otel.otlp()` adds a `BatchSpanProcessor` with the OTLP/HTTP exporter. It reads the same variables the exporter
-# documents: `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_HEADERS` (`x-honeycomb-team=<key>`), which
-# `setup()` pointed at the local stand-in. We restart the services with the workbook's standard faults: a slow
-# search, a flaky notifications service, and a route with a bug.
-
-# %%
-otel.otlp()
-stack = services.start(instrument=[otel.instrument_app], faults=Faults.lesson())
+notifications = services.downstream.start(otel=True, faults=faults)
 time.sleep(1.05 - time.time() % 1)  # start on a fresh second: the query window below is in whole seconds
-started = int(time.time())
-requests_df = traffic.generate(stack.backend_url, n=600, concurrency=8, seed=2, progress=False)
-otel.force_flush()
+started = pd.Timestamp.now(tz="UTC")
+requests_df = traffic.generate(backend.url, n=400, concurrency=8, seed=2, progress=False)
+provider.force_flush()
+notifications.stop()      # flushes its spans
+stored = spans.local_spans(start=started, end=pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=1))
 traffic.route_summary(requests_df)
 
 # %% [markdown]
-# `spans.local_spans()` reads every span the **local** stand-in stored in a time range into a DataFrame (Honeycomb
-# itself has no "download every span" API; against it you use the query API of section 4).
-
-# %%
-stored = spans.local_spans(start=started, end=time.time() + 1)
-stored[["service", "name", "kind", "trace_id", "span_id", "parent_id", "duration_ms", "http_status_code"]].head()
-
-# %% [markdown]
-# ### Checkpoint: every generated request produced a trace
+# ### Checkpoint: every request produced one trace, rooted in backend-flask
 
 # %%
 roots = stored[stored["parent_id"].isna()]
 assert requests_df["otel_trace_id"].notna().all(), "every response carries a traceresponse header"
-assert len(roots) == len(requests_df), (len(roots), len(requests_df))
-assert set(roots["trace_id"]) == set(requests_df["otel_trace_id"])
-assert set(roots["service"]) == {"backend-flask"} and set(roots["kind"]) == {"server"}
-assert set(stored["dataset"]) == {"backend-flask", "notifications"}
+assert set(requests_df["otel_trace_id"]) <= set(roots["trace_id"])
+ours = roots[roots["trace_id"].isin(set(requests_df["otel_trace_id"]))]
+assert len(ours) == len(requests_df) and set(ours["service"]) == {"backend-flask"}
+assert set(ours["kind"]) == {"server"}
 
 # %% [markdown]
-# ## 4. Per-route percentiles with the Query Data API
-#
-# Honeycomb's API runs a query in three steps: create the query spec (`POST /1/queries/<dataset>`), run it
-# (`POST /1/query_results/<dataset>`), read the result. `spans.query` does the three and returns a DataFrame.
+# Honeycomb's Query Data API runs a query in three steps: create the query spec, run it, read the result.
+# `spans.query` does the three and returns a DataFrame. (On a free Honeycomb team this API is not available:
+# the cell then says so, and the same query opens in the UI as a query template link.)
 
 # %%
+window = {"start_time": int(started.timestamp()), "end_time": int(pd.Timestamp.now(tz="UTC").timestamp()) + 2}
 latency = spans.query(
     "backend-flask",
-    calculations=[{"op": "COUNT"}, {"op": "P50", "column": "duration_ms"}, {"op": "P95", "column": "duration_ms"},
-                  {"op": "P99", "column": "duration_ms"}],
+    calculations=[{"op": "COUNT"}, {"op": "P50", "column": "duration_ms"}, {"op": "P99", "column": "duration_ms"}],
     breakdowns=["http.route"],
     filters=[{"column": "span.kind", "op": "=", "value": "server"}],
-    start_time=started, end_time=int(time.time()) + 2,
     orders=[{"op": "P50", "column": "duration_ms", "order": "descending"}],
+    **window,
 )
 latency
 
 # %% [markdown]
 # ### Checkpoint: the API agrees with pandas, and the slow route is on top
-# The same percentiles computed from the raw spans with pandas must match, and the injected 180 ms of search latency
-# must put `/api/activities/search` first.
 
 # %%
-server_spans = stored[(stored["dataset"] == "backend-flask") & (stored["kind"] == "server")]
+server_spans = stored[(stored["service"] == "backend-flask") & (stored["kind"] == "server")]
 by_pandas = server_spans.groupby("http_route")["duration_ms"].quantile(0.99)
 by_api = latency.set_index("http.route")["P99(duration_ms)"]
 assert np.allclose(by_api.sort_index(), by_pandas.sort_index(), rtol=1e-6), pd.concat([by_api, by_pandas], axis=1)
-assert latency["COUNT"].sum() == len(requests_df)
-assert latency.iloc[0]["http.route"] == "/api/activities/search"
+assert latency["COUNT"].sum() == len(server_spans)
+assert latency.iloc[0]["http.route"] == "/api/activities/search", "the injected 180 ms make search the slowest"
 
 # %% [markdown]
-# ## 5. One request, two services
+# ## 7. Your turn
 #
-# Pick a request to `GET /api/activities/notifications`: the backend's server span, its client span calling
-# notifications, the notifications server span (a child *in another service*, joined by the W3C `traceparent`
-# header), and the custom spans inside each.
+# ### Your turn 1: a span of your own
+# The search is slow. Write your own `SearchActivities` (same `run(self, data, term)` method, returning
+# `data.search(term)`) that wraps the search in a span named `search-activities` with the attribute
+# `app.search_term_length`. Then the next cell rebuilds the app with it and sends five searches. Try it first in
+# the empty cell; the solution is in the collapsed cell below it (click the dots to open it).
 
 # %%
-cross = requests_df[requests_df["route"] == "/api/activities/notifications"]
-tree = spans.span_tree(stored, cross["otel_trace_id"].iloc[0])
-tree[["label", "service", "kind", "duration_ms"]]
+# your SearchActivities here (the solution below defines it if you leave this empty)
 
-# %% [markdown]
-# ### Checkpoint: cross-service traces link parent and child
+# %% jupyter={"source_hidden": true}
+class SearchActivities(services.SearchActivities):
+    """Solution: a span around the (slow) search, with the term's length as an attribute."""
+
+    def run(self, data, term):
+        with tracer.start_as_current_span("search-activities") as span:
+            span.set_attribute("app.search_term_length", len(term))
+            return super().run(data, term)
+
 
 # %%
-by_id = stored.set_index("span_id")
-downstream_servers = stored[(stored["dataset"] == "notifications") & (stored["kind"] == "server")]
-# every request of that route crossed into notifications exactly once (other routes call it too)
-per_trace = downstream_servers[downstream_servers["trace_id"].isin(set(cross["otel_trace_id"]))].groupby("trace_id").size()
-assert len(per_trace) == len(cross) and (per_trace == 1).all()
-for span in downstream_servers.itertuples(index=False):
-    client = by_id.loc[span.parent_id]
-    assert client["kind"] == "client" and client["service"] == "backend-flask"
-    assert client["trace_id"] == span.trace_id
-    root = by_id.loc[client["parent_id"]]
-    assert root["kind"] == "server" and pd.isna(root["parent_id"])
-assert set(tree["service"]) == {"backend-flask", "notifications"}
+app = services.create_backend_app(notifications.url, faults=faults, home_activities=HomeActivities(),
+                                  search_activities=SearchActivities())
+FlaskInstrumentor().instrument_app(app)
+backend = services.serve_backend(app)
+searches = [traffic.send("GET", backend.url + f"/api/activities/search?term={term}")
+            for term in ("cloud", "aws", "week", "x", "honeycomb")]
+provider.force_flush()
 
 # %% [markdown]
-# ## 6. A heatmap like Honeycomb's
+# ### Checkpoint: your span, graded
+
+# %%
+search_traces = {r.headers["traceresponse"].split("-")[1] for r in searches}
+mine = [s for s in checkpoint_spans.get_finished_spans()
+        if s.name == "search-activities" and f"{s.context.trace_id:032x}" in search_traces]
+assert len(mine) == 5, f"expected one 'search-activities' span per search (5), found {len(mine)}: check the span name"
+assert sorted(s.attributes.get("app.search_term_length") for s in mine) == [1, 3, 4, 5, 9], \
+    "set app.search_term_length to len(term)"
+parents = {s.parent.span_id for s in mine if s.parent}
+servers = {s.context.span_id for s in checkpoint_spans.get_finished_spans() if s.name == "GET /api/activities/search"}
+assert parents <= servers and len(parents) == 5, "start the span inside the request (start_as_current_span)"
+assert min((s.end_time - s.start_time) / 1e6 for s in mine) >= 180, "the span must cover the slow search itself"
+
+# %% [markdown]
+# ### Your turn 2: a query of your own
+# Which route has the most **errors** (server spans with `http.status_code` >= 500)? Write the Query Data API
+# call: a `COUNT` broken down by `http.route`, filtered on `span.kind = server` and
+# `http.status_code >= 500`, over `window`. Put the route with the most errors in `most_errors`.
+
+# %%
+# errors = spans.query("backend-flask", ...)
+# most_errors = ...
+
+# %% jupyter={"source_hidden": true}
+errors = spans.query(
+    "backend-flask",
+    calculations=[{"op": "COUNT"}],
+    breakdowns=["http.route"],
+    filters=[{"column": "span.kind", "op": "=", "value": "server"},
+             {"column": "http.status_code", "op": ">=", "value": 500}],
+    orders=[{"op": "COUNT", "order": "descending"}],
+    **window,
+)
+most_errors = errors.iloc[0]["http.route"]
+errors
+
+# %% [markdown]
+# ### Checkpoint: your query, graded against the traffic you sent
+
+# %%
+by_client = requests_df[requests_df["status"] >= 500].groupby("route").size()
+assert most_errors == by_client.idxmax(), f"the traffic says {by_client.idxmax()!r} failed most, not {most_errors!r}"
+assert errors["COUNT"].sum() == len(requests_df[requests_df["status"] >= 500]), \
+    "count every server span with http.status_code >= 500 (filter op '>=')"
+
+# %% [markdown]
+# ## 8. Your app.py now
 #
-# Honeycomb's HEATMAP shows time across and duration up, colour for how many spans fell in each cell. Bands
-# appear: the fast routes at the bottom, the slow search route as a separate band near 200 ms.
+# Everything above, as backend-flask's `app.py` (the workbook's `create_backend_app` stands for the bootcamp's
+# routes). Running the cell writes it to `build/app_02.py`; a test runs that file as its own process against the
+# local cloud and checks that its spans arrive, so this is code that works verbatim:
+# `OTEL_SERVICE_NAME=backend-flask python build/app_02.py`.
 
 # %%
-x = (server_spans["start_time"] - server_spans["start_time"].min()).dt.total_seconds()
-y = server_spans["duration_ms"].clip(lower=0.1)
-counts, xedges, yedges = np.histogram2d(x, np.log10(y), bins=(30, 30))
-fig, ax = plt.subplots(figsize=(8, 4))
-mesh = ax.pcolormesh(xedges, 10 ** yedges, counts.T, cmap="viridis")
-ax.set_yscale("log")
-ax.set_xlabel("seconds since the first request")
-ax.set_ylabel("duration (ms)")
-ax.set_title("HEATMAP(duration_ms), backend-flask server spans")
-fig.colorbar(mesh, ax=ax, label="spans")
-plt.show()
+Path("../build").mkdir(exist_ok=True)
 
 # %%
-assert counts.sum() == len(server_spans)
-stack.stop()
+# %%writefile ../build/app_02.py
+"""backend-flask after notebook 02: OpenTelemetry traces to Honeycomb over OTLP/HTTP."""
+import os
+from datetime import datetime, timezone
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from lab_app.services import create_backend_app
+
+# One provider per process; the exporter reads OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS
+# (x-honeycomb-team=<key>), the resource reads OTEL_SERVICE_NAME.
+provider = TracerProvider(resource=Resource.create())
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+trace.set_tracer_provider(provider)
+tracer = trace.get_tracer("home.activities")
+
+
+class HomeActivities:
+    def run(self, data, user):
+        with tracer.start_as_current_span("home-activities-mock-data") as span:
+            now = datetime.now(timezone.utc)
+            span.set_attribute("app.now", now.isoformat())
+            span.set_attribute("app.user", user)
+            results = data.home(now)
+            span.set_attribute("app.result_length", len(results))
+            return results
+
+
+app = create_backend_app(os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:4568"),
+                         home_activities=HomeActivities())
+FlaskInstrumentor().instrument_app(app)
+RequestsInstrumentor().instrument()
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "4567")))
+
+# %% [markdown]
+# ### Checkpoint: the file is the lesson
+
+# %%
+written = Path("../build/app_02.py").read_text()
+for call in ("TracerProvider(resource=Resource.create())", "BatchSpanProcessor(OTLPSpanExporter())",
+             "trace.set_tracer_provider(provider)", "FlaskInstrumentor().instrument_app(app)",
+             "RequestsInstrumentor().instrument()", 'start_as_current_span("home-activities-mock-data")'):
+    assert call in written, call
+backend.stop()
 
 # %% [markdown]
 # ## Summary
-# - One `TracerProvider` per **service** (resource `service.name` = Honeycomb dataset), exporters added once.
-# - Console first, then OTLP with the `x-honeycomb-team` header; `force_flush()` before reading anything back.
-# - W3C `traceparent` joins the backend and notifications into one trace; `traceresponse` tells the client the id.
-# - Honeycomb's Query Data API (create, run, read) gives per-route percentiles; raw spans in pandas give trees and
-#   heatmaps, and both agree.
+# - One `TracerProvider` per **process**, its resource's `service.name` from `OTEL_SERVICE_NAME` (Honeycomb's
+#   dataset); `set_tracer_provider` works once, so a re-run keeps the first one.
+# - `BatchSpanProcessor(OTLPSpanExporter())` reads the endpoint and the `x-honeycomb-team` header from the
+#   environment; `SimpleSpanProcessor(ConsoleSpanExporter())` prints each span, for checking a set-up.
+# - `FlaskInstrumentor` (server spans), `RequestsInstrumentor` (client spans + `traceparent`) and a custom span
+#   from `tracer.start_as_current_span`; zero-code `opentelemetry-instrument` does the same for a service you
+#   do not change.
+# - A trace crosses processes through the `traceparent` header; the Query Data API and pandas agree.
 #
 # ## What's next
-# [03 AWS X-Ray](03_aws_xray.ipynb): the same services traced with the X-Ray SDK, daemon, sampling rules and groups.
+# [03 AWS X-Ray](03_aws_xray.ipynb): the same backend traced with the X-Ray SDK, its daemon, sampling rules and groups.
+#
+# ## Resources
+# - OpenTelemetry Python, getting started and manual instrumentation: https://opentelemetry.io/docs/languages/python/
+# - Zero-code instrumentation (`opentelemetry-instrument`, `opentelemetry-distro`):
+#   https://opentelemetry.io/docs/zero-code/python/
+# - OTLP exporter environment variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `_HEADERS`):
+#   https://opentelemetry.io/docs/specs/otel/protocol/exporter/
+# - "Only one TracerProvider can be set" (`set_tracer_provider`): https://opentelemetry-python.readthedocs.io/en/latest/api/trace.html
+# - Honeycomb: send data with OpenTelemetry Python: https://docs.honeycomb.io/send-data/python/opentelemetry-sdk/
+# - Honeycomb Query Data API (Enterprise; configuration key): https://docs.honeycomb.io/api/query-results/
+# - Honeycomb `GET /1/auth`: https://docs.honeycomb.io/api/auth/
 
 # %% [markdown]
 # <!-- navigation -->

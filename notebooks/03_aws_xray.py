@@ -374,4 +374,4 @@ stack.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [OpenTelemetry and Honeycomb: one trace across two services](02_opentelemetry_honeycomb.ipynb) · [Start here](00_start_here.ipynb) · Next: [CloudWatch Logs and Logs Insights: access logs you can query](04_cloudwatch_logs.ipynb) →
+# ← Previous: [OpenTelemetry and Honeycomb: instrument backend-flask yourself](02_opentelemetry_honeycomb.ipynb) · [Start here](00_start_here.ipynb) · Next: [CloudWatch Logs and Logs Insights: access logs you can query](04_cloudwatch_logs.ipynb) →

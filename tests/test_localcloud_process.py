@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-from conftest import free_udp_tcp_port
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import lab_app.localcloud as localcloud
+from conftest import free_udp_tcp_port
 from lab_app import config
 from lab_app.localcloud.server import LOG_FILE
 from lab_app.runner import free_port
