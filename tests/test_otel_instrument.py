@@ -50,9 +50,8 @@ def test_two_services_one_trace_own_datasets(module_cloud):
         downstream = [s for s in in_trace if s.resource.attributes["service.name"] == "notifications"
                       and s.kind.name == "SERVER"]
         assert len(downstream) == 1
-        lookup = [s for s in in_trace if s.name == "notifications-lookup"]
-        assert len(lookup) == 1 and lookup[0].parent.span_id == downstream[0].context.span_id
-        assert lookup[0].resource.attributes["service.name"] == "notifications"
+        # notifications' own "notifications-lookup" span uses the OpenTelemetry API of its process (it runs as a
+        # process of its own in notebooks 02-05): tests/test_downstream.py checks it there
         client = by_id[downstream[0].parent.span_id]
         assert client.kind.name == "CLIENT" and client.resource.attributes["service.name"] == "backend-flask"
         assert client.parent.span_id == root[0].context.span_id
