@@ -16,19 +16,23 @@
 # %% [markdown]
 # # CloudWatch Logs and Logs Insights: access logs you can query
 #
-# The bootcamp's Week 2 sends backend-flask's logs to CloudWatch Logs with **watchtower**. In this notebook you set
-# that up properly, generate traffic, and then answer the questions an on-call engineer asks with the real APIs:
-# `FilterLogEvents`, Logs Insights (`StartQuery` / `GetQueryResults`) and a metric filter that turns log lines into
-# a CloudWatch metric. Every answer lands in a pandas DataFrame.
+# The bootcamp's Week 2 sends backend-flask's logs to CloudWatch Logs with **watchtower**. In this notebook you
+# write that set-up yourself, the way it belongs in a real `app.py`: a dedicated logger, a watchtower handler, one
+# structured INFO line per request. Then you generate traffic and answer the questions an on-call engineer asks
+# with the real APIs: `FilterLogEvents`, Logs Insights (`StartQuery` / `GetQueryResults`), a metric filter that
+# turns log lines into a CloudWatch metric, and a retention policy so the logs do not pile up forever. Every
+# answer lands in a pandas DataFrame.
 
 # %% [markdown]
 # ## Overview
-# 1. The seed's watchtower set-up, done right (and why access logs are INFO, not ERROR)
-# 2. A metric filter first, then traffic
-# 3. `FilterLogEvents`: filter patterns on JSON and on plain text
-# 4. Logs Insights into pandas: requests per minute by status, p50/p95/p99 by route, top errors, `parse`
-# 5. From a slow request's trace id to its log lines
-# 6. The metric filter's values in CloudWatch
+# 1. The seed's watchtower set-up, and what is wrong with it
+# 2. The logger, the handler and the access log, written by you
+# 3. Traffic, then `FilterLogEvents`: filter patterns on JSON and on plain text
+# 4. Logs Insights into pandas: requests per minute by status, p95 by route (your turn), top errors, `parse`
+# 5. From a slow request's request id to its log lines
+# 6. A metric filter for 5xx responses (your turn)
+# 7. A retention policy
+# 8. Your `app.py` now
 
 # %% [markdown]
 # ## Prerequisites
@@ -36,32 +40,42 @@
 # | Concept | Importance | Notes |
 # | --- | --- | --- |
 # | [01 the Cruddur services](01_cruddur_services.ipynb) | Necessary | the services, faults and the traffic generator |
-# | [02 OpenTelemetry](02_opentelemetry_honeycomb.ipynb) | Helpful | trace ids; we reuse the OTel instrumenter |
-# | Python `logging` | Helpful | loggers, handlers, levels |
+# | Python `logging` | Necessary | loggers, handlers, levels, `propagate` |
+# | Flask request hooks | Helpful | `before_request`, `after_request`, `g` |
 # | Percentiles | Necessary | p50 / p95 / p99 |
 #
-# - **Time to learn**: 35 minutes
+# - **Time to learn**: 40 minutes
 
 # %% [markdown]
-# ## Imports
+# ## Set-up and imports
+#
+# The first cell starts (or attaches to) the local cloud and points this kernel's AWS clients at it; with real
+# credentials in `.env` the same cells talk to your AWS account.
 
 # %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
+
+# %%
+import json
+import logging
 import time
+import warnings
+from pathlib import Path
 
 import boto3
 import pandas as pd
+import watchtower
+from flask import g, request
 
 from lab_app import services, traffic
-from lab_app.instrument import cloudwatch, otel
-from lab_app.notebook import setup
 from lab_app.query import insights
 from lab_app.services import Faults
 
-# %%
-lab = setup()
-
 # %% [markdown]
-# ## 1. The seed's set-up, done right
+# ## 1. The seed's set-up
 #
 # The bootcamp's `app.py` did roughly this:
 #
@@ -75,106 +89,250 @@ lab = setup()
 #
 # @app.after_request
 # def after_request(response):
+#     timestamp = strftime('[%Y-%b-%d %H:%M]')
 #     LOGGER.error('%s %s %s %s %s %s', timestamp, request.remote_addr, request.method,
 #                  request.scheme, request.full_path, response.status)
 #     return response
 # ```
 #
-# Three things to fix:
+# What to fix:
 #
 # * **Access logs are not errors.** Logged at `ERROR`, every successful request looks like a failure: an alarm on
 #   "ERROR" lines fires all day, and the real exceptions drown. A request that was served is an `INFO` event;
 #   its *status* says whether it went well. Filter on the status, not on the level.
 # * **One string is hard to query.** A JSON document per request (route template, method, status, latency,
-#   user, request id, trace ids) lets Logs Insights discover every field by name. We still write a plain-text
-#   line to a second stream, because real systems have those too and `parse` is how you query them.
-# * **Smaller things.** `log_group=` is deprecated in watchtower 3 (`log_group_name=`). The seed's logger is at
-#   `DEBUG`, so every debug line the app ever writes is shipped (and billed), and it propagates to the root
-#   logger, so in a notebook each line is also printed by whatever handles the root. Our loggers are dedicated,
-#   `INFO`, non-propagating, and re-running the cell never adds a second handler (which would send every line
-#   twice).
+#   user, request id) lets Logs Insights discover every field by name. We still write a plain-text line to a
+#   second stream, because real systems have those too and `parse` is how you query them.
+# * **`log_group=` is deprecated** in watchtower 3: the argument is `log_group_name=` (and `log_stream_name=`).
+#   The old name still works but warns; passing both raises an error.
+# * **The logger is at `DEBUG` and propagates.** Every debug line the app ever writes is shipped (and billed),
+#   and every line also goes up to the root logger, which prints it a second time. Ours is dedicated, `INFO`,
+#   and non-propagating.
+# * **No stream is created up front.** Left alone, watchtower creates its stream on the first failed
+#   `PutLogEvents`, and while it does that its `emit` silently drops the records any other thread logs (its guard
+#   against logging its own side effects). Under concurrent traffic the first access lines vanish. Creating the
+#   stream yourself, before the first request, avoids that path.
 #
-# `cloudwatch.instrument_app` is an instrumenter like `otel.instrument_app`: `services.start` applies it to both
-# services. Each service writes two streams in the `cruddur` log group:
+# The deprecation is easy to see: build the seed's handler once and collect its warnings.
 
 # %%
-pd.DataFrame([{"service": s, **cloudwatch.stream_names(s)} for s in ("backend-flask", "notifications")])
+logs = boto3.client("logs")  # endpoint and region from the environment (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS locally)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    seed_handler = watchtower.CloudWatchLogHandler(log_group="cruddur", boto3_client=logs)
+seed_handler.close()
+deprecations = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+deprecations
 
 # %% [markdown]
-# ## 2. A metric filter first, then traffic
-#
-# A **metric filter** is evaluated when events are *ingested*: it only counts lines that arrive after it exists.
-# So we create it before sending traffic. This one counts backend responses with a 5xx status and publishes the
-# count as the CloudWatch metric `Cruddur/Backend5xx`.
+# ### Checkpoint: watchtower warns about the seed's argument
 
 # %%
-logs = boto3.client("logs")
-cloudwatch.access_logger("backend-flask", "json")  # makes sure the group exists (watchtower creates it)
-logs.put_metric_filter(
-    logGroupName="cruddur",
-    filterName="backend-5xx",
-    filterPattern='{ $.service = "backend-flask" && $.status >= 500 }',
-    metricTransformations=[{"metricName": "Backend5xx", "metricNamespace": "Cruddur", "metricValue": "1"}],
-)
-pd.DataFrame(logs.describe_metric_filters(logGroupName="cruddur")["metricFilters"])[
-    ["filterName", "filterPattern", "logGroupName"]]
+assert any("log_group_name" in message for message in deprecations), caught
 
 # %% [markdown]
-# Now the services, with OpenTelemetry (so every log line carries the request's trace id) and CloudWatch
-# logging, and the workbook's standard faults: a slow search, a flaky notifications service, and a route with a
-# bug. We note the start time (on a whole second: Insights time ranges are in seconds) so every query below
-# looks at this run only.
+# ## 2. The services, the logger and the handler
+#
+# notifications ("another team's service") runs in a process of its own, already logging one JSON line per request
+# to the stream `notifications/access-json` of the same `cruddur` log group. backend-flask is the app you
+# instrument, in this kernel. Both get the workbook's standard faults: a slow search, a flaky notifications
+# service, and a route with a bug.
 
 # %%
-stack = services.start(instrument=[otel.instrument_app, cloudwatch.instrument_app], faults=Faults.lesson())
+faults = Faults.lesson()
+notifications = services.downstream.start(otel=False, xray=False, log_group="cruddur", faults=faults)
+notifications
+
+# %% [markdown]
+# ### The logger
+#
+# Two dedicated loggers, one per stream: `cruddur.access` gets a dict per request (the JSON stream),
+# `cruddur.access_text` a plain line. Both at `INFO` and `propagate = False`, so nothing reaches the root logger:
+# no line printed twice, no botocore debug chatter fed back into CloudWatch.
+
+# %%
+LOG_GROUP = "cruddur"
+JSON_STREAM = "backend-flask/access-json"
+TEXT_STREAM = "backend-flask/access-text"
+
+LOGGER = logging.getLogger("cruddur.access")
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False
+TEXT_LOGGER = logging.getLogger("cruddur.access_text")
+TEXT_LOGGER.setLevel(logging.INFO)
+TEXT_LOGGER.propagate = False
+
+# %% [markdown]
+# ### The handler
+#
+# * `log_group_name` / `log_stream_name`: the watchtower 3 names. The constructor calls `DescribeLogGroups` and
+#   `CreateLogGroup` right away (synchronously), so a wrong endpoint fails here, not later.
+# * `send_interval`: watchtower queues records and sends a batch every `send_interval` seconds (default 60), or
+#   sooner at 10,000 events or 1 MiB (the `PutLogEvents` limits), or on `flush()`. At exit, Python's `logging`
+#   shuts down every handler, which sends what is still queued.
+# * `boto3_client`: the client you built, so its endpoint, region and credentials are the ones you chose.
+# * `create_log_stream` first, ignoring `ResourceAlreadyExistsException`: the stream exists before the first
+#   request, so watchtower never drops records while creating it.
+#
+# Re-running this cell must not add a second handler (every line would be sent twice), so the loop first removes
+# and closes any `CloudWatchLogHandler` the logger already has, then adds the new one.
+
+# %%
+def cloudwatch_handler(stream):
+    handler = watchtower.CloudWatchLogHandler(log_group_name=LOG_GROUP, log_stream_name=stream,
+                                              send_interval=5, boto3_client=logs)
+    try:
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    return handler
+
+
+for logger, stream in ((LOGGER, JSON_STREAM), (TEXT_LOGGER, TEXT_STREAM)):
+    for old in [h for h in logger.handlers if isinstance(h, watchtower.CloudWatchLogHandler)]:
+        logger.removeHandler(old)  # a re-run replaces the handler instead of adding a second one
+        old.close()
+    logger.addHandler(cloudwatch_handler(stream))
+LOGGER.handlers + TEXT_LOGGER.handlers
+
+# %% [markdown]
+# ### Checkpoint: one handler per logger, INFO, not propagating, streams created
+
+# %%
+for logger in (LOGGER, TEXT_LOGGER):
+    kinds = [type(h).__name__ for h in logger.handlers]
+    assert kinds == ["CloudWatchLogHandler"], f"{logger.name} has handlers {kinds}: expected exactly one"
+    assert logger.level == logging.INFO, f"{logger.name} is at {logging.getLevelName(logger.level)}, not INFO"
+    assert not logger.propagate, f"{logger.name} propagates to the root logger"
+existing = {s["logStreamName"] for s in logs.describe_log_streams(
+    logGroupName=LOG_GROUP, logStreamNamePrefix="backend-flask/access-")["logStreams"]}
+assert {JSON_STREAM, TEXT_STREAM} <= existing, existing
+
+# %% [markdown]
+# ### The app and its access log
+#
+# `create_backend_app` builds backend-flask's routes (uninstrumented). Two hooks make the access log:
+#
+# * `before_request` notes the start time in `g` (Flask's per-request storage);
+# * `after_request` runs after the view, with the response (also for a 500 from an exception), and logs one
+#   **INFO** record. A dict message is serialised as JSON by watchtower's formatter, so no formatter of our own is
+#   needed. `request.url_rule.rule` is the route *template* (`/api/activities/@<handle>`), which groups well;
+#   the path (`/api/activities/@andrewbrown`) is kept too.
+#
+# The app is created in this cell, so re-running it gives a fresh app with each hook registered once.
+
+# %%
+app = services.create_backend_app(notifications.url, faults=faults)
+
+
+@app.before_request
+def start_timer():
+    g.t0 = time.perf_counter()
+
+
+@app.after_request
+def access_log(response):
+    record = {
+        "type": "access",
+        "level": "INFO",
+        "service": "backend-flask",
+        "method": request.method,
+        "path": request.path,
+        "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+        "status": response.status_code,
+        "latency_ms": round((time.perf_counter() - g.get("t0", time.perf_counter())) * 1000, 3),
+        "user": request.headers.get("X-Cruddur-User", "anonymous"),
+        "remote_addr": request.remote_addr,
+        "request_id": g.get("request_id"),
+    }
+    LOGGER.info(record)
+    TEXT_LOGGER.info('%s %s "%s %s" %s %.3fms route=%s request_id=%s', record["remote_addr"], record["user"],
+                     record["method"], request.full_path.rstrip("?"), record["status"], record["latency_ms"],
+                     record["route"], record["request_id"])
+    return response
+
+
+# %% [markdown]
+# Serve it (a werkzeug server in a daemon thread of this kernel; re-running restarts it on the same port), send one
+# request, and `flush()` the handlers: without it the line would sit in watchtower's queue for up to
+# `send_interval` seconds.
+
+# %%
+backend = services.serve_backend(app)
+r = traffic.send("GET", backend.url + "/api/activities/home", headers={"X-Cruddur-User": "andrewbrown"})
+for handler in LOGGER.handlers + TEXT_LOGGER.handlers:
+    handler.flush()
+first = insights.filter_events(LOG_GROUP, f'{{ $.request_id = "{r.headers["X-Request-Id"]}" }}',
+                               start=int(time.time()) - 60, streams=[JSON_STREAM])
+first_record = json.loads(first["message"].iloc[0]) if len(first) else None
+first_record
+
+# %% [markdown]
+# ### Checkpoint: the request's line arrived as JSON, at INFO
+
+# %%
+assert r.status_code == 200, r.status_code
+assert len(first) == 1, f"expected one JSON line for request {r.headers['X-Request-Id']}, found {len(first)}"
+assert first_record["level"] == "INFO" and first_record["status"] == 200
+assert first_record["route"] == "/api/activities/home" and first_record["user"] == "andrewbrown"
+
+# %% [markdown]
+# ## 3. Traffic, then `FilterLogEvents`
+#
+# 300 requests from 8 concurrent clients. We note the start time on a whole second (Insights time ranges are in
+# seconds) so every query below looks at this run only.
+
+# %%
 time.sleep(1.05 - time.time() % 1)
 started = int(time.time())
-requests_df = traffic.generate(stack.backend_url, n=500, concurrency=8, seed=4, progress=False)
-cloudwatch.flush()  # watchtower sends every few seconds; flush before querying
-traffic.route_summary(requests_df)
+df = traffic.generate(backend.url, n=300, concurrency=8, seed=4, progress=False)
+for handler in LOGGER.handlers + TEXT_LOGGER.handlers:
+    handler.flush()
+traffic.route_summary(df)
 
 # %% [markdown]
-# ### Checkpoint: one JSON line and one text line per backend request
+# ### Checkpoint: one JSON line and one text line per request
 
 # %%
-streams = cloudwatch.stream_names("backend-flask")
-json_lines = insights.filter_events("cruddur", start=started, streams=[streams["json"]])
-text_lines = insights.filter_events("cruddur", start=started, streams=[streams["text"]])
-assert len(json_lines) == len(text_lines) == len(requests_df), (len(json_lines), len(text_lines), len(requests_df))
-json_lines.head(3)
+json_lines = insights.filter_events(LOG_GROUP, start=started, streams=[JSON_STREAM])
+text_lines = insights.filter_events(LOG_GROUP, start=started, streams=[TEXT_STREAM])
+assert len(json_lines) == len(text_lines) == len(df), (len(json_lines), len(text_lines), len(df))
+events = pd.DataFrame([json.loads(message) for message in json_lines["message"]])  # the raw events, for checks
+text_lines.head(3)
 
 # %% [markdown]
-# ## 3. `FilterLogEvents` and filter patterns
+# ### Filter patterns
 #
 # Filter patterns are CloudWatch Logs' grep. For JSON events, `{ $.field op value }` with `&&` and `||`; for text,
 # terms and `"quoted phrases"` (case-sensitive), `?alternatives` and `-exclusions`; for space-delimited lines,
 # `[field1, field2, ...]` with conditions.
 
 # %%
-errors = insights.filter_events("cruddur", '{ $.service = "backend-flask" && $.status >= 500 }', start=started)
-slow_search = insights.filter_events("cruddur", '"route=/api/activities/search" ?GET ?POST', start=started,
-                                     streams=[streams["text"]])
-seed_style = insights.filter_events("cruddur", "ERROR", start=started)
-pd.DataFrame({"5xx (JSON pattern)": [len(errors)], "search lines (text pattern)": [len(slow_search)],
+errors = insights.filter_events(LOG_GROUP, '{ $.service = "backend-flask" && $.status >= 500 }', start=started)
+search_lines = insights.filter_events(LOG_GROUP, '"route=/api/activities/search" ?GET ?POST', start=started,
+                                      streams=[TEXT_STREAM])
+seed_style = insights.filter_events(LOG_GROUP, "ERROR", start=started)
+pd.DataFrame({"5xx (JSON pattern)": [len(errors)], "search lines (text pattern)": [len(search_lines)],
               "lines containing ERROR": [len(seed_style)]})
 
 # %% [markdown]
 # ### Checkpoint: the patterns count what the traffic generator saw
 #
 # With the seed's `LOGGER.error(...)` every access line would have matched `ERROR`; with INFO access logs the
-# word only appears where something really failed (here: nowhere in the access logs).
+# word appears nowhere in the access logs, and the 5xx are found by their status.
 
 # %%
-backend_5xx = int((requests_df["status"] >= 500).sum())
-assert len(errors) == backend_5xx > 0
-assert len(slow_search) == int((requests_df["route"] == "/api/activities/search").sum())
-assert len(seed_style) == 0
+backend_5xx = int((df["status"] >= 500).sum())
+assert len(errors) == backend_5xx > 0, (len(errors), backend_5xx)
+assert len(search_lines) == int((df["route"] == "/api/activities/search").sum())
+assert len(seed_style) == 0, seed_style.head()
 
 # %% [markdown]
 # ## 4. Logs Insights into pandas
 #
 # `insights.run_query` calls `StartQuery`, polls `GetQueryResults` until the status is `Complete`, and returns a
-# DataFrame with numbers as numbers and timestamps as datetimes (the API returns every value as a string).
+# DataFrame with numbers as numbers and timestamps as datetimes (the API returns every value as a string). JSON
+# fields are discovered by name: `status`, `route`, `latency_ms`.
 #
 # ### Requests per minute by status
 #
@@ -185,46 +343,66 @@ per_minute = insights.run_query(
     'filter service = "backend-flask" '
     "| stats count(*) as requests by bin(1m) as minute, status",
     start=started)
-per_minute.pivot_table(index="minute", columns="status", values="requests", aggfunc="sum", fill_value=0)
-
-# %%
-ax = per_minute.pivot_table(index="minute", columns="status", values="requests", aggfunc="sum", fill_value=0).plot.bar(
-    stacked=True, figsize=(8, 3), title="backend-flask requests per minute by status")
+per_minute_table = per_minute.pivot_table(index="minute", columns="status", values="requests", aggfunc="sum",
+                                          fill_value=0)
+ax = per_minute_table.plot.bar(stacked=True, figsize=(8, 3), title="backend-flask requests per minute by status")
 ax.set_xlabel("minute (UTC)")
+per_minute_table
 
 # %% [markdown]
 # ### Checkpoint: every request counted once, per status
 
 # %%
-assert per_minute["requests"].sum() == len(requests_df)
-by_status = per_minute.groupby("status")["requests"].sum()
-assert by_status.to_dict() == requests_df["status"].value_counts().to_dict()
+assert per_minute["requests"].sum() == len(df)
+assert per_minute.groupby("status")["requests"].sum().to_dict() == df["status"].value_counts().to_dict()
 
 # %% [markdown]
-# ### p50 / p95 / p99 latency by route
+# ### Your turn: which route has the highest p95 latency?
 #
-# `pct(field, n)` is Insights' percentile. The latency here is measured inside the service (from the first
-# `before_request` to `after_request`), so it excludes the network, unlike the client-side `latency_ms` of
-# `requests_df`.
+# Try it yourself before you open the solution. Write a Logs Insights query that returns **one row per
+# backend-flask route** with two columns, `route` and `p95` (the 95th percentile of `latency_ms`). Hints:
+# `pct(field, 95)` is Insights' percentile, `as` names a column, and the notifications service writes to the same
+# log group (with its own routes). The latency here is measured inside the service (from `before_request` to
+# `after_request`), so it excludes the network, unlike the client-side `latency_ms` of `df`.
+#
+# Put your query in `p95_query` (a string) in the next cell.
 
 # %%
-latency = insights.run_query(
-    'filter service = "backend-flask" '
-    "| stats count(*) as n, pct(latency_ms, 50) as p50, pct(latency_ms, 95) as p95, pct(latency_ms, 99) as p99 "
-    "by method, route | sort p50 desc",
-    start=started)
-latency
+p95_query = ...  # your Logs Insights query
 
 # %% [markdown]
-# ### Checkpoint: the slow search has the highest median, and the counts match the traffic
+# The collapsed cell holds a solution; it only fills in `p95_query` if you left it as `...`.
+
+# %% jupyter={"source_hidden": true}
+if p95_query is ...:
+    p95_query = ('filter service = "backend-flask" '
+                 "| stats count(*) as n, pct(latency_ms, 95) as p95 by route | sort p95 desc")
 
 # %%
-assert latency.iloc[0]["route"] == "/api/activities/search"
-assert latency.iloc[0]["p50"] >= 180  # the injected 180-240 ms
-assert (latency["p50"] <= latency["p95"]).all() and (latency["p95"] <= latency["p99"]).all()
-want = requests_df.groupby(["method", "route"]).size()
-got = latency.set_index(["method", "route"])["n"]
-assert got.sort_index().to_dict() == want.sort_index().to_dict()
+p95_by_route = insights.run_query(p95_query, start=started)
+p95_by_route
+
+# %% [markdown]
+# ### Checkpoint: your query finds the slowest route
+#
+# The check computes the same percentiles with pandas from the raw JSON events.
+
+# %%
+want = events.groupby("route")["latency_ms"].quantile(0.95).sort_values(ascending=False)
+assert {"route", "p95"} <= set(p95_by_route.columns), \
+    f"name the columns route and p95 (`pct(latency_ms, 95) as p95 by route`); got {list(p95_by_route.columns)}"
+assert p95_by_route["route"].notna().all(), \
+    "a row without a route: lines of other streams (the text lines have no JSON fields) are in your result: " \
+    "filter on service = \"backend-flask\""
+extra = set(p95_by_route["route"]) - set(want.index)
+assert not extra, f"routes that are not backend-flask's: {sorted(extra)}: filter on service = \"backend-flask\""
+missing = set(want.index) - set(p95_by_route["route"])
+assert not missing, f"routes missing from your result: {sorted(missing)}: one row per route, no limit"
+top = p95_by_route.sort_values("p95", ascending=False).iloc[0]
+assert top["route"] == want.index[0], f"highest p95 should be {want.index[0]} ({want.iloc[0]:.1f} ms), not {top['route']}"
+assert abs(top["p95"] - want.iloc[0]) <= 0.1 * want.iloc[0], \
+    f"p95 of {top['route']} is {top['p95']:.1f} ms but pandas says {want.iloc[0]:.1f} ms: is it pct(latency_ms, 95)?"
+assert want.iloc[0] >= 180  # the injected 180-240 ms in the search service
 
 # %% [markdown]
 # ### Top errors
@@ -240,86 +418,272 @@ top_errors
 
 # %%
 assert top_errors["errors"].sum() == backend_5xx
-worst = requests_df[requests_df["status"] >= 500].groupby("route").size().idxmax()
-assert top_errors.iloc[0]["route"] == worst
+worst = df[df["status"] >= 500].groupby("route").size().idxmax()
+assert top_errors.iloc[0]["route"] == worst, (top_errors.iloc[0]["route"], worst)
 
 # %% [markdown]
 # ### `parse`: fields from plain-text lines
 #
 # The text stream's lines look like
-# `127.0.0.1 andrew "GET /api/activities/home" 200 3.127ms route=/api/activities/home request_id=... trace=...`.
+# `127.0.0.1 andrewbrown "GET /api/activities/home" 200 3.127ms route=/api/activities/home request_id=...`.
 # `parse` with a glob pattern turns each `*` into a field (a regular expression with named groups works too:
 # `parse @message /(?<status>\d{3}) (?<ms>[\d.]+)ms/`).
 
 # %%
-glob = '* * "* *" * *ms route=* request_id=* trace=*'
+glob = '* * "* *" * *ms route=* request_id=*'
 parsed = insights.run_query(
-    f'filter @logStream = "{streams["text"]}" '
-    f"| parse @message '{glob}' as ip, user, method, path, status, ms, route, request_id, trace "
+    f'filter @logStream = "{TEXT_STREAM}" '
+    f"| parse @message '{glob}' as ip, user, method, path, status, ms, route, request_id "
     "| stats count(*) as n, avg(ms) as avg_ms, max(ms) as max_ms by status | sort status",
     start=started)
 parsed
 
 # %%
-assert parsed["n"].sum() == len(requests_df)
-assert parsed.set_index("status")["n"].to_dict() == requests_df["status"].value_counts().to_dict()
+assert parsed["n"].sum() == len(df)
+assert parsed.set_index("status")["n"].to_dict() == df["status"].value_counts().to_dict()
 
 # %% [markdown]
-# ## 5. From a slow request's trace id to its log lines
+# ## 5. From a slow request's request id to its log lines
 #
-# `traffic.generate` recorded the OpenTelemetry trace id of each request (from the `traceresponse` header).
-# Take the slowest request and ask Logs Insights for every line with that trace id: the backend's JSON and text
-# lines, and the downstream service's lines when the request called it.
+# Every response carries the `X-Request-Id` the backend put in its log lines, and `traffic.generate` recorded it.
+# Take the slowest request and ask Logs Insights for every line with that id: its JSON line (a field) and its
+# text line (a substring). Notebook 06 does the same across services with trace ids.
 
 # %%
-slowest = requests_df.sort_values("latency_ms").iloc[-1]
-trace_id = slowest["otel_trace_id"]
+slowest = df.sort_values("latency_ms").iloc[-1]
+request_id = slowest["request_id"]
 lines = insights.run_query(
-    f'fields @timestamp, @logStream, service, route, status, latency_ms, request_id '
-    f'| filter otel_trace_id = "{trace_id}" or @message like "trace={trace_id}" | sort @timestamp asc',
+    "fields @timestamp, @logStream, route, status, latency_ms, request_id "
+    f'| filter request_id = "{request_id}" or @message like "request_id={request_id}" | sort @timestamp asc',
     start=started)
-print(slowest[["method", "route", "status", "latency_ms", "request_id", "otel_trace_id"]].to_dict())
+print(slowest[["method", "path", "status", "latency_ms", "request_id"]].to_dict())
 lines
 
 # %% [markdown]
-# ### Checkpoint: the trace id leads to this request's own lines
+# ### Checkpoint: the request id leads to this request's own two lines
 
 # %%
-backend_lines = lines[lines["@logStream"].str.startswith("backend-flask/")]
-assert len(backend_lines) == 2  # one JSON line, one text line
-assert set(backend_lines["request_id"].dropna()) == {slowest["request_id"]}
-assert set(lines["@logStream"].str.split("/").str[0]) <= {"backend-flask", "notifications"}
+assert sorted(lines["@logStream"]) == [JSON_STREAM, TEXT_STREAM], lines
+assert set(lines["request_id"].dropna()) == {request_id}
 
 # %% [markdown]
-# ## 6. The metric filter's values
+# ## 6. A metric filter
 #
-# The filter from section 2 published one data point per minute (a statistic set: count, sum, min, max) to
-# CloudWatch. `GetMetricStatistics` reads it back; the sum is the number of 5xx responses.
+# A **metric filter** turns matching log lines into a CloudWatch metric (which an alarm can watch). It is
+# evaluated when events are *ingested*: it only counts lines that arrive after it exists, never the ones already
+# stored.
+#
+# ### Your turn: a metric filter for 5xx, and predict its count
+#
+# Try it yourself before you open the solutions.
+#
+# **(a)** Write the filter pattern that matches backend-flask's access lines with a 5xx status, and only those.
+# Careful: the notifications service logs to the same group, and its 503s are what backend-flask turns into 502s,
+# so a pattern on the status alone counts each of those failures twice. Put it in `backend_5xx_pattern`.
 
 # %%
-metric = insights.metric_statistics("Cruddur", "Backend5xx", start=started, period=60, statistics=("Sum",))
+backend_5xx_pattern = ...  # your filter pattern, a string
+
+# %% jupyter={"source_hidden": true}
+if backend_5xx_pattern is ...:
+    backend_5xx_pattern = '{ $.service = "backend-flask" && $.status >= 500 }'
+
+# %% [markdown]
+# `TestMetricFilter` tries a pattern on sample lines without storing anything: a good first check.
+
+# %%
+samples = [json.dumps({"service": "backend-flask", "route": "/api/message_groups", "status": 500}),
+           json.dumps({"service": "backend-flask", "route": "/api/activities/notifications", "status": 502}),
+           json.dumps({"service": "backend-flask", "route": "/api/activities/@<handle>", "status": 404}),
+           json.dumps({"service": "notifications", "route": "/api/notifications/@<handle>", "status": 503})]
+matched = [m["eventNumber"] for m in logs.test_metric_filter(filterPattern=backend_5xx_pattern,
+                                                             logEventMessages=samples)["matches"]]
+assert matched == [1, 2], (f"your pattern matches sample lines {matched} of {samples}; it should match the "
+                           f"backend-flask 500 and 502 (1, 2), not the 404 (3) nor the notifications 503 (4)")
+
+# %% [markdown]
+# Create the filter with your pattern. Each matching line adds 1 to the metric `Cruddur/Backend5xx`.
+# `PutMetricFilter` replaces a filter of the same name, so re-running is safe.
+
+# %%
+logs.put_metric_filter(
+    logGroupName=LOG_GROUP,
+    filterName="backend-5xx",
+    filterPattern=backend_5xx_pattern,
+    metricTransformations=[{"metricName": "Backend5xx", "metricNamespace": "Cruddur", "metricValue": "1"}],
+)
+pd.DataFrame(logs.describe_metric_filters(logGroupName=LOG_GROUP, filterNamePrefix="backend-5xx")["metricFilters"])[
+    ["filterName", "filterPattern", "logGroupName"]]
+
+# %% [markdown]
+# A second batch of traffic, 150 requests with another seed, after the filter exists:
+
+# %%
+time.sleep(1.05 - time.time() % 1)
+started_2 = int(time.time())
+df_2 = traffic.generate(backend.url, n=150, concurrency=8, seed=5, progress=False)
+for handler in LOGGER.handlers + TEXT_LOGGER.handlers:
+    handler.flush()
+traffic.route_summary(df_2)
+
+# %% [markdown]
+# **(b)** Predict the metric: what will the sum of `Cruddur/Backend5xx` since `started_2` be? Write it as an
+# expression over `df` (the first batch) and/or `df_2` (the second) in `predicted_5xx`.
+
+# %%
+predicted_5xx = ...  # your prediction, an int computed from df and/or df_2
+
+# %% jupyter={"source_hidden": true}
+if predicted_5xx is ...:
+    predicted_5xx = int((df_2["status"] >= 500).sum())  # only lines ingested after the filter was created
+
+# %% [markdown]
+# `GetMetricStatistics` reads the metric back: one data point per minute (a statistic set: count, sum, min, max).
+
+# %%
+metric = insights.metric_statistics("Cruddur", "Backend5xx", start=started_2, period=60, statistics=("Sum",))
 metric
 
 # %% [markdown]
-# ### Checkpoint: the metric counts every backend 5xx
+# ### Checkpoint: the metric counts every backend 5xx of the second batch, as you predicted
 
 # %%
-assert metric["Sum"].sum() == backend_5xx
+metric_sum = int(metric["Sum"].sum())
+second_batch_5xx = int((df_2["status"] >= 500).sum())
+assert second_batch_5xx > 0
+assert metric_sum == second_batch_5xx, \
+    f"the metric says {metric_sum}, the second batch had {second_batch_5xx} backend 5xx: check your pattern (a)"
+assert predicted_5xx != backend_5xx + second_batch_5xx, \
+    "you counted the first batch too: a metric filter only counts lines ingested after it was created"
+assert predicted_5xx == metric_sum, f"you predicted {predicted_5xx}, the metric says {metric_sum}"
+
+# %% [markdown]
+# ## 7. A retention policy
+#
+# A new log group keeps its events forever ("Never expire"), and CloudWatch Logs bills stored data every month,
+# so an access log nobody reads after a few weeks costs money indefinitely. `PutRetentionPolicy` sets how many
+# days events are kept (one of a fixed list of values: 1, 3, 5, 7, 14, 30, 60, 90, ...); older events are deleted.
+# Usually infrastructure code or the CLI (`aws logs put-retention-policy`) sets it once, rather than the app at
+# every start (watchtower's `log_group_retention_days=` can do the latter, but then the app needs the
+# `logs:PutRetentionPolicy` permission).
 
 # %%
-stack.stop()
+logs.put_retention_policy(logGroupName=LOG_GROUP, retentionInDays=14)
+group = next(lg for lg in logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"]
+             if lg["logGroupName"] == LOG_GROUP)
+{key: group.get(key) for key in ("logGroupName", "retentionInDays", "storedBytes", "metricFilterCount")}
+
+# %% [markdown]
+# ### Checkpoint: the group keeps 14 days
+
+# %%
+assert group.get("retentionInDays") == 14, group
+
+# %% [markdown]
+# Stop both services (the handlers stay attached; the next run of the handler cell replaces them).
+
+# %%
+backend.stop()
+notifications.stop()
+
+# %% [markdown]
+# ## Your app.py now
+#
+# Everything you wrote above, as one file: the logger and handler set-up, the app, the two hooks. The next cell
+# writes it to `build/app_04.py`; run it with `python build/app_04.py` (with the local cloud's environment, or your
+# AWS credentials) and every request becomes a JSON line in `backend-flask/access-json`. When you stop it with
+# Ctrl-C, `logging` shuts the handlers down at exit, which sends what is still queued. The retention policy is
+# not in it: that is set once, outside the app.
+
+# %%
+Path("../build").mkdir(exist_ok=True)
+
+# %%
+# %%writefile ../build/app_04.py
+"""backend-flask after notebook 04: structured INFO access logs to CloudWatch Logs with watchtower."""
+import logging
+import os
+import time
+
+import boto3
+import watchtower
+from flask import g, request
+
+from lab_app.services import create_backend_app
+
+LOG_GROUP = "cruddur"
+JSON_STREAM = "backend-flask/access-json"
+TEXT_STREAM = "backend-flask/access-text"
+logs = boto3.client("logs")  # endpoint, region and credentials from the environment
+
+
+def cloudwatch_handler(stream):
+    handler = watchtower.CloudWatchLogHandler(log_group_name=LOG_GROUP, log_stream_name=stream,
+                                              send_interval=5, boto3_client=logs)
+    try:  # create the stream up front: watchtower drops records while it creates one itself
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    return handler
+
+
+LOGGER = logging.getLogger("cruddur.access")
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False
+LOGGER.addHandler(cloudwatch_handler(JSON_STREAM))
+TEXT_LOGGER = logging.getLogger("cruddur.access_text")
+TEXT_LOGGER.setLevel(logging.INFO)
+TEXT_LOGGER.propagate = False
+TEXT_LOGGER.addHandler(cloudwatch_handler(TEXT_STREAM))
+
+app = create_backend_app(os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:4568"))
+
+
+@app.before_request
+def start_timer():
+    g.t0 = time.perf_counter()
+
+
+@app.after_request
+def access_log(response):
+    record = {
+        "type": "access",
+        "level": "INFO",
+        "service": "backend-flask",
+        "method": request.method,
+        "path": request.path,
+        "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+        "status": response.status_code,
+        "latency_ms": round((time.perf_counter() - g.get("t0", time.perf_counter())) * 1000, 3),
+        "user": request.headers.get("X-Cruddur-User", "anonymous"),
+        "remote_addr": request.remote_addr,
+        "request_id": g.get("request_id"),
+    }
+    LOGGER.info(record)  # a dict: watchtower sends it as one JSON document
+    TEXT_LOGGER.info('%s %s "%s %s" %s %.3fms route=%s request_id=%s', record["remote_addr"], record["user"],
+                     record["method"], request.full_path.rstrip("?"), record["status"], record["latency_ms"],
+                     record["route"], record["request_id"])
+    return response
+
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "4567")))
 
 # %% [markdown]
 # ## Summary
 #
 # * Access logs are **INFO** events with the outcome in a field; `ERROR` is for errors. The seed's `LOGGER.error`
 #   made every request look like a failure.
-# * Structured JSON lines make Logs Insights discover fields (`route`, `status`, `latency_ms`, nested ones as
-#   `http.status`); plain lines need `parse`.
-# * `FilterLogEvents` filter patterns are grep-like and good for a quick look or a metric filter; Insights is SQL-like:
-#   `filter`, `stats ... by bin(1m)`, `pct`, `sort`, `limit`, `parse`, `dedup`.
-# * A trace id in every log line joins logs to traces: from the slowest request straight to its lines.
-# * Metric filters apply on ingest and turn lines into CloudWatch metrics (which alarms can watch).
+# * A dedicated, non-propagating `INFO` logger with one `CloudWatchLogHandler(log_group_name=..., log_stream_name=...,
+#   send_interval=..., boto3_client=...)`; create the stream up front; guard re-runs so a cell never adds a
+#   second handler; `flush()` before you query.
+# * Dict messages become JSON documents, so Logs Insights discovers fields (`route`, `status`, `latency_ms`);
+#   plain lines need `parse`.
+# * `FilterLogEvents` filter patterns are grep-like and good for a quick look or a metric filter; Insights is
+#   SQL-like: `filter`, `stats ... by bin(1m)`, `pct`, `sort`, `limit`, `parse`.
+# * A request id (and, in notebook 06, a trace id) in every line joins a request to its log lines.
+# * Metric filters apply on ingest, never to lines already stored, and turn lines into CloudWatch metrics.
+# * Without a retention policy a log group keeps (and bills) its events forever.
 #
 # ## What's next
 #
@@ -327,9 +691,21 @@ stack.stop()
 #
 # ## Resources
 #
+# * [watchtower documentation](https://kislyuk.github.io/watchtower/) and
+#   [source](https://github.com/kislyuk/watchtower/blob/develop/watchtower/__init__.py) (arguments, `send_interval`,
+#   dict messages as JSON, the deprecated `log_group`)
+# * [CloudWatch Logs quotas](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html)
+#   (`PutLogEvents` batch size and count)
+# * [CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/) (Logs ingestion, storage and Insights queries)
+# * [PutRetentionPolicy API reference](https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html)
+#   and [working with log groups](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/Working-with-log-groups-and-streams.html)
+#   (retention, "Never expire" by default)
+# * [CreateLogStream API reference](https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogStream.html)
 # * [CloudWatch Logs Insights query syntax](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax.html)
 # * [Filter pattern syntax](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html)
-# * [watchtower](https://kislyuk.github.io/watchtower/)
+#   and [metric filters](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringLogData.html)
+# * [Flask `after_request`](https://flask.palletsprojects.com/en/stable/api/#flask.Flask.after_request) and
+#   [Python `logging`](https://docs.python.org/3/library/logging.html)
 
 # %% [markdown]
 # <!-- navigation -->
