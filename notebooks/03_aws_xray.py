@@ -17,26 +17,29 @@
 # # AWS X-Ray: segments, filter expressions, the service map and sampling
 #
 # The seed instruments **backend-flask** with the AWS X-Ray SDK: a recorder, Flask middleware, a daemon that
-# ships segments to X-Ray, a sampling rule and a group created with the awscli. This notebook does the same for
-# both Cruddur services, then reads the traces back with X-Ray's own query APIs into pandas: filter expressions,
-# one trace as a waterfall, the service graph as a networkx graph, and a sampling experiment whose result you
-# can predict.
+# ships segments to X-Ray, a sampling rule and a group created with the awscli. You write the same lines here,
+# the ones that go into backend-flask's `app.py`; **notifications**, in its own process, ships with the X-Ray SDK
+# already configured from its environment. Then you read the traces back with X-Ray's own query APIs into pandas:
+# filter expressions, one trace as a waterfall, the service graph as a networkx graph, and a sampling experiment
+# whose result you can predict.
 #
-# > **Maintenance mode.** AWS put the X-Ray SDKs and the X-Ray daemon into maintenance mode on 2026-02-25;
-# > support ends on 2027-02-25. They still work (this notebook uses them because the bootcamp does), but new
+# > **Maintenance mode.** AWS put the X-Ray SDKs and the X-Ray daemon into maintenance mode on 2026-02-25 (an
+# > end-of-support date announced earlier was withdrawn in November 2025). They still work (this notebook uses them because the bootcamp does), but new
 # > code should send traces to X-Ray with **OpenTelemetry** (X-Ray's OTLP endpoint, or the CloudWatch agent /
 # > ADOT collector). `lab_app.instrument.otel_xray` shows that route with the same services.
 
 # %% [markdown]
 # ## Overview
 # 1. The X-Ray daemon: UDP for segments, TCP for sampling
-# 2. Recorder and middleware on both services; one request becomes one trace
+# 2. Recorder, middleware and `patch(["requests"])`: one request becomes one trace across two processes
 # 3. The seed's sampling rule and group, with the awscli
 # 4. Traffic, then filter expressions into pandas (slow requests, faults, one annotation)
-# 5. Annotations versus metadata
+# 5. Your own subsegment: annotations versus metadata (and the seed's `in_segment`, which breaks requests)
 # 6. One trace's segments as a DataFrame and a waterfall
 # 7. The service graph with networkx (and restricted to the group)
 # 8. A sampling experiment: reservoir + fixed rate, predicted and measured
+# 9. Your turn: two filter expressions
+# 10. Your app.py now
 
 # %% [markdown]
 # ## Prerequisites
@@ -50,6 +53,17 @@
 # - **Time to learn**: 40 minutes
 
 # %% [markdown]
+# ## Set-up
+# `setup()` starts the local cloud (or finds your real keys in `.env`) and sets `AWS_XRAY_DAEMON_ADDRESS`. Run it
+# before importing the X-Ray SDK: its recorder reads that variable when it is created.
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
+
+# %% [markdown]
 # ## Imports
 
 # %%
@@ -58,26 +72,25 @@ import math
 import os
 import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import matplotlib.pyplot as plt
 import networkx as nx
 import pandas as pd
-import requests
+from aws_xray_sdk.core import patch, xray_recorder
+from aws_xray_sdk.core.models.default_dynamic_naming import DefaultDynamicNaming
+from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
 
 from lab_app import config, services, traffic
 from lab_app.instrument import xray
-from lab_app.notebook import setup
 from lab_app.query import xray as xq
 from lab_app.services import Faults
 
 AWS = f"{sys.executable} -m awscli"  # the awscli of this environment, whatever PATH the kernel has
 RULE_JSON = config.DATA_DIR / "xray-sampling-rule.json"  # the seed's sampling rule
-
-# %%
-lab = setup()
-lab
 
 # %% [markdown]
 # ## 1. The X-Ray daemon
@@ -97,19 +110,63 @@ print("AWS_XRAY_DAEMON_ADDRESS =", os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "12
 xray_client = boto3.client("xray")
 
 # %% [markdown]
-# ## 2. Recorder and middleware on both services
+# The seed ran the real daemon as a docker-compose service:
 #
-# The seed configures the SDK's global `xray_recorder` with one service name and adds `XRayMiddleware`. We run
-# two services in one process, so `xray.instrument_app` gives each Flask app a middleware whose segments carry
-# *that app's* name, patches `requests` (the backend's call to **notifications** becomes a `remote` subsegment
-# and carries the `X-Amzn-Trace-Id` header, so the downstream segment joins the same trace), and makes the
-# services' `activity_span(...)` blocks open subsegments with annotations. `sampling=False` records every request
-# for now; section 8 switches centralized sampling on.
+# ```yaml
+# xray-daemon:
+#   image: "amazon/aws-xray-daemon"
+#   environment:
+#     AWS_ACCESS_KEY_ID: "${AWS_ACCESS_KEY_ID}"
+#     AWS_SECRET_ACCESS_KEY: "${AWS_SECRET_ACCESS_KEY}"
+#     AWS_REGION: "us-east-1"
+#   command:
+#     - "xray -o -b xray-daemon:2000"
+#   ports:
+#     - 2000:2000/udp
+# ```
+#
+# `-o` (`--local-mode`) tells the daemon not to look for EC2 instance metadata; `-b` (`--bind`) is the UDP address
+# it listens on (`xray-daemon:2000`, the compose service's own name, so the backend's
+# `AWS_XRAY_DAEMON_ADDRESS: "xray-daemon:2000"` reaches it). Only UDP is published, so the SDK's sampling calls
+# (TCP) would fail and fall back to 1 request/s + 5 %. The `${...}` values are interpolated from the shell that runs
+# compose: long-lived access keys then sit in the container's environment, visible to `docker inspect` and to
+# anything that can read the process's environment. On AWS give the daemon an IAM role (task role, instance
+# profile) instead; on a laptop, short-lived credentials (`aws sso login`, a profile), never keys pasted into a
+# file.
+
+# %% [markdown]
+# ## 2. Recorder, middleware and `patch(["requests"])`
+#
+# **notifications** runs in its own process with the X-Ray SDK switched on by its environment
+# (`AWS_XRAY_SDK_ENABLED=true`, segments to `AWS_XRAY_DAEMON_ADDRESS`). For backend-flask you write the seed's
+# three lines: configure the process's one `xray_recorder`, wrap the app in `XRayMiddleware`, and
+# `patch(["requests"])` so the backend's call to notifications becomes a `remote` subsegment and carries the
+# `X-Amzn-Trace-Id` header (the downstream segment then joins the same trace).
+#
+# The seed passed `dynamic_naming=os.getenv("AWS_XRAY_URL")` with
+# `AWS_XRAY_URL: "*4567-${GITPOD_WORKSPACE_ID}.${GITPOD_WORKSPACE_CLUSTER_HOST}*"`: a segment is then named after
+# the request's `Host` header when it matches that pattern, and after `service` otherwise. On Gitpod the host was
+# the workspace URL, so the service map showed that URL; here `AWS_XRAY_URL` is unset and every segment is
+# `backend-flask`. `sampling=False` records every request for now (the default, `True`, asks the daemon for
+# sampling rules: section 8).
 
 # %%
-xray.configure(sampling=False)
-stack = services.start(instrument=[xray.instrument_app])
-response = requests.get(stack.backend_url + "/api/activities/notifications", timeout=10)
+naming = DefaultDynamicNaming("*4567-*.gitpod.io*", "backend-flask")
+pd.DataFrame([{"Host header": host, "segment name": naming.get_name(host)}
+              for host in ("4567-ws-1234.ws-eu99.gitpod.io", "127.0.0.1:4567")])
+
+# %%
+faults = Faults.lesson()
+notifications = services.downstream.start(otel=False, xray=True, faults=faults)
+
+xray_url = os.getenv("AWS_XRAY_URL")
+xray_recorder.configure(service="backend-flask", dynamic_naming=xray_url, sampling=False)
+app = services.create_backend_app(notifications.url, faults=faults)
+XRayMiddleware(app, xray_recorder)
+patch(["requests"])
+backend = services.serve_backend(app)
+
+response = traffic.send("GET", backend.url + "/api/activities/notifications")
 print(response.status_code, response.headers["X-Amzn-Trace-Id"])
 first_trace = dict(p.split("=", 1) for p in response.headers["X-Amzn-Trace-Id"].split(";"))["Root"]
 first = xq.segments([xq.wait_for_traces([first_trace])["trace_id"][0]])
@@ -125,6 +182,7 @@ assert first["trace_id"].nunique() == 1
 downstream = segments_only[segments_only["service"] == "notifications"].iloc[0]
 caller = first[first["segment_id"] == downstream["parent_id"]].iloc[0]
 assert caller["namespace"] == "remote"  # the patched requests call is the downstream segment's parent
+assert notifications.pid != os.getpid()  # the downstream segment came from another process
 
 # %% [markdown]
 # ## 3. The seed's sampling rule and group, with the awscli
@@ -169,9 +227,8 @@ assert (cruddur_rule["ReservoirSize"], cruddur_rule["FixedRate"], cruddur_rule["
 # `xq.trace_summaries(...)` pages through `GetTraceSummaries` and returns one typed row per trace.
 
 # %%
-stack = services.start(instrument=[xray.instrument_app], faults=Faults.lesson())
 window_start = time.time()  # the first request starts after this; earlier cells' requests stay outside
-frame = traffic.generate(stack.backend_url, n=300, concurrency=4, seed=3, progress=False)
+frame = traffic.generate(backend.url, n=300, concurrency=4, seed=3, progress=False)
 window_end = time.time() + 1
 summaries = xq.wait_for_traces(frame["xray_trace_id"].dropna())
 summaries[["trace_id", "start_time", "response_time_ms", "http_method", "http_url", "http_status", "has_fault", "has_error"]].head()
@@ -182,52 +239,93 @@ def filtered(expression):
     return xq.trace_summaries(start=window_start, end=window_end, filter_expression=expression)
 
 slow = filtered('service("backend-flask") { responsetime > 0.15 }')
-faults = filtered("fault")
+faulted = filtered("fault")
 search = filtered('http.url CONTAINS "/api/activities/search"')
 pd.DataFrame({"expression": ['service("backend-flask") { responsetime > 0.15 }', "fault", 'http.url CONTAINS "/api/activities/search"'],
-              "traces": [len(slow), len(faults), len(search)]})
+              "traces": [len(slow), len(faulted), len(search)]})
 
 # %% [markdown]
 # ### Checkpoint: X-Ray's answers match the client's own records
 
 # %%
 client_view = frame.set_index("xray_trace_id")
-assert set(faults["trace_id"]) == set(client_view.index[client_view["status"] >= 500])
+assert set(faulted["trace_id"]) == set(client_view.index[client_view["status"] >= 500])
 assert set(search["trace_id"]) == set(client_view.index[client_view["route"] == "/api/activities/search"])
 # every slow trace was slow for the client too (the client's latency includes the network)
 assert (client_view.loc[list(slow["trace_id"]), "latency_ms"] > 150).all()
 assert len(slow) >= len(search) * 0.9  # the injected 180-240 ms search latency dominates
 
 # %% [markdown]
-# ## 5. Annotations versus metadata
+# ## 5. Your own subsegment: annotations versus metadata
 #
-# Inside `activity_span(...)` every attribute was written twice: as an **annotation** (`put_annotation`:
-# string, number or boolean, indexed, usable in filter expressions and shown in trace summaries) and as
-# **metadata** (`put_metadata`: any JSON, stored with the segment, *not* indexed). Put what you want to search by
-# in annotations (user handle, result counts, feature flags), and bulky context in metadata. Annotation keys
-# allow letters, digits and `_`, so `app.user` becomes `app_user`.
+# The seed added X-Ray code to `services/user_activities.py` with `xray_recorder.in_segment('user.activity')`.
+# Inside a request the middleware has already opened the segment, and a second segment breaks the request:
+# see for yourself with the seed's version, on a throw-away app called through Flask's test client.
 
 # %%
-home = frame[frame["route"] == "/api/activities/home"].iloc[0]
-home_segments = xq.segments([home["xray_trace_id"]])
-activity = home_segments[home_segments["name"] == "home-activities-mock-data"].iloc[0]
+class SeedUserActivities:
+    """The journal's version: a *segment* inside a request."""
+
+    def run(self, data, handle):
+        with xray_recorder.in_segment("user.activity") as segment:
+            segment.put_metadata("key", {"user": handle, "now": datetime.now(timezone.utc).isoformat()}, "namespace")
+            return data.by_handle(handle)
+
+
+seed_app = services.create_backend_app(notifications.url, user_activities=SeedUserActivities(), quiet=True)
+XRayMiddleware(seed_app, xray_recorder)
+broken = seed_app.test_client().get("/api/activities/@andrewbrown")
+broken.status_code
+
+# %% [markdown]
+# A request inside a request must be a **subsegment** (`in_subsegment`, or the `@xray_recorder.capture`
+# decorator). On it, **annotations** (`put_annotation`: string, number or boolean) are indexed: filter expressions
+# and trace summaries can use them. **Metadata** (`put_metadata`: any JSON, in a namespace) is stored with the
+# segment but not indexed. Annotation keys allow letters, digits and `_` only. The fixed service class, used from
+# now on:
+
+# %%
+class UserActivities:
+    """backend-flask/services/user_activities.py with an X-Ray subsegment."""
+
+    def run(self, data, handle):
+        with xray_recorder.in_subsegment("user-activities-mock-data") as subsegment:
+            now = datetime.now(timezone.utc)
+            results = data.by_handle(handle)
+            subsegment.put_annotation("user_handle", handle)
+            subsegment.put_annotation("result_length", len(results or []))
+            subsegment.put_metadata("request", {"user": handle, "now": now.isoformat()}, "cruddur")
+            return results
+
+
+app = services.create_backend_app(notifications.url, faults=faults, user_activities=UserActivities())
+XRayMiddleware(app, xray_recorder)
+backend = services.serve_backend(app)
+mine = traffic.send("GET", backend.url + "/api/activities/@andrewbrown")
+mine_trace = dict(p.split("=", 1) for p in mine.headers["X-Amzn-Trace-Id"].split(";"))["Root"]
+xq.wait_for_traces([mine_trace])
+user_segments = xq.segments([mine_trace])
+activity = user_segments[user_segments["name"] == "user-activities-mock-data"].iloc[0]
 print("annotations:", activity["annotations"])
 print("metadata:   ", json.dumps(activity["metadata"]))
-user = activity["annotations"]["app_user"]
-by_user = filtered(f'annotation.app_user = "{user}"')
+by_user = xq.trace_summaries(minutes=5, filter_expression='annotation.user_handle = "andrewbrown"')
 try:
-    filtered(f'metadata.app_user = "{user}"')
+    xq.trace_summaries(minutes=5, filter_expression='metadata.user_handle = "andrewbrown"')
 except botocore.exceptions.ClientError as exc:
     metadata_error = exc.response["Error"]
 metadata_error
 
 # %% [markdown]
-# ### Checkpoint: annotations filter, metadata does not
+# ### Checkpoint: the seed's segment broke its request; annotations filter, metadata does not
 
 # %%
-assert home["xray_trace_id"] in set(by_user["trace_id"])
+assert broken.status_code == 500, "in_segment inside a traced request fails it"
+assert mine.status_code == 200 and activity["annotations"] == {"user_handle": "andrewbrown", "result_length":
+                                                              activity["annotations"]["result_length"]}
+assert activity["annotations"]["result_length"] > 0
+assert mine_trace in set(by_user["trace_id"])
 assert metadata_error["Code"] == "InvalidRequestException"
-assert "app.user" in activity["metadata"]["cruddur"]
+assert activity["metadata"]["cruddur"]["request"]["user"] == "andrewbrown"
 
 # %% [markdown]
 # ## 6. One trace as a DataFrame and a waterfall
@@ -314,15 +412,18 @@ assert grouped.set_index("service").loc["backend-flask", "requests"] == len(fram
 # (1 per second + 5 %) predicts a number well outside that tolerance.
 
 # %%
-xray.configure(sampling=True)
-stack = services.start(instrument=[xray.instrument_app])
+xray_recorder.configure(sampling=True)   # centralized rules from the daemon (TCP)
+app = services.create_backend_app(notifications.url)
+XRayMiddleware(app, xray_recorder)
+backend = services.serve_backend(app)
+# lab_app: wait until the SDK has the Cruddur rule and its reservoir quota (it polls every ~10 s by itself)
 target = xray.sync_sampling_rules("Cruddur", timeout=40,
-                                  warmup=lambda: requests.get(stack.backend_url + "/api/activities/home", timeout=5))
+                                  warmup=lambda: traffic.send("GET", backend.url + "/api/activities/home"))
 target
 
 # %%
 time.sleep(max(0.0, math.ceil(time.time()) - time.time()))  # start on a second boundary
-run = traffic.generate(stack.backend_url, duration=6, concurrency=2, seed=11, progress=False,
+run = traffic.generate(backend.url, duration=6, concurrency=2, seed=11, progress=False,
                        mix={"GET /api/activities/home": 1})
 per_second = run.groupby(run["started_at"].dt.floor("s")).size()
 quota, rate = target["reservoir_quota"], target["fixed_rate"]
@@ -347,27 +448,139 @@ assert len(run) > 10 * len(per_second), "the experiment needs well over 5 reques
 assert abs(sampled - predicted) <= tolerance, (sampled, predicted, tolerance)
 assert abs(default_only - predicted) > tolerance  # the Cruddur rule, not the Default one, decided
 assert sampled < len(run) * 0.6  # sampling really dropped most requests
-xray.configure(sampling=False)
-stack.stop()
+xray_recorder.configure(sampling=False)
+
+# %% [markdown]
+# ## 9. Your turn
+#
+# ### Your turn 1: the failed downstream calls
+# Write a filter expression that selects, from the section 4 traffic, exactly the traces in which the
+# **notifications** service faulted (its 25 % of 503s). Hint: `service("name") { fault }` restricts a condition
+# to one service. Try it first; the solution is in the collapsed cell below.
+
+# %%
+downstream_faults = ""  # your filter expression
+
+# %% jupyter={"source_hidden": true}
+downstream_faults = 'service("notifications") { fault }'
+
+# %% [markdown]
+# ### Checkpoint: graded against what the client saw
+
+# %%
+picked = xq.trace_summaries(start=window_start, end=window_end, filter_expression=downstream_faults)
+expected = set(client_view.index[(client_view["route"] == "/api/activities/notifications") & (client_view["status"] == 502)])
+assert expected, "the traffic had no failed notifications call to find"
+missing, extra = expected - set(picked["trace_id"]), set(picked["trace_id"]) - expected
+assert not missing, f"{len(missing)} traces with a failed notifications call are not selected"
+assert not extra, f"{len(extra)} selected traces had no notifications fault (e.g. the message_groups bug): narrow it"
+
+# %% [markdown]
+# ### Your turn 2: search by your own annotation
+# Your `UserActivities` subsegment annotates `result_length`. Send one request for a user who does not exist
+# (`/api/activities/@nobody`, a 404) and write the filter expression that finds traces whose
+# `result_length` annotation is 0.
+
+# %%
+empty_result = ""  # your filter expression
+
+# %% jupyter={"source_hidden": true}
+empty_result = "annotation.result_length = 0"
+
+# %%
+app = services.create_backend_app(notifications.url, user_activities=UserActivities())
+XRayMiddleware(app, xray_recorder)
+backend = services.serve_backend(app)
+nobody = traffic.send("GET", backend.url + "/api/activities/@nobody")
+nobody_trace = dict(p.split("=", 1) for p in nobody.headers["X-Amzn-Trace-Id"].split(";"))["Root"]
+xq.wait_for_traces([nobody_trace])
+found = xq.trace_summaries(minutes=5, filter_expression=empty_result)
+
+# %% [markdown]
+# ### Checkpoint: your annotation, found
+
+# %%
+assert nobody.status_code == 404
+assert nobody_trace in set(found["trace_id"]), "the 404 trace is not selected: filter on annotation.result_length"
+assert mine_trace not in set(found["trace_id"]), "andrewbrown has posts: the expression must not select every trace"
+
+# %% [markdown]
+# ## 10. Your app.py now
+#
+# Everything above, as backend-flask's `app.py`. Running the cell writes it to `build/app_03.py`; a test runs that
+# file as its own process against the local cloud (its daemon) and checks that its segments arrive.
+
+# %%
+Path("../build").mkdir(exist_ok=True)
+
+# %%
+# %%writefile ../build/app_03.py
+"""backend-flask after notebook 03: AWS X-Ray SDK segments to the daemon at AWS_XRAY_DAEMON_ADDRESS."""
+import os
+from datetime import datetime, timezone
+
+from aws_xray_sdk.core import patch, xray_recorder
+from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+
+from lab_app.services import create_backend_app
+
+
+class UserActivities:
+    def run(self, data, handle):
+        with xray_recorder.in_subsegment("user-activities-mock-data") as subsegment:
+            now = datetime.now(timezone.utc)
+            results = data.by_handle(handle)
+            subsegment.put_annotation("user_handle", handle)
+            subsegment.put_annotation("result_length", len(results or []))
+            subsegment.put_metadata("request", {"user": handle, "now": now.isoformat()}, "cruddur")
+            return results
+
+
+xray_url = os.getenv("AWS_XRAY_URL")
+xray_recorder.configure(service="backend-flask", dynamic_naming=xray_url)
+app = create_backend_app(os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:4568"),
+                         user_activities=UserActivities())
+XRayMiddleware(app, xray_recorder)
+patch(["requests"])
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "4567")))
+
+# %% [markdown]
+# ### Checkpoint: the file is the lesson
+
+# %%
+written = Path("../build/app_03.py").read_text()
+for call in ('xray_recorder.configure(service="backend-flask", dynamic_naming=xray_url)',
+             "XRayMiddleware(app, xray_recorder)", 'patch(["requests"])', "in_subsegment(", "put_annotation(",
+             "put_metadata("):
+    assert call in written, call
+backend.stop()
+notifications.stop()
 
 # %% [markdown]
 # ## Summary
 # - The SDK sends segments over UDP to a daemon and asks the daemon (TCP) for sampling rules and targets.
-# - Middleware per service names each segment after its service; the patched `requests` call links the two
-#   services' segments into one trace through `X-Amzn-Trace-Id`.
+# - `xray_recorder.configure(service=..., dynamic_naming=...)`, `XRayMiddleware(app, xray_recorder)` and
+#   `patch(["requests"])`: the patched call links the two processes' segments into one trace through
+#   `X-Amzn-Trace-Id`. Inside a request, open subsegments (`in_subsegment`), never a second segment.
 # - Filter expressions (`fault`, `responsetime > 0.15`, `annotation.app_user = "..."`, `service("x") { ... }`)
 #   run server-side; `lab_app.query.xray` turns the answers into typed DataFrames.
 # - Annotations are indexed and filterable; metadata is not.
 # - The service graph gives per-service and per-edge ok/error/fault counts; groups restrict it.
 # - Centralized sampling = reservoir per second + fixed rate beyond it, and the numbers are predictable.
-# - The X-Ray SDK and daemon are in maintenance mode (since 2026-02-25, end of support 2027-02-25): use
-#   OpenTelemetry for new work.
+# - The X-Ray SDK and daemon are in maintenance mode since 2026-02-25: use OpenTelemetry for new work.
 #
 # ## What's next
 # [04 CloudWatch Logs and Insights](04_cloudwatch_logs.ipynb): structured logs from the same services, queried
 # with Logs Insights.
 #
 # ## Resources
+# - AWS X-Ray SDK for Python (recorder, middleware, `patch`, subsegments, annotations and metadata, dynamic naming):
+#   https://docs.aws.amazon.com/xray/latest/devguide/xray-sdk-python.html
+# - X-Ray daemon command-line options (`-o` local mode, `-b` bind address):
+#   https://docs.aws.amazon.com/xray/latest/devguide/xray-daemon-configuration.html
+# - X-Ray SDK and daemon maintenance mode: https://docs.aws.amazon.com/xray/latest/devguide/xray-sdk-migration.html
 # - AWS X-Ray developer guide: filter expressions, sampling rules, segment documents
 # - AWS X-Ray API reference: GetTraceSummaries, BatchGetTraces, GetServiceGraph, GetSamplingTargets
 # - AWS Distro for OpenTelemetry: sending traces to X-Ray with OpenTelemetry
