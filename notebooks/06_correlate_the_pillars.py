@@ -24,7 +24,8 @@
 
 # %% [markdown]
 # ## Overview
-# 1. One traffic run with OpenTelemetry, X-Ray, CloudWatch Logs and Rollbar all on
+# 1. The seed's final `app.py`: OpenTelemetry, X-Ray, CloudWatch Logs and Rollbar all on, and Rollbar kept
+#    off the request path
 # 2. The join key: trace ids, reduced to 32 hex digits
 # 3. One failing request, side by side in the four tools
 # 4. Find the slow route and the failing dependency from the data
@@ -46,52 +47,168 @@
 #   `spans.local_spans`: Honeycomb has no "export every span" API, so raw spans come from the local stand-in.
 
 # %% [markdown]
+# ## Set-up
+# `setup()` first: the X-Ray recorder reads `AWS_XRAY_DAEMON_ADDRESS` when it is imported.
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
+
+# %% [markdown]
 # ## Imports
 
 # %%
+import logging
+import os
+import time
+
+import boto3
 import matplotlib.pyplot as plt
 import pandas as pd
+import rollbar
+import watchtower
+from aws_xray_sdk.core import patch, xray_recorder
+from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+from flask import g, got_request_exception, request
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.propagators import TraceResponsePropagator, set_global_response_propagator
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from lab_app import localcloud, services, traffic
 from lab_app.analysis import correlate, plots
-from lab_app.instrument import cloudwatch, otel, otel_xray, rollbar, trace_context, xray
-from lab_app.notebook import setup
+from lab_app.instrument import otel_xray
 from lab_app.query import insights
 from lab_app.query import rollbar as rollbar_q
 from lab_app.query import spans as spans_q
 from lab_app.query import xray as xq
 from lab_app.services import Faults
 
-# %%
-lab = setup()
-lab
-
 # %% [markdown]
-# ## 1. One traffic run, four instruments
+# ## 1. The seed's final app.py, four instruments at once
 #
 # The stack runs with the workbook's *lesson* faults. We do not print them: the point is to find them from what
 # the tools recorded, the way you would in production. The injected settings are read once, in the checkpoint of
-# section 4.
+# section 4. **notifications** runs in its own process with zero-code OpenTelemetry, the X-Ray SDK and its own
+# CloudWatch access log, all from its environment.
+
+# %%
+faults = Faults.lesson()
+notifications = services.downstream.start(otel=True, xray=True, log_group="cruddur", faults=faults)
+notifications
+
+# %% [markdown]
+# backend-flask gets what notebooks 02 to 05 built, in one place. Three things are new, because the pillars now
+# have to be **joined**:
 #
-# `trace_context.instrument_app` adds the request's trace ids to every Rollbar report (Rollbar's payload knows
-# the request, not the trace); the CloudWatch access logs already carry them (notebook 04).
+# * the access log line carries both trace ids (`trace.get_current_span()` and `xray_recorder.current_segment()`),
+#   so a log line joins its trace;
+# * the Rollbar report carries them too: instead of `rollbar.contrib.flask.report_exception` we connect our own
+#   receiver that adds them as `custom` data;
+# * **telemetry on the request path.** Rollbar's report is itself an HTTP call. With the `blocking` handler it is
+#   made inside the failing request, so the instrumented `requests` records it as a dependency of backend-flask (a
+#   phantom node in the service map) and the user waits ~100 ms longer for their error page. So: the `thread`
+#   handler (the report leaves the request), `rollbar.wait()` before reading items, and
+#   `RequestsInstrumentor().instrument(excluded_urls=...)` so the report, now in its own thread, does not start a
+#   trace of its own either. The X-Ray SDK opens nothing outside a segment (`context_missing="IGNORE_ERROR"`).
 
 # %%
-otel_xray.uninstrument()              # section 6 of an earlier run switches OTel to X-Ray: switch it back
-otel.otlp()                           # spans to Honeycomb (the local stand-in in local mode)
-xray.configure(sampling=False)        # the X-Ray SDK records every request
-rollbar.init()
-stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, cloudwatch.instrument_app,
-                                   rollbar.instrument_app, trace_context.instrument_app],
-                       faults=Faults.lesson())
-stack
+ROLLBAR_ENDPOINT = os.environ.get("ROLLBAR_ENDPOINT", "https://api.rollbar.com/api/1/")
+
+# OpenTelemetry: one provider per process (a re-run keeps the first one)
+if isinstance(trace.get_tracer_provider(), TracerProvider):
+    provider = trace.get_tracer_provider()
+else:
+    provider = TracerProvider(resource=Resource.create())     # OTEL_SERVICE_NAME=backend-flask
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=1000))
+    trace.set_tracer_provider(provider)
+if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
+    RequestsInstrumentor().instrument(excluded_urls=ROLLBAR_ENDPOINT)
+set_global_response_propagator(TraceResponsePropagator())
+
+# X-Ray: the process's one recorder; sampling off so every request is recorded
+xray_recorder.configure(service="backend-flask", sampling=False, context_missing="IGNORE_ERROR")
+patch(["requests"])
+
+# CloudWatch Logs: one JSON access line per request, stream created up front
+logs = boto3.client("logs")
+ACCESS_STREAM = "backend-flask/access-json"
+try:
+    logs.create_log_group(logGroupName="cruddur")
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+try:
+    logs.create_log_stream(logGroupName="cruddur", logStreamName=ACCESS_STREAM)
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+LOGGER = logging.getLogger("cruddur.access")
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False
+for old in [h for h in LOGGER.handlers if isinstance(h, watchtower.CloudWatchLogHandler)]:  # a re-run
+    LOGGER.removeHandler(old)
+    old.close()
+cw_handler = watchtower.CloudWatchLogHandler(log_group_name="cruddur", log_stream_name=ACCESS_STREAM,
+                                             boto3_client=logs, send_interval=2, create_log_group=False)
+LOGGER.addHandler(cw_handler)
+
+# Rollbar: once per process; the thread handler keeps the report off the request path
+rollbar.init(os.environ["ROLLBAR_ACCESS_TOKEN"], "development", endpoint=ROLLBAR_ENDPOINT, handler="thread",
+             root=os.getcwd(), allow_logging_basic_config=False)
+
+
+def trace_ids() -> dict:
+    ids = {}
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        ids["otel_trace_id"] = format(span.trace_id, "032x")
+    segment = xray_recorder.current_segment()
+    if segment is not None:
+        ids["xray_trace_id"] = segment.trace_id
+    return ids
+
+
+def report_exception(sender, exception, **extra):
+    rollbar.report_exc_info((type(exception), exception, exception.__traceback__), request,
+                            payload_data={"custom": {"service": "backend-flask", **trace_ids()}})
+
+
+app = services.create_backend_app(notifications.url, faults=faults)
+FlaskInstrumentor().instrument_app(app)
+XRayMiddleware(app, xray_recorder)
+got_request_exception.connect(report_exception, app)
+
+
+@app.before_request
+def start_timer():
+    g.t0 = time.perf_counter()
+
+
+@app.after_request
+def access_log(response):
+    LOGGER.info({"type": "access", "level": "INFO", "service": "backend-flask", "method": request.method,
+                 "path": request.path, "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+                 "status": response.status_code, "latency_ms": round((time.perf_counter() - g.t0) * 1000, 3),
+                 "request_id": g.get("request_id"), **trace_ids()})
+    return response
+
+
+backend = services.serve_backend(app)
+backend
 
 # %%
+time.sleep(1.05 - time.time() % 1)  # Rollbar timestamps are whole seconds: start on a fresh one
 window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
-run = traffic.generate(stack.backend_url, n=300, concurrency=8, seed=6)
-otel.force_flush()
-cloudwatch.flush()
-rollbar.flush()
+run = traffic.generate(backend.url, n=300, concurrency=8, seed=6, progress=False)
+provider.force_flush()
+cw_handler.flush()
+rollbar.wait()
+notifications.stop()        # flushes the downstream's spans, segments and log lines; restarted in section 6
 window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
 run[["seq", "route", "status", "latency_ms", "request_id", "otel_trace_id", "xray_trace_id"]].head()
 
@@ -118,9 +235,8 @@ pd.Series({"requests": len(run), "spans": len(spans), "X-Ray segments": len(segm
 # The ids come in different spellings: OpenTelemetry writes `6b0684bf...` (32 hex digits), X-Ray writes
 # `1-6b0684bf-...` (version, 8 hex digits of time, 24 more), log lines and Rollbar payloads embed either inside
 # text. `correlate` reduces every spelling to the 32 hex digits and finds every id mentioned anywhere in a row,
-# so the join is an ordinary pandas merge. One more step matters: a request that crashed got no
-# `X-Amzn-Trace-Id` answer, but the Rollbar report made *inside* it carries both ids, so an id seen next to one of
-# the request's ids joins the request too (`correlate.expand_keys`).
+# so the join is an ordinary pandas merge. An id seen next to one of the request's ids (in a log line or a
+# Rollbar report that carries both) joins the request too (`correlate.expand_keys`).
 
 # %%
 correlate.normalize_trace_id("1-5759e988-bd862e3fe1be46a994272793"), correlate.xray_id("5759e988bd862e3fe1be46a994272793")
@@ -140,6 +256,17 @@ assert (per_request.loc[has_xray, "n_segments"] >= 1).all(), "an X-Ray trace id 
 crashed = per_request["status"] == 500
 assert crashed.any() and (per_request.loc[crashed, "n_occurrences"] >= 1).all(), "a 500 without its Rollbar item"
 assert (per_request.loc[crashed, "n_segments"] >= 1).all(), "a crashed request not linked to its X-Ray trace"
+assert run.loc[crashed.to_numpy(), "xray_trace_id"].notna().all(), "a crashed request still answers X-Amzn-Trace-Id"
+
+# %% [markdown]
+# ### Checkpoint: Rollbar stayed off the request path
+# No span and no segment records a call to Rollbar, and the service map has exactly the two services.
+
+# %%
+to_rollbar = spans[spans["attributes"].map(lambda a: "/api/1/item" in str(a.get("http.url", "")))]
+assert to_rollbar.empty, f"{len(to_rollbar)} spans of Rollbar's own report POSTs"
+assert not segments["name"].str.contains("rollbar|/api/1/item", regex=True).any()
+assert set(segments.loc[segments["kind"] == "segment", "service"]) == {"backend-flask", "notifications"}
 
 # %% [markdown]
 # ## 3. One failing request, side by side
@@ -199,10 +326,10 @@ crashes
 # %% [markdown]
 # ### Checkpoint: what the data says is what was injected
 #
-# Only now do we read the injected settings (`stack.faults.rules`, keys `service:METHOD route`).
+# Only now do we read the injected settings (`faults.rules`, keys `service:METHOD route`).
 
 # %%
-injected = stack.faults.rules
+injected = faults.rules
 slowest, dependency, crash = slow.iloc[0], dependencies.iloc[0], crashes.iloc[0]
 found = {
     f"{slowest['service']}:{slowest['http_method']} {slowest['http_route']}": "latency",
@@ -274,20 +401,54 @@ assert heat.to_numpy().sum() == len(run)
 # | annotation (`put_annotation`), indexed | attribute listed in `aws.xray.annotations` (an *indexed attribute*) | `annotations`, usable in filter expressions |
 # | metadata (`put_metadata`) | any other attribute | `metadata.default`, not searchable |
 # | sampling rule (centralized, via the daemon) | sampler (`ParentBased(TraceIdRatioBased(...))`) | what reaches X-Ray at all (notebook 07) |
-# | `X-Amzn-Trace-Id` header | `AwsXRayPropagator` (next to W3C `traceparent`) | one trace across services |
-# | `1-5759e988-bd86...` ids | `AwsXRayIdGenerator`: the start time in the first 32 bits | the same id, spelled `1-xxxxxxxx-...` |
+# | `X-Amzn-Trace-Id` header | W3C `traceparent` (or `AwsXRayPropagator` to talk to X-Ray SDK services) | one trace across services |
+# | `1-5759e988-bd86...` ids | any 32-hex W3C trace id (`AwsXRayIdGenerator` is optional) | the same id, spelled `1-xxxxxxxx-...` |
 # | UDP to the daemon on port 2000 | OTLP/HTTP to `/v1/traces`, SigV4 | |
 #
-# `otel_xray.instrument_app` is notebook 02's OpenTelemetry set-up with three changes: X-Ray ids, the X-Ray
-# propagator, and a second exporter signed with SigV4. In local mode the endpoint is the local cloud's AWS port,
-# which converts spans to segments the way AWS documents it.
+# What changes in `app.py` is only the exporter: OTLP to X-Ray's endpoint, each request signed with SigV4 for
+# service `xray` (`otel_xray.signed_session()` is a `requests.Session` whose auth signs with botocore's signer and
+# your usual AWS credentials: the one piece of lab_app here, because the OTLP exporter has no SigV4 of its own;
+# ADOT's `aws-opentelemetry-distro` does the same in production). The ids need nothing special: the endpoint
+# accepts W3C trace ids. On a real account the endpoint requires **CloudWatch Transaction Search** to be enabled
+# (spans land in the `aws/spans` log group; by default 1 % are indexed as trace summaries).
+#
+# We add the exporter to the process's provider (spans now go to Honeycomb *and* X-Ray), and build the backend
+# without `XRayMiddleware`: X-Ray now learns about it only from OpenTelemetry. The `requests` patch of the X-Ray
+# SDK stays (it cannot be undone in a process), and opens nothing without a segment. The notifications process
+# keeps exporting to Honeycomb: zero-code OpenTelemetry cannot sign requests, so in production it would send
+# through a collector (ADOT, the CloudWatch agent) that signs.
 
 # %%
 print("OTLP endpoint:", otel_xray.endpoint())
+if "xray_export" not in globals():  # a re-run must not add a second X-Ray exporter to the process's provider
+    xray_export = BatchSpanProcessor(OTLPSpanExporter(endpoint=otel_xray.endpoint(),
+                                                      session=otel_xray.signed_session()),
+                                     schedule_delay_millis=1000)
+    provider.add_span_processor(xray_export)
+
+# %% [markdown]
+# An X-Ray **annotation** is an attribute you list in `aws.xray.annotations`: X-Ray indexes it (and spells
+# `app.user` as `app_user`, the characters annotation keys allow). Every other attribute becomes metadata.
+
+# %%
+tracer = trace.get_tracer("home.activities")
+
+
+class HomeActivities:
+    def run(self, data, user):
+        with tracer.start_as_current_span("home-activities-mock-data") as span:
+            span.set_attribute("app.user", user)
+            span.set_attribute("aws.xray.annotations", ["app.user"])
+            return data.home()
+
+
+notifications = services.downstream.start(otel=True, faults=faults)
+otel_app = services.create_backend_app(notifications.url, faults=faults, home_activities=HomeActivities())
+FlaskInstrumentor().instrument_app(otel_app)          # no XRayMiddleware this time
+backend = services.serve_backend(otel_app)
 otel_start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
-stack = services.start(instrument=[otel_xray.instrument_app], faults=Faults.lesson())
-otel_run = traffic.generate(stack.backend_url, n=120, concurrency=4, seed=8)
-otel_xray.flush()
+otel_run = traffic.generate(backend.url, n=120, concurrency=4, seed=8, progress=False)
+provider.force_flush()
 otel_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
 otel_ids = otel_run["otel_trace_id"].dropna().map(correlate.xray_id)
 otel_summaries = xq.wait_for_traces(otel_ids, timeout=20)
@@ -303,35 +464,33 @@ home = otel_run[(otel_run["route"] == "/api/activities/home") & (otel_run["statu
 user = home["user"]
 by_user = xq.trace_summaries(start=otel_start, end=otel_end, filter_expression=f'annotation.app_user = "{user}"')
 otel_nodes, otel_graph_edges = xq.service_graph(start=otel_start, end=otel_end)
-otel_graph_edges
+otel_nodes
 
 # %% [markdown]
 # ### Checkpoint: OpenTelemetry spans became X-Ray segments
 
 # %%
 assert set(otel_summaries["trace_id"]) == set(otel_ids)               # same ids, X-Ray spelling
-started = otel_run.set_index(otel_run["otel_trace_id"].map(correlate.xray_id))["started_at"]
-drift = (otel_summaries["trace_id"].map(lambda t: int(t[2:10], 16)) - otel_summaries["trace_id"].map(started).map(pd.Timestamp.timestamp)).abs()
-assert (drift < 5).all(), "AwsXRayIdGenerator puts the start time in the id"
-assert {"backend-flask", "notifications"} <= set(otel_nodes["service"])
-assert ((otel_graph_edges["source"] == "backend-flask") & (otel_graph_edges["target"] == "notifications")).any()
-assert correlate.xray_id(home["otel_trace_id"]) in set(by_user["trace_id"])   # an OTel attribute, filterable
+assert "backend-flask" in set(otel_nodes["service"])
+assert correlate.xray_id(home["otel_trace_id"]) in set(by_user["trace_id"])   # an indexed attribute, filterable
 assert "remote" in set(one["namespace"].dropna())                      # the client span is a remote subsegment
+assert not (one["service"] == "notifications").any()                   # notifications' spans went to Honeycomb only
 
 # %%
-stack.stop()
-otel_xray.uninstrument()
+backend.stop()
+notifications.stop()
 (localcloud.status() or {}).get("components", {}).get("xray-otlp")
 
-# %% [markdown]
 # ## Summary
 #
 # - A request is one row in the traffic frame and many rows across the tools; trace ids (in every spelling) and
 #   the request id are the keys that join them, and an id seen next to a known one extends the join.
 # - The slow route, the failing dependency and the crashing route fell out of three `groupby`s over spans, and
 #   X-Ray's segment tree and service graph agreed.
-# - OpenTelemetry with the X-Ray id generator and propagator sends the same services to X-Ray's OTLP endpoint;
-#   server spans become segments, client spans remote subsegments, indexed attributes annotations.
+# - Rollbar's report is telemetry on the request path: the `thread` handler and `excluded_urls` keep it out of the
+#   request and out of the traces.
+# - One more exporter (OTLP to X-Ray's endpoint, SigV4-signed) sends the same spans to X-Ray; server spans become
+#   segments, client spans remote subsegments, attributes listed in `aws.xray.annotations` annotations.
 #
 # ## What's next
 #
