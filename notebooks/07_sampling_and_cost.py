@@ -41,46 +41,148 @@
 # - **Time to learn**: 30 minutes
 
 # %% [markdown]
+# ## Set-up
+# `setup()` first: the X-Ray recorder reads `AWS_XRAY_DAEMON_ADDRESS` when it is imported.
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
+
+# %% [markdown]
 # ## Imports
 
 # %%
+import logging
 import math
+import os
+import time
 
+import boto3
 import matplotlib.pyplot as plt
 import pandas as pd
+import rollbar
+import watchtower
+from aws_xray_sdk.core import patch, xray_recorder
+from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+from flask import g, got_request_exception, request
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.propagators import TraceResponsePropagator, set_global_response_propagator
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from lab_app import services, traffic
 from lab_app.analysis import correlate, cost, plots, sampling
-from lab_app.instrument import cloudwatch, otel, otel_xray, rollbar, trace_context, xray
-from lab_app.notebook import setup
 from lab_app.query import insights
 from lab_app.query import rollbar as rollbar_q
 from lab_app.query import spans as spans_q
 from lab_app.query import xray as xq
 from lab_app.services import Faults
 
-# %%
-lab = setup()
-lab
-
 # %% [markdown]
 # ## 1. One traffic run
 #
-# The same four instruments and the same lesson faults as in notebook 06 (a different seed for the traffic).
+# The same four instruments as notebook 06's `app.py` (the cell below is that set-up, unchanged: see 06 for what
+# each line does), the same lesson faults, a different seed for the traffic.
 
 # %%
-otel_xray.uninstrument()
-otel.otlp()
-xray.configure(sampling=False)
-rollbar.init()
-stack = services.start(instrument=[otel.instrument_app, xray.instrument_app, cloudwatch.instrument_app,
-                                   rollbar.instrument_app, trace_context.instrument_app],
-                       faults=Faults.lesson())
+faults = Faults.lesson()
+notifications = services.downstream.start(otel=True, xray=True, log_group="cruddur", faults=faults)
+ROLLBAR_ENDPOINT = os.environ.get("ROLLBAR_ENDPOINT", "https://api.rollbar.com/api/1/")
+
+# OpenTelemetry: one provider per process (a re-run keeps the first one)
+if isinstance(trace.get_tracer_provider(), TracerProvider):
+    provider = trace.get_tracer_provider()
+else:
+    provider = TracerProvider(resource=Resource.create())     # OTEL_SERVICE_NAME=backend-flask
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=1000))
+    trace.set_tracer_provider(provider)
+if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
+    RequestsInstrumentor().instrument(excluded_urls=ROLLBAR_ENDPOINT)
+set_global_response_propagator(TraceResponsePropagator())
+
+# X-Ray: the process's one recorder; sampling off so every request is recorded
+xray_recorder.configure(service="backend-flask", sampling=False, context_missing="IGNORE_ERROR")
+patch(["requests"])
+
+# CloudWatch Logs: one JSON access line per request, stream created up front
+logs = boto3.client("logs")
+ACCESS_STREAM = "backend-flask/access-json"
+try:
+    logs.create_log_group(logGroupName="cruddur")
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+try:
+    logs.create_log_stream(logGroupName="cruddur", logStreamName=ACCESS_STREAM)
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+LOGGER = logging.getLogger("cruddur.access")
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False
+for old in [h for h in LOGGER.handlers if isinstance(h, watchtower.CloudWatchLogHandler)]:  # a re-run
+    LOGGER.removeHandler(old)
+    old.close()
+cw_handler = watchtower.CloudWatchLogHandler(log_group_name="cruddur", log_stream_name=ACCESS_STREAM,
+                                             boto3_client=logs, send_interval=2, create_log_group=False)
+LOGGER.addHandler(cw_handler)
+
+# Rollbar: once per process; the thread handler keeps the report off the request path
+rollbar.init(os.environ["ROLLBAR_ACCESS_TOKEN"], "development", endpoint=ROLLBAR_ENDPOINT, handler="thread",
+             root=os.getcwd(), allow_logging_basic_config=False)
+
+
+def trace_ids() -> dict:
+    ids = {}
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        ids["otel_trace_id"] = format(span.trace_id, "032x")
+    segment = xray_recorder.current_segment()
+    if segment is not None:
+        ids["xray_trace_id"] = segment.trace_id
+    return ids
+
+
+def report_exception(sender, exception, **extra):
+    rollbar.report_exc_info((type(exception), exception, exception.__traceback__), request,
+                            payload_data={"custom": {"service": "backend-flask", **trace_ids()}})
+
+
+app = services.create_backend_app(notifications.url, faults=faults)
+FlaskInstrumentor().instrument_app(app)
+XRayMiddleware(app, xray_recorder)
+got_request_exception.connect(report_exception, app)
+
+
+@app.before_request
+def start_timer():
+    g.t0 = time.perf_counter()
+
+
+@app.after_request
+def access_log(response):
+    LOGGER.info({"type": "access", "level": "INFO", "service": "backend-flask", "method": request.method,
+                 "path": request.path, "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+                 "status": response.status_code, "latency_ms": round((time.perf_counter() - g.t0) * 1000, 3),
+                 "request_id": g.get("request_id"), **trace_ids()})
+    return response
+
+
+backend = services.serve_backend(app)
+backend
+
+# %%
+time.sleep(1.05 - time.time() % 1)  # Rollbar timestamps are whole seconds: start on a fresh one
 window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
-run = traffic.generate(stack.backend_url, n=400, concurrency=8, seed=7)
-otel.force_flush()
-cloudwatch.flush()
-rollbar.flush()
+run = traffic.generate(backend.url, n=400, concurrency=8, seed=7, progress=False)
+provider.force_flush()
+cw_handler.flush()
+rollbar.wait()
+notifications.stop()        # flushes the downstream's spans, segments and log lines
 window_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
 traffic.route_summary(run)
 
@@ -109,8 +211,8 @@ per_request.to_frame()
 assert per_request.requests == 400
 assert 1 <= per_request.spans <= 8 and 1 <= per_request.segments <= 8
 assert per_request.spans * 400 == len(spans) and per_request.log_bytes * 400 == log_bytes
-# two access-log lines (JSON + text) per request per service; the downstream adds its own
-assert len(logs) >= 2 * len(run)
+# one JSON access line per backend request; the downstream adds its own
+assert (logs["stream"] == "backend-flask/access-json").sum() == len(run) < len(logs)
 assert 0 < per_request.rollbar_occurrences < 0.2
 
 # %% [markdown]
@@ -217,7 +319,7 @@ plt.show()
 
 # %%
 table = comparison.set_index("strategy")
-injected = stack.faults.rules
+injected = faults.rules
 # the fault kinds found in the data are the injected ones (read only here)
 # the faults found in the data are the injected ones (read only here)
 assert injected[f"backend-flask:{slowest['http_method']} {slow_route}"].latency_ms > 0
@@ -240,7 +342,7 @@ assert math.isclose(table.loc["otel head 100%", "xray_usd_per_month"], max(0, mo
 assert table.loc["tail: keep errors", "xray_usd_per_month"] < table.loc["otel head 100%", "xray_usd_per_month"]
 
 # %%
-stack.stop()
+backend.stop()
 
 # %% [markdown]
 # ## Summary
