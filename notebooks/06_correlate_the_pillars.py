@@ -31,6 +31,7 @@
 # 4. Find the slow route and the failing dependency from the data
 # 5. A latency heatmap, error rate by route, and two service maps
 # 6. From the X-Ray SDK to OpenTelemetry: X-Ray's OTLP endpoint
+# 7. Your app.py now
 
 # %% [markdown]
 # ## Prerequisites
@@ -63,6 +64,7 @@ lab
 import logging
 import os
 import time
+from pathlib import Path
 
 import boto3
 import matplotlib.pyplot as plt
@@ -481,6 +483,123 @@ backend.stop()
 notifications.stop()
 (localcloud.status() or {}).get("components", {}).get("xray-otlp")
 
+# %% [markdown]
+# ## 7. Your app.py now
+#
+# The seed's final `app.py`, done right: the four set-ups of section 1 in one file. Running the cell writes it to
+# `build/app_06.py`; a test runs that file as its own process against the local cloud and checks that its spans,
+# segments, log lines and Rollbar items arrive and carry the same trace ids.
+
+# %%
+Path("../build").mkdir(exist_ok=True)
+
+# %%
+# %%writefile ../build/app_06.py
+"""backend-flask after notebook 06: OpenTelemetry (Honeycomb), X-Ray, CloudWatch Logs and Rollbar, joined by trace ids."""
+import logging
+import os
+import time
+
+import boto3
+import rollbar
+import watchtower
+from aws_xray_sdk.core import patch, xray_recorder
+from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+from flask import g, got_request_exception, request
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from lab_app.services import create_backend_app
+
+ROLLBAR_ENDPOINT = os.environ.get("ROLLBAR_ENDPOINT", "https://api.rollbar.com/api/1/")
+LOG_GROUP, ACCESS_STREAM = "cruddur", "backend-flask/access-json"
+
+# OpenTelemetry -> Honeycomb (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS)
+provider = TracerProvider(resource=Resource.create())
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+trace.set_tracer_provider(provider)
+RequestsInstrumentor().instrument(excluded_urls=ROLLBAR_ENDPOINT)  # Rollbar's own POSTs are not a dependency
+
+# X-Ray -> the daemon at AWS_XRAY_DAEMON_ADDRESS
+xray_recorder.configure(service="backend-flask", dynamic_naming=os.getenv("AWS_XRAY_URL"),
+                        context_missing="IGNORE_ERROR")
+patch(["requests"])
+
+# CloudWatch Logs: INFO access lines as JSON, the stream created before the first record
+logs = boto3.client("logs")
+for create, kwargs in ((logs.create_log_group, {"logGroupName": LOG_GROUP}),
+                       (logs.create_log_stream, {"logGroupName": LOG_GROUP, "logStreamName": ACCESS_STREAM})):
+    try:
+        create(**kwargs)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+LOGGER = logging.getLogger("cruddur.access")
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False
+LOGGER.addHandler(watchtower.CloudWatchLogHandler(log_group_name=LOG_GROUP, log_stream_name=ACCESS_STREAM,
+                                                  boto3_client=logs, create_log_group=False))
+
+# Rollbar: reports leave the request in a thread of their own
+rollbar.init(os.environ["ROLLBAR_ACCESS_TOKEN"], os.environ.get("ROLLBAR_ENVIRONMENT", "development"),
+             endpoint=ROLLBAR_ENDPOINT, handler="thread", root=os.path.dirname(os.path.realpath(__file__)),
+             allow_logging_basic_config=False)
+
+
+def trace_ids():
+    ids = {}
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        ids["otel_trace_id"] = format(span.trace_id, "032x")
+    segment = xray_recorder.current_segment()
+    if segment is not None:
+        ids["xray_trace_id"] = segment.trace_id
+    return ids
+
+
+def report_exception(sender, exception, **extra):
+    rollbar.report_exc_info((type(exception), exception, exception.__traceback__), request,
+                            payload_data={"custom": {"service": "backend-flask", **trace_ids()}})
+
+
+app = create_backend_app(os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:4568"))
+FlaskInstrumentor().instrument_app(app)
+XRayMiddleware(app, xray_recorder)
+got_request_exception.connect(report_exception, app)
+
+
+@app.before_request
+def start_timer():
+    g.t0 = time.perf_counter()
+
+
+@app.after_request
+def access_log(response):
+    LOGGER.info({"type": "access", "level": "INFO", "service": "backend-flask", "method": request.method,
+                 "path": request.path, "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+                 "status": response.status_code, "latency_ms": round((time.perf_counter() - g.t0) * 1000, 3),
+                 "request_id": g.get("request_id"), **trace_ids()})
+    return response
+
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "4567")))
+
+# %% [markdown]
+# ### Checkpoint: the file is the lesson
+
+# %%
+written = Path("../build/app_06.py").read_text()
+for call in ("trace.set_tracer_provider(provider)", "RequestsInstrumentor().instrument(excluded_urls=ROLLBAR_ENDPOINT)",
+             "XRayMiddleware(app, xray_recorder)", 'patch(["requests"])', "watchtower.CloudWatchLogHandler(",
+             'handler="thread"', "got_request_exception.connect(report_exception, app)"):
+    assert call in written, call
+
+# %% [markdown]
 # ## Summary
 #
 # - A request is one row in the traffic frame and many rows across the tools; trace ids (in every spelling) and
