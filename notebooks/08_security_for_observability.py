@@ -47,27 +47,44 @@
 #   and the cells create real resources (a trail, an IAM user, alarms): run the clean-up cell at the end.
 
 # %% [markdown]
+# ## Set-up
+# `setup()` starts the local cloud (or finds your real keys in `.env`) and sets the environment variables the
+# SDKs read. Run it before anything imports an SDK (the X-Ray recorder reads `AWS_XRAY_DAEMON_ADDRESS` when it is
+# imported).
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+lab
+
+# %% [markdown]
 # ## Imports
+# The first block is the AWS SDK and the four telemetry SDKs whose data section 8 protects; the second is the
+# workbook's: `redact` (the redaction hooks, section 8) and the helpers that build the security pipeline and read
+# results back.
 
 # %%
 import json
+import logging
+import os
 
 import boto3
 import pandas as pd
-import rollbar as rollbar_sdk
+import rollbar
+import watchtower
 from aws_xray_sdk.core import xray_recorder
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from lab_app import security
-from lab_app.instrument import cloudwatch, otel, redact, xray
-from lab_app.instrument import rollbar as rollbar_setup
-from lab_app.notebook import setup
+from lab_app.instrument import redact
 from lab_app.query import insights
 from lab_app.query import xray as xray_query
 from lab_app.webhook import Webhook
-
-# %%
-lab = setup()
-lab
 
 # %% [markdown]
 # ## 1. The seed's mistake, and how this workbook reads secrets
@@ -338,22 +355,127 @@ assert sorted(zip(mine["eventName"], mine["errorCode"])) == [
 # can carry an `Authorization` header, an access key in an error message, or a user's e-mail address. The fix
 # belongs in the process, *before* export: one `Redactor` (default patterns for AWS keys, secret keys, bearer
 # tokens, Authorization headers, Honeycomb and Rollbar keys, plus the PII and field names you choose) and a
-# hook for each pillar:
+# hook for each pillar.
 #
-# | pillar | hook | why there |
-# | --- | --- | --- |
-# | OpenTelemetry | `RedactingSpanProcessor` wrapping the exporting processor | a finished span is immutable: the exporter gets a redacted copy |
-# | CloudWatch Logs (watchtower) | `RedactingFilter` on the handler | the record is rewritten before it is formatted and queued |
-# | X-Ray | `RedactingEmitter` replacing the recorder's UDP emitter | annotations, metadata and http are redacted in the datagram |
-# | Rollbar | a `rollbar.events` payload handler | the item's `data` is redacted before it is sent |
+# None of the four SDKs redacts values for you (Rollbar's `scrub_fields` matches field *names*, not an access key
+# inside a message; the others send what you give them), but each has an extension point that sees the data before
+# it leaves. The one piece of `lab_app` in the set-up below is `lab_app.instrument.redact`: the `Redactor` (the
+# patterns) and one small hook per extension point. Everything around it is the SDKs' own set-up, the same calls
+# as in notebooks 02 to 05, here for a `security-demo` service.
+#
+# | pillar | SDK extension point | hook from `redact` | why there |
+# | --- | --- | --- | --- |
+# | OpenTelemetry | `provider.add_span_processor(...)` | `RedactingSpanProcessor` wrapping the exporting processor | a finished span is immutable: the exporter gets a redacted copy |
+# | CloudWatch Logs (watchtower) | `handler.addFilter(...)` | `RedactingFilter` | the record is rewritten before it is formatted and queued |
+# | X-Ray | `xray_recorder.configure(emitter=...)` | `RedactingEmitter`, a `UDPEmitter` | annotations, metadata and http are redacted in the datagram |
+# | Rollbar | `rollbar.events.add_payload_handler(...)` | `rollbar_payload_handler(redactor)` | the item's `data` is redacted before it is sent |
+#
+# First the redactor: the default secret patterns, the literal values of the secrets this process holds
+# (`from_environment`), e-mail addresses, and one field name of our own.
 
 # %%
 redactor = redact.Redactor.from_environment(pii=("email",), fields=("user_handle",))
-otel.otlp()
-xray.configure(sampling=False)
-rollbar_setup.init(environment="security-demo")
-audit_log = cloudwatch.access_logger("security-demo", "json")
-redact.protect_all(redactor, loggers=[audit_log])
+redactor.text("contact learner@example.com, key " + "AKIA" + "EXAMPLE" + "0" * 9)
+
+# %% [markdown]
+# ### OpenTelemetry
+#
+# The hook: `redact.RedactingSpanProcessor` wraps the exporting `BatchSpanProcessor` and hands it a redacted copy
+# of each finished span (the SDK has no redaction step of its own). `trace.set_tracer_provider` works **once per
+# process**, so the cell checks first and keeps the provider it set on its first run, with that run's redactor
+# (restart the kernel to change it).
+
+# %%
+if isinstance(trace.get_tracer_provider(), TracerProvider):   # this cell ran before in this kernel: keep it
+    provider = trace.get_tracer_provider()
+else:
+    provider = TracerProvider(resource=Resource.create({"service.name": "security-demo"}))
+    provider.add_span_processor(redact.RedactingSpanProcessor(BatchSpanProcessor(OTLPSpanExporter()), redactor))
+    trace.set_tracer_provider(provider)
+tracer = trace.get_tracer("security-demo")
+provider.resource.attributes["service.name"]
+
+# %% [markdown]
+# ### CloudWatch Logs (watchtower)
+#
+# The hook: `redact.RedactingFilter` is a standard `logging.Filter` attached to the handler; it rewrites each
+# record (message, dict fields, traceback, extra fields) before watchtower formats and queues it (watchtower has no
+# redaction of its own). The rest is notebook 04's set-up: the group and the stream created up front (watchtower
+# drops records while it creates a stream itself), a dedicated non-propagating `INFO` logger, and a re-run removes
+# and closes the old handler before adding the new one.
+
+# %%
+LOG_GROUP = "cruddur"
+STREAM = "security-demo/access-json"
+logs = boto3.client("logs")
+try:
+    logs.create_log_group(logGroupName=LOG_GROUP)
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+try:
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=STREAM)
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+
+audit_log = logging.getLogger("cruddur.security_demo")
+audit_log.setLevel(logging.INFO)
+audit_log.propagate = False
+for old in [h for h in audit_log.handlers if isinstance(h, watchtower.CloudWatchLogHandler)]:
+    audit_log.removeHandler(old)   # a re-run replaces the handler instead of adding a second one
+    old.close()
+handler = watchtower.CloudWatchLogHandler(log_group_name=LOG_GROUP, log_stream_name=STREAM, boto3_client=logs,
+                                          send_interval=1, create_log_group=False)
+handler.addFilter(redact.RedactingFilter(redactor))
+audit_log.addHandler(handler)
+audit_log.handlers
+
+# %% [markdown]
+# ### X-Ray
+#
+# The hook: `redact.RedactingEmitter` is a subclass of the SDK's `UDPEmitter`, passed to `configure(emitter=...)`;
+# it serializes each segment, redacts annotations, metadata, http and cause, and sends that datagram to the daemon
+# at `AWS_XRAY_DAEMON_ADDRESS` (the X-Ray SDK has no redaction setting). `configure` may be called again, so a
+# re-run simply installs a fresh emitter.
+
+# %%
+xray_recorder.configure(service="security-demo", sampling=False, emitter=redact.RedactingEmitter(redactor))
+type(xray_recorder.emitter).__name__, f"{xray_recorder.emitter.ip}:{xray_recorder.emitter.port}"
+
+# %% [markdown]
+# ### Rollbar
+#
+# The hook: `redact.rollbar_payload_handler(redactor)` returns a function for pyrollbar's own
+# `rollbar.events.add_payload_handler`, which redacts the item's `data` just before it is sent (the top-level
+# `access_token` is the credential the SDK must send; `scrub_fields` only matches names, so a key inside the message
+# text would go out). A second `rollbar.init` in one process is ignored apart from merged keyword settings, so the
+# cell checks first (`rollbar.SETTINGS["access_token"]` is `None` until `init` has run); and a re-run removes the
+# handler it added last time before adding the new one. `handler="blocking"` sends each report before
+# `report_message` returns, so the search below sees it.
+
+# %%
+if rollbar.SETTINGS.get("access_token"):      # rollbar.init ran in this kernel: a second one would be ignored
+    print("rollbar is already initialised in this kernel; keeping its settings")
+else:
+    rollbar.init(os.environ["ROLLBAR_ACCESS_TOKEN"], "security-demo",
+                 endpoint=os.environ.get("ROLLBAR_ENDPOINT", "https://api.rollbar.com/api/1/"),
+                 handler="blocking", allow_logging_basic_config=False)
+previous = globals().get("redact_rollbar")     # a re-run: the handler this cell added last time
+if previous is not None:
+    rollbar.events.remove_payload_handler(previous)
+redact_rollbar = redact.rollbar_payload_handler(redactor)
+rollbar.events.add_payload_handler(redact_rollbar)
+rollbar.SETTINGS["environment"], rollbar.SETTINGS["handler"]
+
+# %% [markdown]
+# ### Checkpoint: one redaction hook in each pillar
+
+# %%
+assert trace.get_tracer_provider() is provider, "the provider of the OpenTelemetry cell is not the global one"
+assert [type(h).__name__ for h in audit_log.handlers] == ["CloudWatchLogHandler"] and not audit_log.propagate
+assert sum(isinstance(f, redact.RedactingFilter) for f in handler.filters) == 1, handler.filters   # + watchtower's own
+assert isinstance(xray_recorder.emitter, redact.RedactingEmitter), xray_recorder.emitter
+assert rollbar.SETTINGS["access_token"] == os.environ["ROLLBAR_ACCESS_TOKEN"], "rollbar.init did not run"
+assert rollbar.SETTINGS["endpoint"].endswith("/api/1/"), "the endpoint must end with /api/1/"
 
 # %% [markdown]
 # Now the mistake itself, once in each pillar: a planted (made-up) access key and an e-mail address, the way
@@ -364,7 +486,7 @@ PLANTED_KEY = "AKIA" + "PLANTED" + "0" * 9          # made up, assembled at run 
 EMAIL = "learner@example.com"
 planted_at = pd.Timestamp.now(tz="UTC")
 
-with otel.tracer().start_as_current_span("login") as span:
+with tracer.start_as_current_span("login") as span:
     span.set_attribute("enduser.email", EMAIL)
     span.set_attribute("app.debug", f"signed with {PLANTED_KEY}")
 audit_log.info({"event": "login", "user_email": EMAIL, "user_handle": "learner", "note": f"key {PLANTED_KEY}"})
@@ -373,15 +495,15 @@ segment.put_annotation("user_email", EMAIL)
 segment.put_metadata("request", {"Authorization": f"AWS4-HMAC-SHA256 Credential={PLANTED_KEY}/x",
                                  "note": f"retrying with key {PLANTED_KEY}"})
 xray_recorder.end_segment()
-rollbar_sdk.report_message(f"login failed for {EMAIL} using {PLANTED_KEY}", "warning")
+rollbar.report_message(f"login failed for {EMAIL} using {PLANTED_KEY}", "warning")
 
-otel.force_flush()
-cloudwatch.flush()
+provider.force_flush()       # the BatchSpanProcessor sends now, not in 5 s
+handler.flush()              # watchtower sends what it has queued
 xray_query.wait_for_traces([segment.trace_id])
 
 # %%
 found = security.find_in_backends([PLANTED_KEY, EMAIL, "[REDACTED:aws_access_key_id]", "[REDACTED:email]"],
-                                  since=planted_at, log_group=cloudwatch.LOG_GROUP)
+                                  since=planted_at, log_group=LOG_GROUP)
 found.pivot(index="backend", columns="needle", values="records_with_it")
 
 # %% [markdown]
@@ -414,7 +536,9 @@ hook.stop()
 #   a missing-data policy, start in `INSUFFICIENT_DATA`, keep a **history**, and notify through **SNS** and
 #   **EventBridge**.
 # - Secrets live in the environment or an ignored `.env`, never in cells or shell history; a **secret scanner**
-#   in CI catches the slip. Telemetry is redacted **in the process, before export**, in all four pillars.
+#   in CI catches the slip. Telemetry is redacted **in the process, before export**, in all four pillars, through
+#   each SDK's own extension point: a span processor wrapping the exporting one, a filter on the watchtower
+#   handler, the X-Ray recorder's `emitter=`, and a `rollbar.events` payload handler.
 #
 # ## What's next
 #

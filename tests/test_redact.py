@@ -8,6 +8,7 @@ import gzip
 import json
 import logging
 import socket
+from pathlib import Path
 
 import pytest
 from werkzeug.wrappers import Request, Response
@@ -171,9 +172,7 @@ def test_logging_filter_redacts_message_args_extra_and_traceback():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s %(user)s"))
-    redact.protect_handler(handler, redact.Redactor(pii=("email",)))
-    redact.protect_handler(handler, redact.Redactor(pii=("email",)))   # idempotent
-    assert sum(isinstance(f, redact.RedactingFilter) for f in handler.filters) == 1
+    handler.addFilter(redact.RedactingFilter(redact.Redactor(pii=("email",))))
     logger = logging.getLogger("test_redact.logging")
     logger.propagate = False
     logger.addHandler(handler)
@@ -200,7 +199,7 @@ def test_watchtower_handler_ships_redacted_lines():
                               aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x")  # pragma: allowlist secret
         handler = watchtower.CloudWatchLogHandler(log_group_name="redact-test", log_stream_name="s",
                                                   boto3_client=client, create_log_group=False, send_interval=0.1)
-        redact.protect_handler(handler, redact.Redactor())
+        handler.addFilter(redact.RedactingFilter(redact.Redactor()))
         logger = logging.getLogger("test_redact.watchtower")
         logger.propagate = False
         logger.addHandler(handler)
@@ -214,54 +213,91 @@ def test_watchtower_handler_ships_redacted_lines():
     assert FAKE_KEY_ID.encode() not in wire and b"hunter2hunter2" not in wire
 
 
-def test_xray_emitter_redacts_the_datagram():
+def _xray_datagram(emitter_for) -> str:
+    """One segment with planted values, sent by a fresh recorder through ``emitter_for(address)``."""
     from aws_xray_sdk.core import AWSXRayRecorder
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(5)
-        port = sock.getsockname()[1]
+        emitter = emitter_for(f"127.0.0.1:{sock.getsockname()[1]}")
         recorder = AWSXRayRecorder()
-        recorder.configure(sampling=False, daemon_address=f"127.0.0.1:{port}", context_missing="LOG_ERROR")
-        redact.protect_xray(redact.Redactor(pii=("email",)), recorder)
-        redact.protect_xray(redact.Redactor(pii=("email",)), recorder)   # idempotent
+        recorder.configure(sampling=False, context_missing="LOG_ERROR", emitter=emitter)
+        assert recorder.emitter is emitter
         segment = recorder.begin_segment("cruddur")
         segment.put_annotation("user_email", "andrew@example.com")
         segment.put_metadata("request", {"headers": {"Authorization": f"Bearer {FAKE_SECRET}"}, "ok": 1})
         segment.put_http_meta("url", f"http://x/api?api_key={FAKE_ROLLBAR}")
+        with recorder.in_subsegment("db") as sub:
+            sub.put_annotation("note", f"key {FAKE_KEY_ID}")
         recorder.end_segment()
         datagram = sock.recv(65536).decode()
+    assert json.loads(datagram.partition("\n")[2])["trace_id"] == segment.trace_id
+    return datagram
+
+
+def test_xray_emitter_redacts_the_datagram():
+    datagram = _xray_datagram(lambda address: redact.RedactingEmitter(redact.Redactor(pii=("email",)), address))
     header, _, body = datagram.partition("\n")
     assert json.loads(header) == {"format": "json", "version": 1}
     doc = json.loads(body)
-    assert doc["name"] == "cruddur" and doc["trace_id"] == segment.trace_id
+    assert doc["name"] == "cruddur" and doc["subsegments"][0]["name"] == "db"
     assert doc["annotations"]["user_email"] == "[REDACTED:email]"
-    for leak in (FAKE_SECRET, FAKE_ROLLBAR, "andrew@example.com"):
+    assert doc["subsegments"][0]["annotations"]["note"] == "key [REDACTED:aws_access_key_id]"
+    for leak in (FAKE_SECRET, FAKE_ROLLBAR, FAKE_KEY_ID, "andrew@example.com"):
         assert leak not in body
 
 
-def test_rollbar_payload_handler_on_the_wire():
-    import rollbar
+def test_sdk_emitter_would_leak():
+    """The control experiment: the SDK's own UDPEmitter sends the planted values as they are."""
+    from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
 
-    saved_settings, saved_initialized = dict(rollbar.SETTINGS), rollbar._initialized
+    body = _xray_datagram(UDPEmitter).partition("\n")[2]
+    assert "andrew@example.com" in body and FAKE_KEY_ID in body
+
+
+# pyrollbar keeps its settings in module state and honours only the first rollbar.init of a process,
+# so each report runs in a fresh interpreter, exactly as an app would set it up.
+ROLLBAR_SCRIPT = """
+import sys, rollbar
+from lab_app.instrument import redact
+endpoint, redacting, message, note = sys.argv[1:5]
+rollbar.init("local-rollbar-token-0000", "test", endpoint=endpoint, handler="blocking",
+             allow_logging_basic_config=False)
+if redacting == "yes":
+    rollbar.events.add_payload_handler(redact.rollbar_payload_handler(redact.Redactor(pii=("email",))))
+rollbar.report_message(message, "error", extra_data={"note": note})
+"""
+
+
+def _rollbar_wire(redacting: bool) -> bytes:
+    import subprocess
+    import sys
+
     with Capture(reply=json.dumps({"err": 0, "result": {"uuid": "u"}}).encode()) as cap:
-        rollbar.init("local-rollbar-token-0000", environment="test", endpoint=cap.url + "/api/1/",  # pragma: allowlist secret
-                     handler="blocking")
-        rollbar.SETTINGS["endpoint"] = cap.url + "/api/1/"
-        rollbar.SETTINGS["handler"] = "blocking"
-        redact.protect_rollbar(redact.Redactor(pii=("email",)))
-        try:
-            rollbar.report_message(f"user andrew@example.com used {FAKE_KEY_ID}", "error",
-                                   extra_data={"note": f"aws_secret_access_key={FAKE_SECRET}"})
-        finally:
-            import rollbar.lib.events as events
+        subprocess.run([sys.executable, "-c", ROLLBAR_SCRIPT, cap.url + "/api/1/", "yes" if redacting else "no",
+                        f"user andrew@example.com used {FAKE_KEY_ID}", f"aws_secret_access_key={FAKE_SECRET}"],
+                       check=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+        return cap.everything()
 
-            events.remove_payload_handler(redact._rollbar_handler)
-            redact._rollbar_handler = None
-            rollbar.SETTINGS.clear()
-            rollbar.SETTINGS.update(saved_settings)
-            rollbar._initialized = saved_initialized
-        wire = cap.everything()
+
+def test_rollbar_payload_handler_on_the_wire():
+    wire = _rollbar_wire(redacting=True)
     assert b"[REDACTED:email]" in wire and b"local-rollbar-token-0000" in wire   # the credential itself still travels
     for leak in (FAKE_SECRET, FAKE_KEY_ID, "andrew@example.com"):
         assert leak.encode() not in wire
+
+
+def test_rollbar_without_the_handler_would_leak():
+    wire = _rollbar_wire(redacting=False)
+    assert b"andrew@example.com" in wire and FAKE_KEY_ID.encode() in wire
+
+
+def test_redact_uses_only_the_sdks():
+    """redact.py plugs into the SDKs' public extension points; it imports none of the workbook's other helpers."""
+    import ast
+
+    tree = ast.parse(Path(redact.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {m for m in imported if m.startswith("lab_app")}, imported

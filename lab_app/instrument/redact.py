@@ -1,8 +1,15 @@
 """Keep secrets and personal data out of telemetry: one Redactor, a hook for each of the four pillars.
 
+None of the four SDKs has a "redact before export" setting of its own (Rollbar's ``scrub_fields`` matches
+field *names* only, not an access key inside a message), so this module is the one piece of the workbook a
+notebook plugs into the SDKs' own extension points. Each hook works on the object you hand it:
+
     from lab_app.instrument import redact
-    r = redact.Redactor(pii=("email", "phone"), fields=("handle",))   # + the default secret patterns
-    redact.protect_all(r)          # OTel processors, logging handlers, the X-Ray emitter, Rollbar payloads
+    redactor = redact.Redactor(pii=("email",), fields=("handle",))   # + the default secret patterns
+    provider.add_span_processor(redact.RedactingSpanProcessor(BatchSpanProcessor(OTLPSpanExporter()), redactor))
+    handler.addFilter(redact.RedactingFilter(redactor))              # a watchtower CloudWatchLogHandler
+    xray_recorder.configure(emitter=redact.RedactingEmitter(redactor))
+    rollbar.events.add_payload_handler(redact.rollbar_payload_handler(redactor))
 
 Every hook runs in the process, *before* the data leaves it:
 
@@ -12,8 +19,8 @@ Every hook runs in the process, *before* the data leaves it:
   :class:`RedactingSpanExporter` does the same one level down, around an exporter.
 * logging (watchtower / CloudWatch Logs): :class:`RedactingFilter` on the *handler* rewrites the
   record's message, dict messages, exception text and extra fields.
-* X-Ray: :class:`RedactingEmitter` replaces the recorder's UDP emitter and redacts the serialized
-  segment (annotations, metadata, http, cause) before the datagram is sent.
+* X-Ray: :class:`RedactingEmitter` is a ``UDPEmitter`` (the recorder's ``emitter=`` setting) that sends
+  a redacted serialization of each segment (annotations, metadata, http, cause).
 * Rollbar: :func:`rollbar_payload_handler` is a ``rollbar.events`` payload handler that redacts the
   item's ``data`` (the top-level ``access_token`` is the credential the SDK itself must send).
 """
@@ -24,7 +31,11 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
+
+from aws_xray_sdk.core.emitters.udp_emitter import DEFAULT_DAEMON_ADDRESS, UDPEmitter
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
 
 REDACTED = "[REDACTED:{kind}]"
 
@@ -173,10 +184,13 @@ def redact_span(span, redactor: Redactor):
     )
 
 
-class RedactingSpanProcessor:
-    """Wraps a span processor (usually the exporting one) and gives it redacted copies of spans."""
+class RedactingSpanProcessor(SpanProcessor):
+    """Wraps a span processor (usually the exporting one) and gives it redacted copies of spans.
 
-    def __init__(self, inner, redactor: Redactor):
+    ``provider.add_span_processor(RedactingSpanProcessor(BatchSpanProcessor(exporter), redactor))``
+    """
+
+    def __init__(self, inner: SpanProcessor, redactor: Redactor):
         self.inner = inner
         self.redactor = redactor
 
@@ -192,14 +206,11 @@ class RedactingSpanProcessor:
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
 
-    def __getattr__(self, name: str) -> Any:  # e.g. span_exporter, the OTel helper's signature
-        return getattr(self.inner, name)
 
-
-class RedactingSpanExporter:
+class RedactingSpanExporter(SpanExporter):
     """Wraps a span exporter: every batch is redacted before it is exported."""
 
-    def __init__(self, inner, redactor: Redactor):
+    def __init__(self, inner: SpanExporter, redactor: Redactor):
         self.inner = inner
         self.redactor = redactor
 
@@ -210,28 +221,7 @@ class RedactingSpanExporter:
         self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return getattr(self.inner, "force_flush", lambda *_: True)(timeout_millis)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def protect_otel(redactor: Redactor) -> list[str]:
-    """Wrap every exporting processor of ``lab_app.instrument.otel`` (idempotent). Returns their keys.
-
-    Call it again after adding an exporter (``otel.otlp()``, ``otel.memory()``).
-    """
-    from lab_app.instrument import otel
-
-    wrapped = []
-    with otel._lock:
-        for key, processor in list(otel._fanout.processors.items()):
-            if isinstance(processor, RedactingSpanProcessor):
-                processor.redactor = redactor
-            else:
-                otel._fanout.processors[key] = RedactingSpanProcessor(processor, redactor)
-            wrapped.append(key)
-    return wrapped
+        return self.inner.force_flush(timeout_millis)
 
 
 # --- logging (watchtower) -----------------------------------------------------------------------------
@@ -267,27 +257,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def protect_handler(handler: logging.Handler, redactor: Redactor) -> logging.Handler:
-    """Attach (once) a RedactingFilter to a handler, e.g. a watchtower CloudWatchLogHandler."""
-    for existing in handler.filters:
-        if isinstance(existing, RedactingFilter):
-            existing.redactor = redactor
-            return handler
-    handler.addFilter(RedactingFilter(redactor))
-    return handler
-
-
-def protect_logging(redactor: Redactor, loggers: Iterable[logging.Logger | str] = ("",)) -> int:
-    """Protect every handler of the given loggers (root by default). Returns how many handlers."""
-    count = 0
-    for item in loggers:
-        logger = logging.getLogger(item) if isinstance(item, str) else item
-        for handler in logger.handlers:
-            protect_handler(handler, redactor)
-            count += 1
-    return count
-
-
 # --- X-Ray -----------------------------------------------------------------------------------------------
 def _xray_document(doc: dict, redactor: Redactor) -> dict:
     keep = {"id", "trace_id", "parent_id", "start_time", "end_time", "in_progress", "type", "origin",
@@ -303,78 +272,44 @@ def _xray_document(doc: dict, redactor: Redactor) -> dict:
     return out
 
 
-try:  # the emitter is only useful with aws-xray-sdk installed (it is, pinned in requirements.txt)
-    from aws_xray_sdk.core.emitters.udp_emitter import PROTOCOL_DELIMITER, PROTOCOL_HEADER, UDPEmitter
-except ImportError:  # pragma: no cover
-    UDPEmitter = object  # type: ignore[misc,assignment]
+class _RedactedEntity:
+    """What the emitter serializes: the segment's document with the redactor applied."""
+
+    def __init__(self, entity, redactor: Redactor):
+        self.entity, self.redactor = entity, redactor
+
+    def serialize(self) -> str:
+        document = _xray_document(json.loads(self.entity.serialize()), self.redactor)
+        return json.dumps(document, separators=(",", ":"))
 
 
-class RedactingEmitter(UDPEmitter):  # type: ignore[misc,valid-type]
-    """The X-Ray UDP emitter, redacting each segment/subsegment document before it is sent."""
+class RedactingEmitter(UDPEmitter):
+    """The X-Ray UDP emitter, redacting each segment/subsegment document before it is sent.
+
+    ``xray_recorder.configure(emitter=RedactingEmitter(redactor))``. The daemon address is
+    ``AWS_XRAY_DAEMON_ADDRESS`` (as for the SDK's own emitter) unless you pass one.
+    """
 
     def __init__(self, redactor: Redactor, daemon_address: str | None = None):
-        from aws_xray_sdk.core.daemon_config import DEFAULT_ADDRESS
-
-        super().__init__(daemon_address or os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or DEFAULT_ADDRESS)
+        super().__init__(daemon_address or os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or DEFAULT_DAEMON_ADDRESS)
         self.redactor = redactor
 
     def send_entity(self, entity) -> None:
-        try:
-            document = _xray_document(json.loads(entity.serialize()), self.redactor)
-            self._send_data(f"{PROTOCOL_HEADER}{PROTOCOL_DELIMITER}{json.dumps(document, separators=(',', ':'))}")
-        except Exception:
-            logging.getLogger(__name__).exception("Failed to send entity to Daemon.")
-
-
-def protect_xray(redactor: Redactor, recorder=None) -> RedactingEmitter:
-    """Give the X-Ray recorder a redacting emitter (same daemon address). Idempotent."""
-    if recorder is None:
-        from aws_xray_sdk.core import xray_recorder as recorder
-    current = getattr(recorder, "_emitter", None)
-    if isinstance(current, RedactingEmitter):
-        current.redactor = redactor
-        return current
-    address = None
-    if current is not None and getattr(current, "ip", None):
-        address = f"{current.ip}:{current.port}"
-    emitter = RedactingEmitter(redactor, os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or address)
-    recorder._emitter = emitter
-    return emitter
+        super().send_entity(_RedactedEntity(entity, self.redactor))
 
 
 # --- Rollbar ----------------------------------------------------------------------------------------------
-_rollbar_handler = None
-
-
 def rollbar_payload_handler(redactor: Redactor):
-    """A ``rollbar.events`` payload handler: redacts ``payload['data']`` (not the top-level access token)."""
+    """A ``rollbar.events`` payload handler: redacts ``payload['data']`` (not the top-level access token).
 
-    def handler(payload, **kw):
+    ``rollbar.events.add_payload_handler(rollbar_payload_handler(redactor))``; keep the function to
+    ``remove_payload_handler`` it later (a re-run would otherwise add a second one).
+    """
+
+    def redact_rollbar_payload(payload, **kw):
         if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
             payload = {**payload, "data": redactor.value(payload["data"])}
         return payload
 
-    handler.redactor = redactor  # type: ignore[attr-defined]
-    return handler
-
-
-def protect_rollbar(redactor: Redactor):
-    """Install (once; a second call swaps the redactor) the payload handler in ``rollbar.events``."""
-    global _rollbar_handler
-    import rollbar.lib.events as events
-
-    if _rollbar_handler is not None:
-        events.remove_payload_handler(_rollbar_handler)
-    _rollbar_handler = rollbar_payload_handler(redactor)
-    events.add_payload_handler(_rollbar_handler)
-    return _rollbar_handler
-
-
-def protect_all(redactor: Redactor, loggers: Iterable[logging.Logger | str] = ("",)) -> dict[str, Any]:
-    """All four hooks at once; re-run after adding exporters or handlers."""
-    return {
-        "otel_processors": protect_otel(redactor),
-        "log_handlers": protect_logging(redactor, loggers),
-        "xray_emitter": type(protect_xray(redactor)).__name__,
-        "rollbar_handler": protect_rollbar(redactor).__name__,
-    }
+    redact_rollbar_payload.redactor = redactor  # type: ignore[attr-defined]
+    return redact_rollbar_payload
