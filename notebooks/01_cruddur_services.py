@@ -39,29 +39,40 @@
 # - **Time to learn**: 20 minutes
 
 # %% [markdown]
+# ## Set-up
+
+# %%
+from lab_app.notebook import setup
+
+lab = setup()
+
+# %% [markdown]
 # ## Imports
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import requests
 
 from lab_app import services, traffic
-from lab_app.notebook import setup
 from lab_app.services import Faults
-
-# %%
-lab = setup()
 
 # %% [markdown]
 # ## 1. Start both services
 #
-# `services.start()` builds each Flask app with an app factory and serves it from a daemon thread. Re-running the
-# cell replaces the running services on the same ports, so the notebook stays re-runnable.
+# The two services run the way they do in production, one process each:
+#
+# * **notifications** ("another team's service") in a process of its own: `services.downstream.start()` runs
+#   `python -m lab_app.services.notifications` and waits until it answers `/health`;
+# * **backend-flask** in a thread of this kernel, so you can instrument it from the next notebooks' cells:
+#   `create_backend_app` is its app factory (the bootcamp's routes), `serve_backend` serves it on its port.
+#
+# Re-running the cell replaces both on the same ports, so the notebook stays re-runnable.
 
 # %%
-stack = services.start()
-stack
+notifications = services.downstream.start(otel=False)
+app = services.create_backend_app(notifications.url)
+backend = services.serve_backend(app)
+notifications, backend
 
 # %% [markdown]
 # ## 2. Call every endpoint
@@ -69,8 +80,8 @@ stack
 # The home timeline: each activity carries its author, timestamps (timezone-aware), counters and replies.
 
 # %%
-api = stack.backend_url
-home = requests.get(f"{api}/api/activities/home").json()
+api = backend.url
+home = traffic.send("GET", f"{api}/api/activities/home").json()
 pd.json_normalize(home)[["handle", "message", "created_at", "expires_at", "likes_count", "replies_count"]].head()
 
 # %%
@@ -88,8 +99,8 @@ calls = [
 ]
 rows = []
 for method, path, body in calls:
-    resp = requests.request(method, api + path, json=body)
-    rows.append({"method": method, "path": path, "status": resp.status_code, "bytes": len(resp.content)})
+    resp = traffic.send(method, api + path, json=body)
+    rows.append({"method": method, "path": path, "status": resp.status_code, "bytes": len(resp.text.encode())})
 pd.DataFrame(rows)
 
 # %% [markdown]
@@ -99,20 +110,20 @@ pd.DataFrame(rows)
 # activity ids get **404**.
 
 # %%
-bad = requests.post(f"{api}/api/activities", json={"message": "x" * 281, "ttl": "2-weeks"})
-missing = requests.get(f"{api}/api/activities/@nobody")
+bad = traffic.send("POST", f"{api}/api/activities", json={"message": "x" * 281, "ttl": "2-weeks"})
+missing = traffic.send("GET", f"{api}/api/activities/@nobody")
 bad.status_code, bad.json(), missing.status_code, missing.json()
 
 # %% [markdown]
 # ### A call that crosses two services
 #
-# `GET /api/activities/notifications` asks the **notifications** service (a separate Flask app on its own port)
+# `GET /api/activities/notifications` asks the **notifications** service (its own process, on its own port)
 # which activities concern the user, then enriches them with its own data. One user request, two services:
 # that is what makes tracing *distributed*, and what notebooks 02 and 03 will draw.
 
 # %%
-downstream = requests.get(f"{stack.downstream_url}/api/notifications/@andrewbrown").json()["notifications"]
-enriched = requests.get(f"{api}/api/activities/notifications").json()
+downstream = traffic.send("GET", f"{notifications.url}/api/notifications/@andrewbrown").json()["notifications"]
+enriched = traffic.send("GET", f"{api}/api/activities/notifications").json()
 pd.DataFrame(enriched)[["notification_kind", "handle", "message"]].head()
 
 # %% [markdown]
@@ -126,18 +137,22 @@ assert missing.status_code == 404
 assert enriched and {a["uuid"] for a in enriched} <= {n["activity_uuid"] for n in downstream}
 
 # %% [markdown]
-# ## 3. Faults, and 2,000 requests
+# ## 3. Faults, and 1,000 requests
 #
 # Real systems are slow and flaky in places. `Faults.lesson()` injects three problems, deterministically with a
-# seed: extra latency on one route, a downstream call that sometimes fails, and a route with a bug. Later
-# notebooks find them from traces and logs alone; here you only measure them from the outside.
+# seed: extra latency in the search code, a notifications service that sometimes fails, and a route with a bug.
+# They live in the code, where real faults live (the notifications process gets its share through its
+# environment). Later notebooks find them from traces and logs alone; here you only measure them from the outside.
 #
 # The traffic generator plans the requests from a seed (same seed, same requests), sends them with 8 concurrent
 # workers and returns one row per request.
 
 # %%
-stack = services.start(faults=Faults.lesson(seed=42))
-df = traffic.generate(stack.backend_url, n=2000, concurrency=8, seed=7)
+faults = Faults.lesson(seed=42)
+notifications = services.downstream.start(otel=False, faults=faults)
+app = services.create_backend_app(notifications.url, faults=faults)
+backend = services.serve_backend(app)
+df = traffic.generate(backend.url, n=1000, concurrency=8, seed=7)
 df.head()
 
 # %% [markdown]
@@ -155,22 +170,26 @@ fig, ax = plt.subplots(figsize=(9, 4))
 ax.hist(df["latency_ms"], bins=[x / 2 for x in range(0, 600)], log=True)
 ax.set_xlabel("latency (ms)")
 ax.set_ylabel("requests (log scale)")
-ax.set_title("2,000 requests: most are fast, one cluster is not")
+ax.set_title("1,000 requests: most are fast, one cluster is not")
 plt.show()
 
 # %% [markdown]
 # ### Checkpoint: the numbers match what was sent and injected
 
 # %%
-planned = list(traffic.plan(2000, seed=7))
-assert len(df) == 2000 and df["error"].isna().all(), "every request got an answer"
+planned = list(traffic.plan(1000, seed=7))
+assert len(df) == 1000 and df["error"].isna().all(), "every request got an answer"
 assert int(((df["status"] >= 400) & (df["status"] < 500)).sum()) == sum(p.invalid for p in planned)
 by_route = summary.set_index("route")
 assert by_route["p50_ms"].idxmax() == "/api/activities/search", "the injected slow route is the slowest"
 assert by_route.loc["/api/activities/search", "p50_ms"] >= 180
-counts = stack.faults.summary().set_index("rule")
+counts = faults.summary().set_index("rule")  # what this kernel's backend injected
 assert int((df["status"] == 500).sum()) == counts.loc["backend-flask:GET /api/message_groups", "exceptions"]
-assert int((df["status"] == 502).sum()) == counts.loc["notifications:GET /api/notifications/@<handle>", "errors"]
+# the notifications process draws from the same seeded stream: replay it for the lookups it served
+lookups = int((df["route"] == "/api/activities/notifications").sum())
+replay = Faults.lesson(seed=42)
+expected_502 = sum(replay.decide("notifications:GET /api/notifications/@<handle>")[1] for _ in range(lookups))
+assert int((df["status"] == 502).sum()) == expected_502
 assert 0.15 < by_route.loc["/api/activities/notifications", "error_rate"] < 0.35  # 25 % injected
 
 # %% [markdown]
@@ -178,11 +197,13 @@ assert 0.15 < by_route.loc["/api/activities/notifications", "error_rate"] < 0.35
 # backend-flask, in the downstream service, or in the network between them? That is what traces answer.
 
 # %%
-stack.stop()
+backend.stop()
+notifications.stop()
 
 # %% [markdown]
 # ## Summary
-# - Two Flask services run in background threads; one request can cross both.
+# - Two Flask services, two processes: notifications on its own, backend-flask in a thread of this kernel; one
+#   request can cross both.
 # - Validation errors are 422 with every failing code; unknown resources are 404.
 # - A seeded traffic generator gives repeatable load, and pandas turns it into per-route percentiles.
 #
