@@ -1,5 +1,7 @@
 """Requests/s and per-route latency for 2,000 requests at concurrency 8 against bare backend-flask.
 
+The notifications service runs in its own process, as in the notebooks.
+
 Baseline measured in the same run: the same client against a trivial WSGI app (no Flask routing, no JSON),
 so the ratio says what Cruddur itself costs on top of the client + werkzeug server.
     python bench/traffic.py
@@ -28,9 +30,11 @@ def run(url: str, mix=None):
 def main() -> None:
     with ServerThread(trivial_app, port=0) as server:
         base_df, base_s = run(server.url, mix={"GET /api/activities/home": 1})
-    with services.start(backend_port=0, downstream_port=0) as stack:
-        run(stack.backend_url)  # warm-up
-        df, elapsed = run(stack.backend_url)
+    # as the notebooks run them: notifications in its own process, backend-flask in a thread of this process
+    with services.downstream.DownstreamProcess(0, otel=False) as notifications, \
+            ServerThread(services.create_backend_app(notifications.url), port=0) as backend:
+        run(backend.url)  # warm-up
+        df, elapsed = run(backend.url)
     base_rps, rps = N / base_s, N / elapsed
     print(f"baseline (trivial WSGI app, same client): {base_rps:,.0f} req/s, p50 {base_df.latency_ms.median():.2f} ms")
     print(f"backend-flask, bare, {N} requests at concurrency {CONCURRENCY}: {rps:,.0f} req/s "

@@ -46,3 +46,38 @@ def module_cloud(tmp_path_factory):
     lc.stop()
     os.environ.clear()
     os.environ.update(saved)
+
+
+class Cruddur:
+    """Both services as the notebooks run them: notifications in its own process, backend-flask in a thread."""
+
+    def __init__(self, faults=None, otel: bool = False, xray: bool = False):
+        from lab_app.runner import ServerThread
+        from lab_app.services import create_backend_app
+        from lab_app.services.downstream import DownstreamProcess
+
+        self.downstream = DownstreamProcess(0, otel=otel, xray=xray, faults=faults).start()
+        try:
+            self.app = create_backend_app(self.downstream.url, faults=faults)
+            self.backend = ServerThread(self.app, port=0, name="backend-flask").start()
+        except BaseException:
+            self.downstream.stop()
+            raise
+
+    @property
+    def backend_url(self) -> str:
+        return self.backend.url
+
+    @property
+    def downstream_url(self) -> str:
+        return self.downstream.url
+
+    def stop(self) -> None:
+        self.backend.stop()
+        self.downstream.stop()
+
+    def __enter__(self) -> "Cruddur":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

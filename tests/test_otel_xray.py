@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import re
 import threading
-import time
 
 from botocore.credentials import Credentials
 
@@ -89,8 +88,8 @@ def test_endpoint_follows_the_mode(monkeypatch):
     assert otel_xray.endpoint() == "http://127.0.0.1:9/v1/traces"
 
 
-def test_exporter_delivers_xray_ids_to_the_otlp_endpoint(tmp_path):
-    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+def test_exporter_delivers_w3c_ids_to_the_otlp_endpoint(tmp_path):
+    """Notebook 06's provider uses the SDK's default (random W3C) ids: X-Ray's endpoint takes them as they are."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -99,8 +98,7 @@ def test_exporter_delivers_xray_ids_to_the_otlp_endpoint(tmp_path):
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
                     components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
     try:
-        provider = TracerProvider(id_generator=AwsXRayIdGenerator(),
-                                  resource=Resource.create({"service.name": "backend-flask"}))
+        provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
         provider.add_span_processor(SimpleSpanProcessor(
             otel_xray.exporter(lc.aws_url + "/v1/traces", "us-east-1", Credentials(AKID, SECRET))))
         tracer = provider.get_tracer("test")
@@ -120,31 +118,3 @@ def test_exporter_delivers_xray_ids_to_the_otlp_endpoint(tmp_path):
         assert lc.component("xray-otlp").status()["bad_requests"] == 0
     finally:
         lc.stop()
-
-
-def test_propagator_writes_both_headers():
-    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import set_span_in_context
-
-    tracer = TracerProvider(id_generator=AwsXRayIdGenerator()).get_tracer("t")
-    span = tracer.start_span("x")
-    carrier: dict[str, str] = {}
-    otel_xray.propagator().inject(carrier, context=set_span_in_context(span))
-    trace_hex = format(span.get_span_context().trace_id, "032x")
-    assert carrier["traceparent"].split("-")[1] == trace_hex
-    assert carrier["X-Amzn-Trace-Id"].startswith(f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent=")
-    span.end()
-
-
-def test_use_xray_ids_reaches_tracers_already_handed_out():
-    from opentelemetry.sdk.trace import TracerProvider
-
-    tp = TracerProvider()
-    early = tp.get_tracer("flask")          # e.g. FlaskInstrumentor, instrumented before the switch
-    otel_xray.use_xray_ids(tp)
-    for tracer in (early, tp.get_tracer("flask"), tp.get_tracer("other")):
-        span = tracer.start_span("x")
-        trace_hex = format(span.get_span_context().trace_id, "032x")
-        span.end()
-        assert abs(int(trace_hex[:8], 16) - time.time()) < 60

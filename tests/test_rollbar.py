@@ -4,21 +4,32 @@ from __future__ import annotations
 import json
 import random
 
+import flask
 import pytest
 import requests
 import rollbar
+from flask import got_request_exception
 
+from conftest import Cruddur
 from lab_app import config, services
-from lab_app.instrument import rollbar as rollbar_instr
 from lab_app.query import rollbar as rb
 
 TOKEN = config.LOCAL_ROLLBAR_TOKEN
 
 
+def init_rollbar(cloud, environment: str = "test") -> None:
+    """rollbar.init once per process; a second init only merges keyword settings, so set them (SETTINGS) too."""
+    settings = {"access_token": TOKEN, "environment": environment, "endpoint": cloud.aws_url + "/api/1/",
+                "handler": "blocking"}
+    rollbar.init(TOKEN, environment, endpoint=settings["endpoint"], handler="blocking",
+                 allow_logging_basic_config=False)
+    rollbar.SETTINGS.update(settings)
+
+
 @pytest.fixture
 def cloud_rb(module_cloud):
     module_cloud.reset()
-    rollbar_instr.init(environment="test")
+    init_rollbar(module_cloud)
     return module_cloud
 
 
@@ -47,7 +58,7 @@ def test_sdk_reports_are_grouped_into_items(cloud_rb):
     rollbar.report_message("Hello World!", "warning")
     rollbar.report_message("Hello World!", "warning")
     rollbar.report_message("something else", "info")
-    rollbar_instr.flush()
+    rollbar.wait()
     frame = rb.items()
     assert len(frame) == 4
     by_title = {(t, n) for t, n in zip(frame.title, frame.total_occurrences)}
@@ -71,11 +82,11 @@ def test_sdk_reports_are_grouped_into_items(cloud_rb):
 
 def test_environments_get_separate_items_and_filters_work(cloud_rb):
     rollbar.report_message("same text", "error")
-    rollbar_instr.init(environment="staging")
+    init_rollbar(cloud_rb, "staging")
     try:
         rollbar.report_message("same text", "error")
     finally:
-        rollbar_instr.init(environment="test")
+        init_rollbar(cloud_rb, "test")
     frame = rb.items()
     assert sorted(frame.environment) == ["staging", "test"]
     assert len(rb.items(environment="staging")) == 1
@@ -84,8 +95,13 @@ def test_environments_get_separate_items_and_filters_work(cloud_rb):
 
 def test_flask_unhandled_exceptions_and_rollbar_test_route(cloud_rb):
     faults = services.Faults({"backend-flask:GET /api/message_groups": services.Fault(exception_rate=1.0)})
-    stack = services.start(instrument=[rollbar_instr.instrument_app], faults=faults,
-                           backend_port=0, downstream_port=0)
+    stack = Cruddur(faults=faults)
+
+    def report_exception(sender, exception, **extra):  # notebook 06's receiver: the request and custom data
+        rollbar.report_exc_info((type(exception), exception, exception.__traceback__), flask.request,
+                                payload_data={"custom": {"service": "backend-flask"}})
+
+    got_request_exception.connect(report_exception, stack.app)
     try:
         statuses = [requests.get(stack.backend_url + "/api/message_groups", timeout=10).status_code for _ in range(4)]
         assert statuses == [500] * 4
@@ -93,7 +109,7 @@ def test_flask_unhandled_exceptions_and_rollbar_test_route(cloud_rb):
         assert requests.get(stack.backend_url + "/api/activities/home", timeout=10).status_code == 200
     finally:
         stack.stop()
-    rollbar_instr.flush()
+    rollbar.wait()
     frame = rb.items()
     titles = dict(zip(frame.title, frame.total_occurrences))
     injected = [t for t in titles if t.startswith("InjectedException")]
@@ -102,22 +118,6 @@ def test_flask_unhandled_exceptions_and_rollbar_test_route(cloud_rb):
     occ = rb.occurrences(frame[frame.title == injected[0]].id.iloc[0])
     assert set(occ.request_method) == {"GET"} and occ.request_url.str.endswith("/api/message_groups").all()
     assert all(c == {"service": "backend-flask"} for c in occ.custom)
-
-
-def test_instrument_app_is_idempotent(cloud_rb):
-    from flask import Flask
-
-    app = Flask("idem")
-
-    @app.get("/boom")
-    def boom():
-        raise ValueError("once")
-
-    rollbar_instr.instrument_app(app, "idem")
-    rollbar_instr.instrument_app(app, "idem")
-    app.testing = False
-    assert app.test_client().get("/boom").status_code == 500
-    assert rb.items()["total_occurrences"].tolist() == [1]
 
 
 def post(cloud, body, token=TOKEN, content_type="application/json"):

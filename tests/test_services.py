@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 import requests
 
+from conftest import Cruddur
 from lab_app import services
 from lab_app.config import DATA_DIR
 from lab_app.services import Fault, Faults
@@ -17,7 +18,7 @@ USERS = {u["handle"] for u in json.loads((DATA_DIR / "users.json").read_text())[
 
 @pytest.fixture(scope="module")
 def stack():
-    s = services.start(backend_port=0, downstream_port=0)
+    s = Cruddur()
     yield s
     s.stop()
 
@@ -153,7 +154,7 @@ def test_rollbar_test_route_before_rollbar_is_initialised_is_quiet(stack, monkey
 
 
 def test_downstream_down_gives_502_and_posts_still_stored():
-    s = services.start(backend_port=0, downstream_port=0)
+    s = Cruddur()
     s.downstream.stop()
     try:
         resp = requests.get(s.backend_url + "/api/activities/notifications", timeout=5)
@@ -183,7 +184,7 @@ def test_injected_faults_reach_the_client():
     faults = Faults({"notifications:GET /api/notifications/@<handle>": Fault(error_rate=1.0),
                      "backend-flask:GET /api/message_groups": Fault(exception_rate=1.0),
                      "backend-flask:GET /api/activities/search": Fault(latency_ms=150)}, seed=1)
-    with services.start(backend_port=0, downstream_port=0, faults=faults) as s:
+    with Cruddur(faults=faults) as s:
         assert requests.get(s.backend_url + "/api/activities/notifications", timeout=5).status_code == 502
         assert requests.get(s.backend_url + "/api/message_groups", timeout=5).status_code == 500
         resp = requests.get(s.backend_url + "/api/activities/search?term=cloud", timeout=5)
@@ -191,12 +192,3 @@ def test_injected_faults_reach_the_client():
         assert requests.get(s.backend_url + "/api/activities/home", timeout=5).status_code == 200
     summary = faults.summary().set_index("rule")
     assert summary.loc["backend-flask:GET /api/message_groups", "exceptions"] == 1
-
-
-def test_instrumenters_run_on_both_apps_before_serving():
-    seen = []
-    with services.start(instrument=[lambda app, name: seen.append((app.name, name))], backend_port=0,
-                        downstream_port=0) as s:
-        assert s.running
-    assert seen == [("notifications", "notifications"), ("backend-flask", "backend-flask")]
-

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lab_app import services, traffic
+from conftest import Cruddur
+from lab_app import traffic
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = services.start(backend_port=0, downstream_port=0)
+    s = Cruddur()
     yield s
     s.stop()
 

@@ -10,7 +10,6 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from lab_app.services.data import TTLS, CruddurData, is_uuid, validate_message
 from lab_app.services.faults import Faults
-from lab_app.services.tracing import activity_span
 
 SERVICE_NAME = "backend-flask"
 DEFAULT_USER = "andrewbrown"
@@ -60,13 +59,7 @@ class HomeActivities:
     """backend-flask/services/home_activities.py: the home timeline. Notebook 02 writes its own, with a span."""
 
     def run(self, data: CruddurData, user: str) -> list[dict]:
-        # legacy notebooks (06-08) still get their custom span through lab_app's openers
-        with activity_span("home-activities-mock-data", **{"app.user": user}) as span:
-            now = datetime.now(timezone.utc)
-            results = data.home(now)
-            span.set_attribute("app.now", now.isoformat())
-            span.set_attribute("app.result_length", len(results))
-        return results
+        return data.home(datetime.now(timezone.utc))
 
 
 class UserActivities:
@@ -106,12 +99,11 @@ def notifications_activities():
         log.warning("notifications unavailable: %s", exc)
         return _errors(["notifications_unavailable"], 502)
     data = _data()
-    with activity_span("notifications-enrich", **{"app.user": user, "app.notifications": len(notes)}):
-        results = []
-        for note in notes:
-            activity = data.get(note["activity_uuid"])
-            if activity is not None:
-                results.append({**activity, "notification_kind": note["kind"]})
+    results = []
+    for note in notes:
+        activity = data.get(note["activity_uuid"])
+        if activity is not None:
+            results.append({**activity, "notification_kind": note["kind"]})
     return jsonify(results)
 
 
@@ -128,10 +120,7 @@ def search_activities():
     term = request.args.get("term", "")
     if not term.strip():
         return _errors(["search_term_blank"])
-    with activity_span("search-activities", **{"app.search_term_length": len(term)}) as span:
-        results = _service("search").run(_data(), term)
-        span.set_attribute("app.result_length", len(results))
-    return jsonify(results)
+    return jsonify(_service("search").run(_data(), term))
 
 
 def _validate_activity(payload: dict) -> list[str]:
