@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 BUDGET_TOTAL_S, BUDGET_EACH_S = 60.0, 15.0
+TOP = int(os.environ.get("BENCH_TOP_CELLS", "3"))  # slowest cells listed per notebook
 # its own local cloud and ports, so a learner's running stack is never touched
 ENV = {"LAB_DATA_DIR": tempfile.mkdtemp(prefix="bench-notebooks-"), "LAB_AWS_PORT": "4766", "LAB_OTLP_PORT": "4518",
        "LAB_XRAY_DAEMON_PORT": "2200", "LAB_BACKEND_PORT": "4767", "LAB_DOWNSTREAM_PORT": "4768", "LAB_MODE": "local"}
@@ -67,7 +68,7 @@ def main(argv: list[str]) -> None:
         rows.append((path.name, wall, in_cells, flag))
         print(f"{path.name:42s} {in_cells:6.1f} s in cells  {wall:6.1f} s wall  "
               f"{wall / base_wall:5.1f}x baseline{flag}")
-        for seconds, first in sorted(cells, reverse=True)[:3]:
+        for seconds, first in sorted(cells, reverse=True)[:TOP]:
             print(f"      {seconds:5.1f} s  {first[:80]}")
     print(f"total in cells: {total:.1f} s (budget {BUDGET_TOTAL_S:.0f} s); "
           f"wall with kernel starts: {sum(r[1] for r in rows):.1f} s")

@@ -137,7 +137,7 @@ assert missing.status_code == 404
 assert enriched and {a["uuid"] for a in enriched} <= {n["activity_uuid"] for n in downstream}
 
 # %% [markdown]
-# ## 3. Faults, and 1,000 requests
+# ## 3. Faults, and 600 requests
 #
 # Real systems are slow and flaky in places. `Faults.lesson()` injects three problems, deterministically with a
 # seed: extra latency in the search code, a notifications service that sometimes fails, and a route with a bug.
@@ -152,7 +152,7 @@ faults = Faults.lesson(seed=42)
 notifications = services.downstream.start(otel=False, faults=faults)
 app = services.create_backend_app(notifications.url, faults=faults)
 backend = services.serve_backend(app)
-df = traffic.generate(backend.url, n=1000, concurrency=8, seed=7)
+df = traffic.generate(backend.url, n=600, concurrency=8, seed=7)
 df.head()
 
 # %% [markdown]
@@ -170,15 +170,15 @@ fig, ax = plt.subplots(figsize=(9, 4))
 ax.hist(df["latency_ms"], bins=[x / 2 for x in range(0, 600)], log=True)
 ax.set_xlabel("latency (ms)")
 ax.set_ylabel("requests (log scale)")
-ax.set_title("1,000 requests: most are fast, one cluster is not")
+ax.set_title("600 requests: most are fast, one cluster is not")
 plt.show()
 
 # %% [markdown]
 # ### Checkpoint: the numbers match what was sent and injected
 
 # %%
-planned = list(traffic.plan(1000, seed=7))
-assert len(df) == 1000 and df["error"].isna().all(), "every request got an answer"
+planned = list(traffic.plan(600, seed=7))
+assert len(df) == 600 and df["error"].isna().all(), "every request got an answer"
 assert int(((df["status"] >= 400) & (df["status"] < 500)).sum()) == sum(p.invalid for p in planned)
 by_route = summary.set_index("route")
 assert by_route["p50_ms"].idxmax() == "/api/activities/search", "the injected slow route is the slowest"

@@ -239,9 +239,9 @@ pd.Series(notifications.environment()).to_frame("value")
 # %%
 cross = traffic.send("GET", backend.url + "/api/activities/notifications", headers={"X-Cruddur-User": "andrewbrown"})
 cross_trace = cross.headers["traceresponse"].split("-")[1]
-provider.force_flush()
-notifications.stop()      # stopping flushes its spans; section 6 starts it again
-stored = spans.local_spans(start=pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5))
+provider.force_flush()    # this process's spans; notifications exports its own every half second
+stored = spans.wait_for_spans([cross_trace], services=("backend-flask", "notifications"),
+                              start=pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5))
 tree = spans.span_tree(stored, cross_trace)
 tree[["label", "service", "kind", "duration_ms"]]
 
@@ -268,13 +268,11 @@ pd.DataFrame([{"team": who["team"]["name"], "environment": who["environment"]["n
                "can query": who.get("api_key_access", {}).get("queries")}])
 
 # %%
-notifications = services.downstream.start(otel=True, faults=faults)
 time.sleep(1.05 - time.time() % 1)  # start on a fresh second: the query window below is in whole seconds
 started = pd.Timestamp.now(tz="UTC")
-requests_df = traffic.generate(backend.url, n=400, concurrency=8, seed=2, progress=False)
+requests_df = traffic.generate(backend.url, n=250, concurrency=8, seed=2, progress=False)
 provider.force_flush()
-notifications.stop()      # flushes its spans
-stored = spans.local_spans(start=started, end=pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=1))
+stored = spans.wait_for_spans(requests_df["otel_trace_id"], start=started)
 traffic.route_summary(requests_df)
 
 # %% [markdown]
@@ -458,6 +456,7 @@ for call in ("TracerProvider(resource=Resource.create())", "BatchSpanProcessor(O
              "RequestsInstrumentor().instrument()", 'start_as_current_span("home-activities-mock-data")'):
     assert call in written, call
 backend.stop()
+notifications.stop()
 
 # %% [markdown]
 # ## Summary

@@ -204,9 +204,8 @@ backend = services.serve_backend(app)
 backend
 
 # %%
-time.sleep(1.05 - time.time() % 1)  # Rollbar timestamps are whole seconds: start on a fresh one
 window_start = pd.Timestamp.now(tz="UTC")  # earlier requests stay outside the window
-run = traffic.generate(backend.url, n=300, concurrency=8, seed=6, progress=False)
+run = traffic.generate(backend.url, n=200, concurrency=8, seed=6, progress=False)
 provider.force_flush()
 cw_handler.flush()
 rollbar.wait()
@@ -449,7 +448,7 @@ otel_app = services.create_backend_app(notifications.url, faults=faults, home_ac
 FlaskInstrumentor().instrument_app(otel_app)          # no XRayMiddleware this time
 backend = services.serve_backend(otel_app)
 otel_start = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
-otel_run = traffic.generate(backend.url, n=120, concurrency=4, seed=8, progress=False)
+otel_run = traffic.generate(backend.url, n=60, concurrency=4, seed=8, progress=False)
 provider.force_flush()
 otel_end = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=2)
 otel_ids = otel_run["otel_trace_id"].dropna().map(correlate.xray_id)

@@ -200,6 +200,27 @@ def local_spans(start=None, end=None, dataset: str | None = None, limit: int = 1
     return frame
 
 
+def wait_for_spans(trace_ids, services=("backend-flask",), start=None, timeout: float = 15.0,
+                   aws_endpoint: str | None = None) -> pd.DataFrame:
+    """LOCAL ONLY: :func:`local_spans` once every trace in ``trace_ids`` has spans of every service in ``services``.
+
+    Spans arrive in batches (each process's BatchSpanProcessor exports every second or so); this waits for them
+    instead of stopping the processes that hold them. Raises TimeoutError naming what is still missing.
+    """
+    wanted = {str(t) for t in trace_ids}
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = local_spans(start=start, aws_endpoint=aws_endpoint)
+        have = frame[frame["trace_id"].isin(wanted)].groupby("service")["trace_id"].agg(set)
+        missing = {service: len(wanted - have.get(service, set())) for service in services}
+        if not any(missing.values()):
+            return frame
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"spans still missing after {timeout:.0f} s (traces per service): {missing}. "
+                               f"Did the services export (force_flush) to this local cloud?")
+        time.sleep(0.2)
+
+
 def span_tree(frame: pd.DataFrame, trace_id: str) -> pd.DataFrame:
     """One trace's spans in tree order with a ``depth`` column (0 = root) and an indented ``label``."""
     trace = frame[frame["trace_id"] == trace_id]
