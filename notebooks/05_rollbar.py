@@ -29,9 +29,9 @@
 # 3. `/rollbar/test`: a message
 # 4. A handled error, and the local variables Rollbar records
 # 5. How reports are sent: `thread` or `blocking` (measured), and what a second `rollbar.init` does
-# 6. Your turn: predict the occurrences, then send the traffic
+# 6. Your turn 1: predict the occurrences, then send the traffic
 # 7. Items and occurrences in pandas
-# 8. Your turn: request context on every report
+# 8. Your turn 2: request context on every report
 # 9. Your app.py now
 
 # %% [markdown]
@@ -319,7 +319,7 @@ assert rollbar.SETTINGS["handler"] == "thread", "switch back to the thread handl
 assert latency["thread"] > latency["no Rollbar"], "building the report happens inside the request"
 
 # %% [markdown]
-# ## 6. Your turn 1: predict the occurrences, then send the traffic
+# ## Your turn 1: predict the occurrences, then send the traffic
 #
 # The next section sends `traffic.generate(backend.url, n=400, concurrency=4, seed=5)`. How many occurrences will
 # the `InjectedException` item get? Predict it **before** you send, without Rollbar: the traffic and the faults
@@ -411,7 +411,7 @@ levels = items.groupby("title")["level"].agg(set)  # one title can be several it
 assert levels["Hello World!"] == {"warning"} and levels[injected_titles[0]] == {"error"}
 
 # %% [markdown]
-# ## 8. Your turn 2: request context on every report
+# ## Your turn 2: request context on every report
 #
 # An occurrence tells you the URL, but not *which* request: the backend gives each request an id (`g.request_id`,
 # echoed in the `X-Request-Id` response header, the `request_id` column of the traffic DataFrame). Put it, and the
