@@ -33,6 +33,7 @@ from lab_app.services.faults import Faults
 
 SERVICE_NAME = "notifications"
 FLAKY_LOOKUP = f"{SERVICE_NAME}:GET /api/notifications/@<handle>"
+PAGE_SIZE = 20  # notifications per answer: the store keeps growing with every post, a page does not
 api = Blueprint("notifications", __name__)
 tracer = trace.get_tracer("cruddur.notifications")
 
@@ -45,11 +46,13 @@ class NotificationStore:
             self.handles = [u["handle"] for u in json.load(fh)["users"]]
         self.lock = threading.Lock()
 
-    def for_user(self, handle: str) -> list[dict] | None:
+    def for_user(self, handle: str, limit: int = PAGE_SIZE) -> list[dict] | None:
+        """The user's newest ``limit`` notifications, newest first (one page, as a feed API answers)."""
         if handle not in self.handles:
             return None
         with self.lock:
-            return [n for n in self.items if n["recipient"] == handle]
+            mine = [n for n in self.items if n["recipient"] == handle]
+        return mine[::-1][:limit]
 
     def fanout(self, activity_uuid: str, author: str, kind: str) -> int:
         """Notify every other user (everyone follows everyone in the mock)."""
