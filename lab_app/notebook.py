@@ -85,10 +85,10 @@ def setup(start_local_cloud: bool = True, quiet_loggers: bool = True) -> Lab:
             cloud = localcloud.start()
         except localcloud.LocalCloudError as exc:
             raise SetupError(f"{exc}\n\nThen re-run this cell.") from None
+    os.environ.setdefault("OTEL_SERVICE_NAME", "backend-flask")  # the resource of this kernel's backend-flask
     settings = config.settings()
     problems = settings.missing()
     if sys.version_info[:2] != (3, 11):
         problems.append(f"this workbook is pinned for Python 3.11, this kernel runs {platform.python_version()}: "
                         "run `make lab` so JupyterLab uses the .venv kernel")
-    os.environ.setdefault("OTEL_SERVICE_NAME", "backend-flask")
     return Lab(mode=mode, settings=settings, cloud=cloud, problems=problems)

@@ -344,6 +344,7 @@ backend = services.serve_backend(app)
 searches = [traffic.send("GET", backend.url + f"/api/activities/search?term={term}")
             for term in ("cloud", "aws", "week", "x", "honeycomb")]
 provider.force_flush()
+[r.status_code for r in searches]
 
 # %% [markdown]
 # ### Checkpoint: your span, graded

@@ -279,7 +279,12 @@ broken = seed_app.test_client().get("/api/activities/@andrewbrown")
 broken.status_code
 
 # %% [markdown]
-# A request inside a request must be a **subsegment** (`in_subsegment`, or the `@xray_recorder.capture`
+# The 500 is the seed's bug: `in_segment` put a second segment in the place of the request's own, so when the view
+# finished, the middleware and Flask found no segment to close: the SDK logged "cannot find the current
+# segment/subsegment" (the lines above) and the request failed. The request's segment never reaches X-Ray; only the
+# seed's `user.activity`, as a trace of its own.
+#
+# Work inside a request must be a **subsegment** (`in_subsegment`, or the `@xray_recorder.capture`
 # decorator). On it, **annotations** (`put_annotation`: string, number or boolean) are indexed: filter expressions
 # and trace summaries can use them. **Metadata** (`put_metadata`: any JSON, in a namespace) is stored with the
 # segment but not indexed. Annotation keys allow letters, digits and `_` only. The fixed service class, used from
