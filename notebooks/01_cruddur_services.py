@@ -18,13 +18,13 @@
 #
 # Before adding any instrumentation you need something to observe. This notebook starts **backend-flask** (the
 # Cruddur API) and the downstream **notifications** service it calls over HTTP, exercises every endpoint, then
-# generates 2,000 requests and measures latency and errors per route with nothing but the client's stopwatch.
+# generates 600 requests and measures latency and errors per route with nothing but the client's stopwatch.
 
 # %% [markdown]
 # ## Overview
-# 1. Start both services in background threads
+# 1. Start both services: notifications in its own process, backend-flask in this kernel
 # 2. Call every endpoint; see a validation error and a cross-service call
-# 3. Turn on fault injection and generate 2,000 requests
+# 3. Turn on fault injection and generate 600 requests
 # 4. Per-route p50/p95/p99 and error rate; a latency histogram
 
 # %% [markdown]
@@ -209,6 +209,11 @@ notifications.stop()
 #
 # ## What's next
 # [02 OpenTelemetry and Honeycomb](02_opentelemetry_honeycomb.ipynb): the same traffic, seen from the inside.
+#
+# ## Resources
+# - Flask's application factory pattern: https://flask.palletsprojects.com/en/stable/patterns/appfactories/
+# - Werkzeug's development server (`make_server`, threaded): https://werkzeug.palletsprojects.com/en/stable/serving/
+# - HTTP status codes (422 Unprocessable Content, 502 Bad Gateway): https://www.rfc-editor.org/rfc/rfc9110#section-15
 
 # %% [markdown]
 # <!-- navigation -->

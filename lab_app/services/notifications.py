@@ -7,8 +7,8 @@ production services are, from its environment, with no code of the notebook's in
   with ``OTEL_SERVICE_NAME=notifications``; the distro builds the SDK from the ``OTEL_*`` variables and
   instruments Flask. The lookup below adds one manual span through the OpenTelemetry API (a no-op when
   the process runs without the SDK).
-* The X-Ray SDK: ``XRayMiddleware`` always wired, switched on and off by ``AWS_XRAY_SDK_ENABLED`` and
-  sent to ``AWS_XRAY_DAEMON_ADDRESS`` (both read by the SDK itself).
+* The X-Ray SDK: ``XRayMiddleware`` unless ``AWS_XRAY_SDK_ENABLED=false``, segments sent to
+  ``AWS_XRAY_DAEMON_ADDRESS`` (both variables the SDK's own).
 * CloudWatch Logs when asked: ``CRUDDUR_LOG_GROUP`` set -> one JSON access line per request via watchtower.
 * Injected faults from ``CRUDDUR_FAULTS`` (see :mod:`lab_app.services.faults`).
 
@@ -102,7 +102,10 @@ def create_notifications_app(faults: Faults | None = None, quiet: bool = True) -
 
 
 def _xray(app: Flask) -> None:
-    """The X-Ray SDK as this service ships it; ``AWS_XRAY_SDK_ENABLED=false`` turns it into a no-op."""
+    """The X-Ray SDK as this service ships it, unless ``AWS_XRAY_SDK_ENABLED=false`` (the SDK's own switch: then
+    the SDK would only be a no-op, so it is not even imported, which saves the process half a second)."""
+    if os.environ.get("AWS_XRAY_SDK_ENABLED", "true").strip().lower() == "false":
+        return
     from aws_xray_sdk.core import xray_recorder
     from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
 
