@@ -90,3 +90,29 @@ def test_restart_on_the_same_port_and_a_taken_port(cloud):
 def test_a_child_that_cannot_start_says_why(cloud):
     with pytest.raises(downstream.DownstreamError, match="CRUDDUR_FAULTS"):
         downstream.start(otel=False, port=0, extra_env={"CRUDDUR_FAULTS": "{broken"})
+
+
+@pytest.mark.parametrize("how", ["exits", "killed"])
+def test_the_child_stops_with_the_kernel_that_started_it(cloud, how):
+    """A notebook kernel that exits (atexit) or is killed -9 (the child watches its parent) leaves nothing behind."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import time\nfrom lab_app.services import downstream\n"
+              "d = downstream.start(otel=False, port=0)\nprint(d.pid, flush=True)\n"
+              + ("time.sleep(60)\n" if how == "killed" else ""))
+    kernel = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(kernel.stdout.readline())
+    if how == "killed":
+        kernel.send_signal(signal.SIGKILL)
+    kernel.wait(20)
+
+    def gone():
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_for(gone, timeout=5)

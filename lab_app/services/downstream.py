@@ -33,6 +33,7 @@ from lab_app.runner import PortInUseError, port_is_free
 from lab_app.services.faults import Faults
 
 SERVICE_NAME = "notifications"  # OTEL_SERVICE_NAME and the X-Ray segment name of the child
+PORT_WAIT_S = 2.0  # how long a busy port may take to become free before start() gives up
 
 __all__ = ["DownstreamProcess", "DownstreamError", "start", "stop", "current"]
 
@@ -106,8 +107,13 @@ class DownstreamProcess:
     def start(self, timeout: float = 20.0) -> "DownstreamProcess":
         if self.running:
             return self
-        if self.port and not port_is_free(self.port, self.host):
-            raise PortInUseError(self.port, self.host)
+        # a kernel that was just restarted leaves its child behind for up to half a second (the child watches its
+        # parent and exits): wait that out before calling the port taken
+        deadline = time.monotonic() + PORT_WAIT_S
+        while self.port and not port_is_free(self.port, self.host):
+            if time.monotonic() > deadline:
+                raise PortInUseError(self.port, self.host)
+            time.sleep(0.1)
         env = {**os.environ, **self.environment(masked=False)}
         self._log = tempfile.TemporaryFile(mode="w+b")
         self._proc = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
