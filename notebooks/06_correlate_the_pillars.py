@@ -616,9 +616,14 @@ for call in ("trace.set_tracer_provider(provider)", "RequestsInstrumentor().inst
 # at real traffic, and which sampling strategy keeps the evidence you just used?
 #
 # ## Resources
-# - AWS: [X-Ray OTLP endpoint](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html),
+# - AWS: [CloudWatch Transaction Search](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Transaction-Search.html)
+#   (required by the OTLP endpoint; spans in `aws/spans`, 1 % indexed by default),
+#   [X-Ray OTLP endpoint](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html),
 #   [segment documents](https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html)
 # - OpenTelemetry collector: [AWS X-Ray exporter, data conversion](https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/awsxrayexporter)
+# - Rollbar's `handler` setting (thread, blocking, ...): https://docs.rollbar.com/docs/python ; OpenTelemetry
+#   `requests` instrumentation, `excluded_urls`:
+#   https://opentelemetry-python-contrib.readthedocs.io/en/latest/instrumentation/requests/requests.html
 # - [opentelemetry-sdk-extension-aws](https://pypi.org/project/opentelemetry-sdk-extension-aws/),
 #   [opentelemetry-propagator-aws-xray](https://pypi.org/project/opentelemetry-propagator-aws-xray/)
 
