@@ -281,3 +281,22 @@ def test_fuzz_random_bodies_never_break_the_receiver(hc):
         assert reply.status_code in (200, 400, 413, 415), (i, reply.status_code, body[:60])
     assert {400, 415} <= seen
     _assert_still_serving(hc)
+
+
+def test_wait_for_spans_returns_when_every_service_arrived_and_says_what_is_missing(cloud):
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from lab_app.query import spans as spans_q
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("t").start_as_current_span("one") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    frame = spans_q.wait_for_spans([trace_id], services=("backend-flask",), timeout=5)
+    assert list(frame.loc[frame["trace_id"] == trace_id, "name"]) == ["one"]
+    with pytest.raises(TimeoutError, match=r"'notifications': 1"):
+        spans_q.wait_for_spans([trace_id], services=("backend-flask", "notifications"), timeout=0.5)

@@ -75,3 +75,39 @@ def test_route_summary_percentiles_match_pandas():
     assert out.loc["/a", "error_rate"] == pytest.approx(1 / 3) and out.loc["/b", "error_rate"] == 0
     assert out.loc["/b", "client_errors"] == 1
     assert out.index[0] == "/b"  # slowest first
+
+
+def test_send_posts_json_and_returns_status_headers_and_body(stack):
+    created = traffic.send("POST", stack.backend_url + "/api/activities", json={"message": "hi", "ttl": "1-day"},
+                           headers={"X-Cruddur-User": "worf"})
+    assert created.status_code == 200 and created.ok and created.json()["handle"] == "worf"
+    assert created.headers["X-Request-Id"] and created.elapsed_ms > 0
+    bad = traffic.send("POST", stack.backend_url + "/api/activities", json={"message": "", "ttl": "1-day"})
+    assert bad.status_code == 422 and not bad.ok and bad.json() == {"errors": ["message_blank"]}
+
+
+def test_the_load_generator_is_never_traced_by_the_kernels_instrumentation(stack):
+    """traffic plays the user's browser: RequestsInstrumentor and X-Ray's patch(["requests"]) must not see it, or
+    every backend trace would get a client span of the notebook as its root."""
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    RequestsInstrumentor().instrument(tracer_provider=provider)
+    try:
+        def calls_to_the_backend():  # the backend's own calls to notifications are traced, and should be
+            return [s for s in exporter.get_finished_spans()
+                    if str(s.attributes.get("http.url", "")).startswith(stack.backend_url)]
+
+        traffic.generate(stack.backend_url, n=20, concurrency=2, seed=1, progress=False)
+        traffic.send("GET", stack.backend_url + "/health")
+        assert calls_to_the_backend() == []
+        requests.get(stack.backend_url + "/health", timeout=5)  # the control: requests itself is instrumented
+        assert [s.name for s in calls_to_the_backend()] == ["GET"]
+    finally:
+        RequestsInstrumentor().uninstrument()
