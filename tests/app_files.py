@@ -53,6 +53,9 @@ def run_app(notebook: str, tmp_path: Path, env: dict[str, str], port: int,
                     break
             except requests.RequestException:
                 time.sleep(0.1)
+        # The X-Ray SDK's default sampling keeps the first request of each second (1/s + 5 %), and the /health
+        # polls above may have taken this second's: the test's first request starts a fresh second.
+        time.sleep(1.02 - time.time() % 1)
         yield url, proc
     finally:
         if proc.poll() is None:

@@ -27,11 +27,8 @@ def test_app_03_segments_reach_the_daemon_and_join_the_downstream(cloud, tmp_pat
     with downstream.start(otel=False, xray=True, port=0) as notifications:
         env = {**cloud.env(), "NOTIFICATIONS_URL": notifications.url}
         with run_app("03_aws_xray", tmp_path, env, free_port()) as (url, _):
-            # default sampling keeps the first request of each second (1/s + 5 %); run_app's /health polls
-            # took this second's, so each request of ours starts a second of its own
-            time.sleep(1.1)
             user = requests.get(url + "/api/activities/@andrewbrown", timeout=5)
-            time.sleep(1.1)
+            time.sleep(1.1)  # default sampling keeps the first request of each second: the next one starts its own
             cross = requests.get(url + "/api/activities/notifications", timeout=5)
     roots = [dict(p.split("=", 1) for p in r.headers["X-Amzn-Trace-Id"].split(";"))["Root"] for r in (user, cross)]
 
