@@ -13,7 +13,6 @@ client for one request from a notebook cell.
 from __future__ import annotations
 
 import json
-import json as _json
 import random
 import threading
 import time
@@ -171,12 +170,8 @@ _default_pool = _pool(4)
 def send(method: str, url: str, json: dict | None = None, headers: dict[str, str] | None = None,
          timeout: float = 10.0, pool: urllib3.PoolManager | None = None) -> Response:
     """One request as a user's browser sends it: never traced by the kernel's own instrumentation."""
-    body, all_headers = None, dict(headers or {})
-    if json is not None:
-        body = _json.dumps(json).encode()
-        all_headers.setdefault("Content-Type", "application/json")
     t0 = time.perf_counter()
-    resp = (pool or _default_pool).request(method, url, body=body, headers=all_headers,
+    resp = (pool or _default_pool).request(method, url, json=json, headers=headers,
                                            timeout=urllib3.Timeout(total=timeout), redirect=False)
     return Response(resp.status, resp.headers, resp.data.decode("utf-8", "replace"), (time.perf_counter() - t0) * 1000)
 
