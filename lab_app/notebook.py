@@ -6,7 +6,10 @@ says what is missing. Shows the configuration with secrets masked.
 """
 from __future__ import annotations
 
+import base64
+import html
 import importlib.metadata as md
+import io
 import logging
 import os
 import platform
@@ -92,3 +95,32 @@ def setup(start_local_cloud: bool = True, quiet_loggers: bool = True) -> Lab:
         problems.append(f"this workbook is pinned for Python 3.11, this kernel runs {platform.python_version()}: "
                         "run `make lab` so JupyterLab uses the .venv kernel")
     return Lab(mode=mode, settings=settings, cloud=cloud, problems=problems)
+
+
+def figure_bundle(fig, alt: str) -> tuple[dict, dict]:
+    """The display bundle for a matplotlib figure with alternative text: an ``<img alt=...>`` (what JupyterLab and
+    nbconvert's HTML show), the PNG itself and a text description for plain-text front ends."""
+    if not alt or not alt.strip():
+        raise ValueError("describe the figure in alt: what it shows and what the reader should notice")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    text = alt.strip()
+    data = {"text/html": f'<img alt="{html.escape(text, quote=True)}" src="data:image/png;base64,{png}">',
+            "image/png": png, "text/plain": f"[figure] {text}"}
+    return data, {"image/png": {"alt": text}}
+
+
+def show(alt: str, fig=None) -> None:
+    """Show a figure with a description (``alt``) for screen readers and exported HTML, then close it.
+
+    Used where a notebook would call ``plt.show()``: the picture is the same; the description is what someone who
+    cannot see it reads instead.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    fig = fig or plt.gcf()
+    data, metadata = figure_bundle(fig, alt)
+    display(data, raw=True, metadata=metadata)
+    plt.close(fig)

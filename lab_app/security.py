@@ -47,7 +47,13 @@ class CisFilter:
     description: str
 
 
+ROOT_USAGE = CisFilter(
+    "CIS 4.3", "RootAccountUsage", "cis-root-account-usage",
+    '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }',
+    "calls made with the account's root user (not by an AWS service on its behalf)")
+
 CIS_FILTERS = [
+    ROOT_USAGE,
     CisFilter("CIS 4.1", "UnauthorizedAPICalls", "cis-unauthorized-api-calls",
               '{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }',
               "API calls refused for lack of permission"),
@@ -134,10 +140,12 @@ def setup_trail(trail_name: str = TRAIL_NAME, log_group: str = TRAIL_LOG_GROUP, 
             "is_logging": status["IsLogging"]}
 
 
-def put_cis_filters(log_group: str = TRAIL_LOG_GROUP, namespace: str = NAMESPACE) -> pd.DataFrame:
-    """The CIS metric filters on the trail's log group; each emits 1 per match and 0 per other event."""
+def put_cis_filters(log_group: str = TRAIL_LOG_GROUP, namespace: str = NAMESPACE,
+                    filters: Iterable[CisFilter] = CIS_FILTERS) -> pd.DataFrame:
+    """The CIS metric filters on the trail's log group; each emits 1 per match and 0 per other event.
+    Returns every metric filter the log group has."""
     logs = _client("logs")
-    for f in CIS_FILTERS:
+    for f in filters:
         logs.put_metric_filter(logGroupName=log_group, filterName=f.name, filterPattern=f.pattern,
                                metricTransformations=[{"metricName": f.name, "metricNamespace": namespace,
                                                        "metricValue": "1", "defaultValue": 0.0}])
@@ -152,14 +160,15 @@ def delete_cis_alarms() -> None:
     _client("cloudwatch").delete_alarms(AlarmNames=[f.alarm for f in CIS_FILTERS])
 
 
-def put_cis_alarms(topic_arn: str, namespace: str = NAMESPACE, period: int = 60) -> pd.DataFrame:
+def put_cis_alarms(topic_arn: str, namespace: str = NAMESPACE, period: int = 60,
+                   filters: Iterable[CisFilter] = CIS_FILTERS) -> pd.DataFrame:
     """One alarm per CIS filter: Sum >= 1 over one period, SNS on ALARM and on OK.
 
     Updating an existing alarm keeps its state (as on AWS): call :func:`delete_cis_alarms` first to start
     again from INSUFFICIENT_DATA.
     """
     cloudwatch = _client("cloudwatch")
-    for f in CIS_FILTERS:
+    for f in filters:
         cloudwatch.put_metric_alarm(
             AlarmName=f.alarm, AlarmDescription=f"{f.control}: {f.description}", Namespace=namespace,
             MetricName=f.name, Statistic="Sum", Period=period, EvaluationPeriods=1, DatapointsToAlarm=1,

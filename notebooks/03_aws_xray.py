@@ -70,6 +70,7 @@ lab
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -86,6 +87,7 @@ from aws_xray_sdk.core.sampling.sampler import DefaultSampler
 from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
 
 from lab_app import config, services, traffic
+from lab_app.notebook import show
 from lab_app.query import xray as xq
 from lab_app.services import Faults
 
@@ -204,6 +206,27 @@ for record in xray_client.get_sampling_rules()["SamplingRuleRecords"]:
 
 # %%
 # !{AWS} xray create-sampling-rule --cli-input-json file://{RULE_JSON}
+
+# %% [markdown]
+# `CreatedAt` and `ModifiedAt` print as seconds since the epoch (`1764...`), where the journal shows
+# `2023-03-12T15:21:08+00:00`. Both are right. X-Ray's JSON API sends timestamps as epoch seconds; this workbook pins
+# the **awscli v1** (`python -m awscli`, from PyPI), which prints them as they arrived, and the journal used the
+# **awscli v2**, which converts them to ISO 8601 by default. The setting is `cli_timestamp_format` in the awscli
+# config file (no environment variable). Here it is for one command, from a config file of its own:
+
+# %%
+cli_config = Path("../build/awscli-iso8601.config")
+cli_config.parent.mkdir(exist_ok=True)
+cli_config.write_text("[default]\ncli_timestamp_format = iso8601\n")
+created_at = ["xray", "get-sampling-rules", "--region", boto3.session.Session().region_name, "--output", "text",
+              "--query", "SamplingRuleRecords[?SamplingRule.RuleName=='Cruddur'].CreatedAt"]
+as_sent = subprocess.run([sys.executable, "-m", "awscli", *created_at], capture_output=True, text=True, check=True)
+as_iso = subprocess.run([sys.executable, "-m", "awscli", *created_at], capture_output=True, text=True, check=True,
+                        env={**os.environ, "AWS_CONFIG_FILE": str(cli_config)})
+print("awscli v1 default:     ", as_sent.stdout.strip())
+print("cli_timestamp_format = iso8601:", as_iso.stdout.strip())
+assert float(as_sent.stdout) > 1.7e9                                        # seconds since 1970
+assert math.isclose(datetime.fromisoformat(as_iso.stdout.strip()).timestamp(), float(as_sent.stdout), abs_tol=1)
 
 # %%
 rules = pd.DataFrame([r["SamplingRule"] for r in xray_client.get_sampling_rules()["SamplingRuleRecords"]])
@@ -356,7 +379,11 @@ ax.set_yticks(range(len(one)), ["· " * d + n for d, n in zip(one["depth"], one[
 ax.invert_yaxis()
 ax.set_xlabel("ms since the trace started")
 ax.set_title(f"trace {one_id}")
-plt.show()
+ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:blue", "tab:orange")],
+          labels=["backend-flask", "notifications"], loc="lower right", fontsize=8)
+show(alt=f"Waterfall of X-Ray trace {one_id}: one horizontal bar per segment and subsegment, indented by depth, "
+         "placed at its offset from the start of the trace and as long as its duration; backend-flask in blue, the "
+         "notifications segment in orange nested inside the subsegment that called it.")
 
 # %% [markdown]
 # ### Checkpoint: the waterfall nests
@@ -387,7 +414,8 @@ ax.margins(0.25)
 nx.draw_networkx_edge_labels(graph, pos, ax=ax, edge_labels={(u, v): f"{d['requests']} calls, {d['faults']} faults"
                                                              for u, v, d in graph.edges(data=True)})
 ax.set_axis_off()
-plt.show()
+show(alt="Service graph from GetServiceGraph: one node per service labelled with its request count, arrows for the "
+         "calls between them labelled with calls and faults; backend-flask calls notifications.")
 
 # %% [markdown]
 # ### Checkpoint: the graph counts what the traffic did

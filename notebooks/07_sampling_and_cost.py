@@ -60,7 +60,6 @@ import os
 import time
 
 import boto3
-import matplotlib.pyplot as plt
 import pandas as pd
 import rollbar
 import watchtower
@@ -78,6 +77,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from lab_app import services, traffic
 from lab_app.analysis import correlate, cost, plots, sampling
+from lab_app.notebook import show
 from lab_app.query import insights
 from lab_app.query import rollbar as rollbar_q
 from lab_app.query import spans as spans_q
@@ -241,14 +241,20 @@ estimate[["service", "item", "unit", "usage", "free_tier", "billable", "usd_per_
 
 # %%
 plots.cost_bars(estimate, title=f"monthly cost at {REQUESTS_PER_SECOND} requests/s, every request traced")
-plt.show()
+top = estimate.loc[estimate["cost_usd"].idxmax()]
+show(alt=f"Horizontal bars, one per billed item, of the monthly cost at {REQUESTS_PER_SECOND} requests/s with every "
+         f"request traced. The largest is {top['service']} {top['item']} at ${top['cost_usd']:,.2f}; "
+         f"{int(estimate['within_free_tier'].sum())} items stay within their free tier"
+         + (f"; {', '.join(unpriced)} cannot be priced from the price list" if unpriced else "") + ".")
 
 # %%
 sweep = cost.sweep(per_request, [0.1, 1, 5, 20, 100, 500])
 ax = sweep.pivot(index="requests_per_second", columns="service", values="cost_usd").plot(
     logx=True, marker="o", figsize=(8, 4), title="monthly cost by traffic level (everything traced)")
 ax.set_ylabel("USD per month")
-plt.show()
+show(alt="Monthly cost per service (one line each, see the legend) against requests per second on a log axis, "
+         "from 0.1 to 500 requests/s with every request traced: every line starts at or near $0 inside the free "
+         "tiers and grows with traffic once they are used up.")
 
 # %% [markdown]
 # ### Checkpoint: the arithmetic, by hand
@@ -281,8 +287,9 @@ pd.Series({"X-Ray recorded (model)": model.loc[("xray", "traces_recorded"), "cos
 # Every strategy is replayed on the 250 requests above, deterministically:
 #
 # * **X-Ray rules** (reservoir + fixed rate): per second, the first `reservoir` matching requests are traced, the
-#   rest with probability `fixed_rate`. `Default` is 1/s + 5 %; the seed's rule 1/s + 10 %; one variant traces
-#   every search and samples the rest by `Default`; one keeps only 1 %.
+#   rest with probability `fixed_rate`. `Default` is 1/s + 5 %; the journal's rule (`data/xray-sampling-rule.json`,
+#   which notebook 03 created) is 5/s + 10 %; one variant traces every search and samples the rest by `Default`;
+#   one keeps only 1 %.
 # * **OpenTelemetry head sampling** (`TraceIdRatioBased`): keep a trace when the lower 64 bits of its id are below
 #   `ratio x 2^64`; decided before anything went wrong.
 # * **Tail-style**: decided after the request finished, so it can keep every error (and every slow request).
@@ -290,6 +297,14 @@ pd.Series({"X-Ray recorded (model)": model.loc[("xray", "traces_recorded"), "cos
 #
 # What counts as a fault is taken from the data, as in notebook 06: the slowest route and every route that
 # answered 5xx.
+#
+# **A reservoir keeps a share that depends on the traffic level.** The replay above ran as fast as 8 threads could
+# send (its rate is in `replay_requests_per_second`), so 1 request per second of reservoir was a small share of it.
+# At your `REQUESTS_PER_SECOND` a rule that matches `R` requests a second records `min(R, reservoir) +
+# fixed_rate x (R - reservoir)` of them: 5/s + 10 % keeps all of 4 requests/s, 32.5 % of 20 requests/s and 10.9 % of
+# 500. So the table has two fractions: `kept_fraction` (what the replay kept, used for the faults it shows) and
+# `priced_fraction` (what the strategy keeps at your traffic level, used for the cost). A ratio and a tail-style
+# policy keep the same share at any rate.
 
 # %%
 slowest = correlate.slow_routes(spans, service="backend-flask").iloc[0]
@@ -299,9 +314,11 @@ fault_kinds = [sampling.FaultKind(f"slow {slow_route}", slow_route, "slow", slow
               [sampling.FaultKind(f"errors {route}", route, "error") for route in error_routes]
 strategies = sampling.standard_strategies(slow_ms=150)
 decisions = sampling.decide_all(run, strategies, seed=0)
-comparison = sampling.compare(run, decisions, fault_kinds, per_request=per_request,
+comparison = sampling.compare(run, decisions, fault_kinds, strategies=strategies, per_request=per_request,
                               requests_per_second=REQUESTS_PER_SECOND)
-comparison
+comparison[["strategy", "kept", "kept_fraction", "replay_requests_per_second", "errors", "errors_kept",
+            "faults_visible", "faults_total", "priced_fraction", "xray_traces_per_month", "xray_usd_per_month",
+            "honeycomb_events_per_month"]]
 
 # %%
 sampling.fault_visibility(run, decisions, fault_kinds).pivot(index="strategy", columns="fault", values="kept")
@@ -310,8 +327,13 @@ sampling.fault_visibility(run, decisions, fault_kinds).pivot(index="strategy", c
 # ## 5. Cost against what you can still see
 
 # %%
-plots.sampling_tradeoff(comparison, cost_col="xray_usd_per_month")
-plt.show()
+plots.sampling_tradeoff(comparison, cost_col="xray_usd_per_month",
+                        title=f"X-Ray cost at {REQUESTS_PER_SECOND} requests/s against the failures still traced")
+cheapest_full = comparison[comparison["errors_kept"] == comparison["errors"]].sort_values("xray_usd_per_month").iloc[0]
+show(alt=f"Two aligned bar charts, one row per sampling strategy sorted by monthly X-Ray cost at {REQUESTS_PER_SECOND} "
+         "requests/s, coloured by family (X-Ray rules, OpenTelemetry head ratio, tail-style). Left: the cost; right: "
+         f"the share of failed requests still traced. The cheapest strategy that still traces every failure is "
+         f"'{cheapest_full['strategy']}' at ${cheapest_full['xray_usd_per_month']:,.2f} a month.")
 
 # %% [markdown]
 # ### Checkpoint: keep-errors keeps every injected fault, head sampling does not promise to
@@ -319,7 +341,6 @@ plt.show()
 # %%
 table = comparison.set_index("strategy")
 injected = faults.rules
-# the fault kinds found in the data are the injected ones (read only here)
 # the faults found in the data are the injected ones (read only here)
 assert injected[f"backend-flask:{slowest['http_method']} {slow_route}"].latency_ms > 0
 crashing = {k.split(" ", 1)[1] for k, f in injected.items() if k.startswith("backend-flask:") and f.exception_rate}
@@ -340,6 +361,24 @@ month = REQUESTS_PER_SECOND * 86_400 * 30
 assert math.isclose(table.loc["otel head 100%", "xray_usd_per_month"], max(0, month - 100_000) * 5e-6, rel_tol=1e-9)
 assert table.loc["tail: keep errors", "xray_usd_per_month"] < table.loc["otel head 100%", "xray_usd_per_month"]
 
+# %% [markdown]
+# ### Checkpoint: the journal's rule priced by hand at your traffic level
+
+# %%
+rule = sampling.seed_rule()                      # data/xray-sampling-rule.json: ReservoirSize 5, FixedRate 0.1
+assert (rule.reservoir_size, rule.fixed_rate) == (5, 0.1)
+per_second = min(REQUESTS_PER_SECOND, 5) + 0.1 * max(0, REQUESTS_PER_SECOND - 5)   # 5 + 1.5 = 6.5 at 20/s
+fraction_by_hand = per_second / REQUESTS_PER_SECOND                                  # 0.325 at 20/s
+xray_price = price.loc[("xray", "traces_recorded")]
+cost_by_hand = max(0, month * fraction_by_hand - xray_price["included_per_month"]) * xray_price["usd_per_unit"]
+seed_row = table.loc["xray: seed rule (5/s + 10%)"]
+assert math.isclose(seed_row["priced_fraction"], fraction_by_hand)
+assert math.isclose(seed_row["xray_usd_per_month"], cost_by_hand)
+# the replay ran far faster than REQUESTS_PER_SECOND, so it kept a smaller share than the rule does at 20/s
+assert seed_row["replay_requests_per_second"] > REQUESTS_PER_SECOND and seed_row["kept_fraction"] < fraction_by_hand
+print(f"seed rule at {REQUESTS_PER_SECOND}/s keeps {fraction_by_hand:.1%}: ${cost_by_hand:,.2f} a month "
+      f"(the replay at {seed_row['replay_requests_per_second']:.0f}/s kept {seed_row['kept_fraction']:.1%})")
+
 # %%
 backend.stop()
 
@@ -356,13 +395,15 @@ backend.stop()
 #
 # ## What's next
 #
-# 08 security for observability: who can read these traces and logs, audit trails, alarms, and keeping secrets
-# and personal data out of telemetry.
+# [08 Security for observability](08_security_for_observability.ipynb): who can read these traces and logs, audit
+# trails, alarms, and keeping secrets and personal data out of telemetry.
 #
 # ## Resources
 # - [AWS X-Ray pricing](https://aws.amazon.com/xray/pricing/), [Amazon CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/),
 #   [Honeycomb pricing](https://www.honeycomb.io/pricing), [Rollbar pricing](https://rollbar.com/pricing/)
-# - [X-Ray sampling rules](https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html)
+# - [X-Ray sampling rules](https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html): the reservoir is
+#   "a fixed number of matching requests to instrument per second, before applying the fixed rate"; the default
+#   rule is 1 request per second and 5 % of the rest.
 # - OpenTelemetry: [sampling](https://opentelemetry.io/docs/concepts/sampling/)
 
 # %% [markdown]

@@ -16,8 +16,8 @@
 # %% [markdown]
 # # Security for observability: audit trail, alarms, notifications, secrets and PII
 #
-# The seed's week ends with security: *CloudTrail logs every API call; metric filters turn matching log events
-# into metrics; alarms watch the metrics; EventBridge and SNS deliver the alert.* Here you build that pipeline
+# The seed's week ends with security: *CloudTrail records what is done in the account; metric filters turn
+# matching log events into metrics; alarms watch the metrics; EventBridge and SNS deliver the alert.* Here you build that pipeline
 # end to end with boto3, break a rule on purpose, watch the alarm fire and clear, receive the notification,
 # and query the audit trail into pandas. Then you turn to the data the other notebooks send out: keys,
 # tokens and personal data must never reach a telemetry backend, and a secret scanner guards the repository.
@@ -25,8 +25,8 @@
 # %% [markdown]
 # ## Overview
 # 1. The seed's mistake: secrets in code and shell history, and how this workbook reads them instead
-# 2. An audit trail: CloudTrail delivering every API call to a CloudWatch Logs group
-# 3. CIS metric filters on the trail
+# 2. An audit trail: CloudTrail delivering the account's management events to a CloudWatch Logs group
+# 3. CIS metric filters on the trail, root-user usage first
 # 4. Where alerts go: an SNS topic with a local webhook, and an EventBridge rule
 # 5. Alarms, and the events that trip them (a low-privilege identity, a deleted log group)
 # 6. Watch the alarm: INSUFFICIENT_DATA -> ALARM -> OK, its history and the notifications
@@ -39,7 +39,7 @@
 # | Concept | Importance | Notes |
 # | --- | --- | --- |
 # | [04 CloudWatch Logs](04_cloudwatch_logs.ipynb) | Necessary | log groups, metric filters, Logs Insights |
-# | [02](02_opentelemetry_honeycomb.ipynb), [03](03_aws_xray.ipynb), [05](05_rollbar.ipynb) | Helpful | the four pillars whose data we protect |
+# | [02](02_opentelemetry_honeycomb.ipynb), [03](03_aws_xray.ipynb), [05](05_rollbar.ipynb) | Helpful | the traces, logs and error reports whose data we protect |
 # | IAM users and policies | Helpful | `Allow` / `Deny`, actions like `logs:DeleteLogGroup` |
 #
 # - **Time to learn**: 40 minutes
@@ -89,10 +89,18 @@ from lab_app.webhook import Webhook
 # %% [markdown]
 # ## 1. The seed's mistake, and how this workbook reads secrets
 #
-# The seed's journal pastes keys where they do not belong: `export HONEYCOMB_API_KEY="<key>"` and
-# `gp env ROLLBAR_ACCESS_TOKEN="<token>"` typed into a terminal (so the key lands in shell history and in the
-# workspace's stored environment), and `AWS_SECRET_ACCESS_KEY` written into compose files that get committed.
-# A key in a file or a history can be read by anyone who reads the file, forever: rotating it is the only fix.
+# The seed's journal leaked its keys in two ways:
+#
+# - **Pasted into a published document.** The journal shows its commands with the real values in them
+#   (`gp env HONEYCOMB_API_KEY="..."`, `export ROLLBAR_ACCESS_TOKEN="..."`); the copy in this repository has
+#   placeholders instead. Anyone who read the page could use the keys. Typed into a terminal, the same commands
+#   also leave the key in the shell's history.
+# - **Hard-coded in the code.** Its first Rollbar set-up was `rollbar.init('<the token>', ...)` in `app.py`, a file
+#   that is committed and pushed. (It later read `os.getenv('ROLLBAR_ACCESS_TOKEN')`, which is the fix.)
+#
+# Its `docker-compose.yml` did it right: `AWS_SECRET_ACCESS_KEY: "${AWS_SECRET_ACCESS_KEY}"` is interpolated from the
+# environment when compose runs, so the committed file holds no key. A key that was published or committed can be
+# read by anyone who saw it, for as long as it is valid: **rotating it is the only fix**; deleting the text is not.
 #
 # This workbook reads every secret from the environment or from an **ignored** `.env` file, in one place
 # (`lab_app.config`), and shows them masked. In local mode they are documented placeholders.
@@ -104,34 +112,40 @@ configuration[configuration["variable"].str.contains("KEY|TOKEN|SECRET|HEADERS")
 # %% [markdown]
 # A secret scanner catches the mistake before it is committed. CI runs [detect-secrets](https://github.com/Yelp/detect-secrets)
 # over the whole repository, notebooks included, against an audited baseline (`tests/test_secrets_scan.py`).
-# Here is the same scanner on the kind of cell the seed would have had (the key is assembled at run time, so
-# this notebook itself does not contain one):
+# Here is the same scanner on the seed's three kinds of line: the pasted key, the hard-coded token and the compose
+# interpolation (made-up values, assembled at run time, so this notebook itself does not contain them):
 
 # %%
-seed_style_cell = (
-    "export AWS_ACCESS_KEY_ID=" + "AKIA" + "J7Q2" * 4 + "\n"
-    'aws_secret_access_key = "' + "wJalrXUtnFEMI" + "/K7MDENG/bPxRfiCY" + 'EXAMPLEKEY"' + "\n"   # AWS's documentation example
+seed_style_lines = (
+    'gp env HONEYCOMB_API_KEY="' + "hcaik_01" + "j2x9k7q4w8e5r6t3y1u0i9o8p7" + '"\n'       # pasted with its value
+    "rollbar.init('" + "7f3a9c" + "2e41d84b6a9f0c3e7d1b5a28" + "', 'production')\n"       # hard-coded in app.py
+    '      AWS_SECRET_ACCESS_KEY: "${AWS_SECRET_ACCESS_KEY}"\n'                              # compose: interpolated
 )
-findings = security.scan_for_secrets(seed_style_cell)
+findings = security.scan_for_secrets(seed_style_lines)
 findings
 
 # %% [markdown]
-# ### Checkpoint: the scanner flags both lines
+# ### Checkpoint: the scanner flags the pasted key and the hard-coded token, not the interpolation
 
 # %%
-assert set(findings["type"]) >= {"AWS Access Key", "Secret Keyword"}, findings
-assert set(findings["line"]) == {1, 2}
+assert set(findings["line"]) == {1, 2}, findings
+assert "Secret Keyword" in set(findings.loc[findings["line"] == 1, "type"])
+assert "Hex High Entropy String" in set(findings.loc[findings["line"] == 2, "type"])
 shown = lab.configuration().set_index("variable")["value"]
 assert all("…" in v or v == "****" for k, v in shown.items() if k.endswith(("SECRET_ACCESS_KEY", "API_KEY", "TOKEN")) and v)
 
 # %% [markdown]
 # ## 2. An audit trail
 #
-# A trail records the account's API calls. With `CloudWatchLogsLogGroupArn` it also delivers each event, as one
-# JSON document, to a log group, which is what lets metric filters and Logs Insights work on it. CloudTrail
+# A trail records the account's **management events** by default: the API calls that create, change, delete or
+# describe resources (`CreateTrail`, `DeleteLogGroup`, `AuthorizeSecurityGroupIngress`, console sign-ins...).
+# **Data events** (reading an S3 object, invoking a Lambda function, high-volume calls on resources) and
+# **Insights events** are not recorded unless you add them to the trail, and they are billed. With
+# `CloudWatchLogsLogGroupArn` the trail also delivers each event, as one JSON document, to a log group, which is
+# what lets metric filters and Logs Insights work on it. CloudTrail
 # needs an S3 bucket (it always writes files there too) and a role it assumes to write to CloudWatch Logs.
 #
-# Local mode: the local cloud records every API call that reaches it (moto stores the trail, the local cloud
+# Local mode: the local cloud records the management calls that reach it (moto stores the trail, the local cloud
 # does the recording), keeps the event history that `lookup_events` reads, and delivers to the log group at once
 # (AWS takes up to about five minutes).
 
@@ -165,14 +179,51 @@ assert record["eventVersion"].startswith("1.") and record["eventSource"] == "clo
 # %% [markdown]
 # ## 3. CIS metric filters
 #
-# The CIS AWS Foundations Benchmark asks for a metric filter and an alarm for, among others, unauthorized API
-# calls, security-group changes and console sign-in without MFA; we add deleted log groups (someone erasing
-# evidence). Each filter emits `1` for a matching trail event and `0` (`defaultValue`) for every other one, so
-# the metric has data every minute the account is active.
+# The CIS AWS Foundations Benchmark asks for a metric filter and an alarm for, among others, **use of the root
+# user** (the most important: root can do anything, and is not restricted by any policy), unauthorized API calls,
+# security-group changes and console sign-in without MFA; we add deleted log groups (someone erasing evidence).
+# Each filter emits `1` for a matching trail event and `0` (`defaultValue`) for every other one, so the metric has
+# data every minute the account is active.
+#
+# The root-user filter, written out (CIS 4.3, Security Hub control CloudWatch.1): a call whose `userIdentity.type` is
+# `Root`, not made by an AWS service on the root's behalf (`invokedBy`), and not a service event.
 
 # %%
-filters = security.put_cis_filters(trail["log_group"])
+logs_client = boto3.client("logs")
+ROOT_PATTERN = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
+logs_client.put_metric_filter(
+    logGroupName=trail["log_group"], filterName="RootAccountUsage", filterPattern=ROOT_PATTERN,
+    metricTransformations=[{"metricName": "RootAccountUsage", "metricNamespace": security.NAMESPACE,
+                            "metricValue": "1", "defaultValue": 0.0}])
+assert ROOT_PATTERN == security.ROOT_USAGE.pattern     # the helpers below know this filter and its alarm too
+
+# %% [markdown]
+# The other four are the same call in a loop (`security.put_cis_filters`), with the patterns in the table below.
+
+# %%
+others = [f for f in security.CIS_FILTERS if f is not security.ROOT_USAGE]
+filters = security.put_cis_filters(trail["log_group"], filters=others)
 filters
+
+# %% [markdown]
+# Test a pattern before you rely on it: `TestMetricFilter` runs it over sample events. The trail's own record of
+# `CreateTrail` (section 2) was made with the workbook's key; is that the root user?
+
+# %%
+tested = logs_client.test_metric_filter(filterPattern=ROOT_PATTERN, logEventMessages=[json.dumps(record)])
+as_root = record["userIdentity"]["type"] == "Root"
+print(f"userIdentity.type = {record['userIdentity']['type']}: {len(tested['matches'])} match")
+
+# %% [markdown]
+# ### Checkpoint: five filters on the trail, and the root filter matches exactly the root's calls
+
+# %%
+assert set(filters["filter"]) == {f.name for f in security.CIS_FILTERS}
+assert len(tested["matches"]) == (1 if as_root else 0)
+service_call = {**record, "userIdentity": {**record["userIdentity"], "type": "Root", "invokedBy": "cloudtrail.amazonaws.com"}}
+user_call = {**record, "userIdentity": {"type": "IAMUser", "userName": "cruddur-dev"}}
+assert logs_client.test_metric_filter(filterPattern=ROOT_PATTERN, logEventMessages=[
+    json.dumps(service_call), json.dumps(user_call)])["matches"] == []
 
 # %% [markdown]
 # ## 4. Where alerts go
@@ -209,7 +260,13 @@ hook.url, topic_arn
 security.delete_cis_alarms()
 security.next_evaluation()      # LOCAL ONLY: jump to the start of a fresh minute (cloud mode: returns at once)
 t0 = security.cloud_now()
-security.put_cis_alarms(topic_arn)
+cloudwatch = boto3.client("cloudwatch")
+cloudwatch.put_metric_alarm(                                   # the root-user alarm, written out
+    AlarmName="cis-root-account-usage", AlarmDescription="CIS 4.3: calls made with the account's root user",
+    Namespace=security.NAMESPACE, MetricName="RootAccountUsage", Statistic="Sum", Period=60,
+    EvaluationPeriods=1, DatapointsToAlarm=1, Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+    TreatMissingData="missing", AlarmActions=[topic_arn], OKActions=[topic_arn])
+security.put_cis_alarms(topic_arn, filters=others)             # the other four, the same call in a loop
 
 # %% [markdown]
 # ### Checkpoint: every new alarm starts with insufficient data
@@ -258,13 +315,22 @@ states = security.alarm_states()
 states
 
 # %% [markdown]
-# ### Checkpoint: three alarms fire, the MFA one has data and is OK
+# ### Checkpoint: three alarms fire, the MFA one has data and is OK, the root one fires if you work as root
 
 # %%
 now = states.set_index("alarm")["state"].to_dict()
 assert now == {"cis-unauthorized-api-calls": "ALARM", "cis-security-group-changes": "ALARM",
-               "cis-log-group-deletions": "ALARM", "cis-console-signin-without-mfa": "OK"}, now
-print(states.loc[0, "reason"])
+               "cis-log-group-deletions": "ALARM", "cis-console-signin-without-mfa": "OK",
+               "cis-root-account-usage": "ALARM" if as_root else "OK"}, now
+print(states.set_index("alarm").loc["cis-unauthorized-api-calls", "reason"])
+
+# %% [markdown]
+# **`cis-root-account-usage` is in `ALARM` in local mode, and that is the lesson.** Every call this notebook
+# makes is signed with the workbook's dummy key, which the local cloud treats as the account's root user (see the
+# `userIdentity` above). On a real account that is exactly what this alarm exists to catch: the root user's keys
+# should not exist, its password should sit behind MFA and be used for the handful of tasks only root can do; day
+# to day you work as an IAM Identity Center user or an IAM role. With such a key in `.env` (cloud mode) the alarm
+# stays `OK`.
 
 # %% [markdown]
 # `cis-console-signin-without-mfa` has data (a `0` for every recorded call) but no `ConsoleLogin` event: there
@@ -281,6 +347,10 @@ auditor.client("logs").describe_log_groups(limit=1)
 security.next_evaluation(wait_for={"cis-unauthorized-api-calls": "OK"})   # LOCAL ONLY clock jump; cloud: waits
 security.alarm_states()
 
+# %% [markdown]
+# The root alarm does not clear: the quiet minute was not quiet for it, because the `DescribeAlarms` calls that
+# read the states were made as root too (if you work as root).
+
 # %%
 history = security.alarm_history(since=t0)
 history
@@ -292,7 +362,9 @@ history
 unauthorized = history[history["alarm"] == "cis-unauthorized-api-calls"]
 assert list(zip(unauthorized["old_state"], unauthorized["new_state"])) == [
     ("INSUFFICIENT_DATA", "ALARM"), ("ALARM", "OK")], unauthorized
-assert (security.alarm_states()["state"] == "OK").all()
+final = security.alarm_states().set_index("alarm")["state"]
+assert (final.drop("cis-root-account-usage") == "OK").all(), final
+assert final["cis-root-account-usage"] == ("ALARM" if as_root else "OK")
 
 # %% [markdown]
 # ### The notifications
@@ -317,6 +389,7 @@ expected = sorted([
     ("cis-security-group-changes", "INSUFFICIENT_DATA", "ALARM"), ("cis-security-group-changes", "ALARM", "OK"),
     ("cis-log-group-deletions", "INSUFFICIENT_DATA", "ALARM"), ("cis-log-group-deletions", "ALARM", "OK"),
     ("cis-console-signin-without-mfa", "INSUFFICIENT_DATA", "OK"),
+    ("cis-root-account-usage", "INSUFFICIENT_DATA", "ALARM" if as_root else "OK"),
 ])
 got = sorted(zip(received["alarm_name"], received["old_state"], received["new_state"]))
 assert got == expected, got
@@ -355,7 +428,7 @@ assert sorted(zip(mine["eventName"], mine["errorCode"])) == [
 # can carry an `Authorization` header, an access key in an error message, or a user's e-mail address. The fix
 # belongs in the process, *before* export: one `Redactor` (default patterns for AWS keys, secret keys, bearer
 # tokens, Authorization headers, Honeycomb and Rollbar keys, plus the PII and field names you choose) and a
-# hook for each pillar.
+# hook for each telemetry SDK.
 #
 # None of the four SDKs redacts values for you (Rollbar's `scrub_fields` matches field *names*, not an access key
 # inside a message; the others send what you give them), but each has an extension point that sees the data before
@@ -363,7 +436,7 @@ assert sorted(zip(mine["eventName"], mine["errorCode"])) == [
 # patterns) and one small hook per extension point. Everything around it is the SDKs' own set-up, the same calls
 # as in notebooks 02 to 05, here for a `security-demo` service.
 #
-# | pillar | SDK extension point | hook from `redact` | why there |
+# | SDK | SDK extension point | hook from `redact` | why there |
 # | --- | --- | --- | --- |
 # | OpenTelemetry | `provider.add_span_processor(...)` | `RedactingSpanProcessor` wrapping the exporting processor | a finished span is immutable: the exporter gets a redacted copy |
 # | CloudWatch Logs (watchtower) | `handler.addFilter(...)` | `RedactingFilter` | the record is rewritten before it is formatted and queued |
@@ -467,7 +540,7 @@ rollbar.events.add_payload_handler(redact_rollbar)
 rollbar.SETTINGS["environment"], rollbar.SETTINGS["handler"]
 
 # %% [markdown]
-# ### Checkpoint: one redaction hook in each pillar
+# ### Checkpoint: one redaction hook in each SDK
 
 # %%
 assert trace.get_tracer_provider() is provider, "the provider of the OpenTelemetry cell is not the global one"
@@ -478,7 +551,7 @@ assert rollbar.SETTINGS["access_token"] == os.environ["ROLLBAR_ACCESS_TOKEN"], "
 assert rollbar.SETTINGS["endpoint"].endswith("/api/1/"), "the endpoint must end with /api/1/"
 
 # %% [markdown]
-# Now the mistake itself, once in each pillar: a planted (made-up) access key and an e-mail address, the way
+# Now the mistake itself, once in each SDK: a planted (made-up) access key and an e-mail address, the way
 # real code leaks them: in an attribute, a log line, an annotation, an error message.
 
 # %%
@@ -529,14 +602,16 @@ hook.stop()
 # %% [markdown]
 # ## Summary
 #
-# - CloudTrail records every API call with **who** (`userIdentity` from the access key), **what**
+# - CloudTrail records the account's management events (data events are opt-in) with **who** (`userIdentity`
+#   from the access key), **what**
 #   (`eventSource`, `eventName`, `requestParameters` with secrets hidden) and **how it went** (`errorCode`).
-#   Delivered to CloudWatch Logs, it can be filtered, counted and queried like any other log.
+#   Delivered to CloudWatch Logs, it can be filtered, counted and queried like any other log. The first filter
+#   and alarm to create is **root-user usage**; here it fired on the notebook's own calls.
 # - **Metric filters** turn matching events into metrics; **alarms** evaluate them per period with M-of-N and
 #   a missing-data policy, start in `INSUFFICIENT_DATA`, keep a **history**, and notify through **SNS** and
 #   **EventBridge**.
 # - Secrets live in the environment or an ignored `.env`, never in cells or shell history; a **secret scanner**
-#   in CI catches the slip. Telemetry is redacted **in the process, before export**, in all four pillars, through
+#   in CI catches the slip. Telemetry is redacted **in the process, before export**, in all four SDKs, through
 #   each SDK's own extension point: a span processor wrapping the exporting one, a filter on the watchtower
 #   handler, the X-Ray recorder's `emitter=`, and a `rollbar.events` payload handler.
 #
@@ -546,9 +621,19 @@ hook.stop()
 # redaction switched on and check that the correlation still works: trace ids are not secrets.
 #
 # ## Resources
-# - AWS: CloudTrail record contents; CloudWatch alarm evaluation and "treat missing data"; alarm events and EventBridge
-# - CIS Amazon Web Services Foundations Benchmark, section "Monitoring"
-# - OpenTelemetry: "Handling sensitive data"; Yelp detect-secrets
+# - AWS CloudTrail: [management events are logged by default, data events are not](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html),
+#   [data events](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html),
+#   [record contents](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
+#   [`userIdentity`](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)
+# - CloudWatch: [alarm evaluation and missing data](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html),
+#   [alarm events and EventBridge](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html),
+#   [TestMetricFilter](https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html)
+# - [Security Hub CloudWatch controls](https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html):
+#   CloudWatch.1 is the root-user filter and alarm (CIS AWS Foundations Benchmark v1.4.0 4.3), with its pattern;
+#   [root user best practices](https://docs.aws.amazon.com/IAM/latest/UserGuide/root-user-best-practices.html)
+# - [CIS Amazon Web Services Foundations Benchmark](https://www.cisecurity.org/benchmark/amazon_web_services), section "Monitoring"
+# - [OpenTelemetry: handling sensitive data](https://opentelemetry.io/docs/security/handling-sensitive-data/);
+#   [Yelp detect-secrets](https://github.com/Yelp/detect-secrets); [Docker Compose variable interpolation](https://docs.docker.com/compose/how-tos/environment-variables/variable-interpolation/)
 
 # %% [markdown]
 # <!-- navigation -->

@@ -92,9 +92,13 @@ def test_keep_errors_keeps_every_error_and_visibility_counts():
 
 def test_compare_prices_what_is_kept():
     traffic = synthetic_traffic()
-    decisions = sampling.decide_all(traffic, [sampling.HeadRatio("all", 1.0), sampling.HeadRatio("none", 0.0)])
+    strategies = [sampling.HeadRatio("all", 1.0), sampling.HeadRatio("none", 0.0)]
+    decisions = sampling.decide_all(traffic, strategies)
     pr = cost.PerRequest(spans=4, segments=3, log_bytes=500, rollbar_occurrences=0.0)
-    table = sampling.compare(traffic, decisions, per_request=pr, requests_per_second=10).set_index("strategy")
+    with pytest.raises(ValueError, match="strategies="):
+        sampling.compare(traffic, decisions, per_request=pr, requests_per_second=10)
+    table = sampling.compare(traffic, decisions, strategies=strategies, per_request=pr,
+                             requests_per_second=10).set_index("strategy")
     # all: 10 rps x 86,400 x 30 = 25,920,000 traces; (25,920,000 - 100,000) x $5e-6 = $129.10
     assert table.loc["all", "xray_usd_per_month"] == pytest.approx(129.10)
     assert table.loc["none", "xray_usd_per_month"] == 0
@@ -107,3 +111,51 @@ def test_trace_ids_fall_back_to_xray_then_seed():
     ids = sampling.trace_ids(frame, seed=5)
     assert ids[0] == "a" * 32 and ids[1] == "5759e988bd862e3fe1be46a994272793" and len(ids[2]) == 32
     assert ids[2] == sampling.trace_ids(frame, seed=5)[2] != sampling.trace_ids(frame, seed=6)[2]
+
+
+def test_seed_rule_is_the_file_notebook_03_creates():
+    import json
+
+    body = json.loads((cost.PRICING_FILE.parent / "xray-sampling-rule.json").read_text())["SamplingRule"]
+    rule = sampling.seed_rule()
+    assert (rule.reservoir_size, rule.fixed_rate, rule.priority) == (body["ReservoirSize"], body["FixedRate"], 9000)
+    assert rule.reservoir_size == 5 and rule.fixed_rate == 0.1
+    assert any(s.name == "xray: seed rule (5/s + 10%)" for s in sampling.standard_strategies())
+
+
+@pytest.mark.parametrize("rps, expected", [(1, 1.0), (5, 1.0), (20, (5 + 0.1 * 15) / 20), (500, (5 + 0.1 * 495) / 500)])
+def test_a_reservoir_keeps_a_share_that_depends_on_the_rate(rps, expected):
+    traffic = synthetic_traffic(seconds=2, per_second=10)
+    strat = sampling.XRayRules("seed", (sampling.seed_rule(),))
+    assert strat.expected_fraction(traffic, rps) == pytest.approx(expected)
+    assert sampling.HeadRatio("h", 0.1).expected_fraction(traffic, rps) == 0.1
+
+
+def test_the_expected_fraction_is_what_a_replay_at_that_rate_keeps():
+    """Replayed traffic arriving at 20 requests/s keeps what the formula says (5/s + 10 %: 32.5 %)."""
+    traffic = synthetic_traffic(seconds=100, per_second=20)
+    strat = sampling.XRayRules("seed", (sampling.seed_rule(),))
+    replay = strat.decide(traffic, seed=4).mean()
+    # 100 seconds x 15 draws at 10 %: sd of the kept share 0.0039; 4 sd
+    assert replay == pytest.approx(strat.expected_fraction(traffic, 20), abs=0.016)
+    assert sampling.arrival_rate(traffic) == pytest.approx(20, rel=0.01)
+
+
+def test_rules_share_the_traffic_they_match():
+    """search 100 % on a third of the requests, Default 1/s + 5 % on the rest, at 30 requests/s."""
+    traffic = synthetic_traffic(seconds=3, per_second=30)          # routes cycle: a third are searches
+    strat = sampling.XRayRules("s", (sampling.Rule("search", 100, 0, 1.0, url_path="/api/activities/search*"),))
+    by_hand = (10 * 1.0 + (1 + 0.05 * (20 - 1))) / 30
+    assert strat.expected_fraction(traffic, 30) == pytest.approx(by_hand)
+
+
+def test_pricing_uses_the_rate_not_the_replay():
+    traffic = synthetic_traffic(seconds=10, per_second=20)
+    strategies = [sampling.XRayRules("seed", (sampling.seed_rule(),))]
+    decisions = sampling.decide_all(traffic, strategies)
+    pr = cost.PerRequest(spans=4, segments=3, log_bytes=500, rollbar_occurrences=0.0)
+    row = sampling.compare(traffic, decisions, strategies=strategies, per_request=pr,
+                           requests_per_second=100).set_index("strategy").loc["seed"]
+    fraction = (5 + 0.1 * 95) / 100                                  # 14.5 % at 100 requests/s
+    assert row["priced_fraction"] == pytest.approx(fraction)
+    assert row["xray_usd_per_month"] == pytest.approx((100 * 86_400 * 30 * fraction - 100_000) * 5e-6)

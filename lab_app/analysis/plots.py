@@ -58,29 +58,80 @@ def service_map(graph: nx.DiGraph, ax=None, title: str = "", failed_key: str | N
     return ax
 
 
+COST_COLOURS = {"free": "tab:green", "billed": "tab:red", "unpriced": "lightgrey"}
+
+
 def cost_bars(estimate: pd.DataFrame, ax=None, title: str = "monthly cost by item"):
-    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
-    labels = estimate["service"].astype(str) + ": " + estimate["item"].astype(str)
-    ax.barh(labels, estimate["cost_usd"].fillna(0), color=np.where(estimate["within_free_tier"], "tab:green",
-                                                                     "tab:red"))
+    """One bar per billed item: green within the free tier, red billed; an item the price list cannot price
+    (beyond its largest plan) is a hatched grey bar across the axis, labelled, never an empty bar that looks free."""
+    from matplotlib.patches import Patch
+
+    ax = ax or plt.subplots(figsize=(9, 3.8))[1]
+    labels = (estimate["service"].astype(str) + ": " + estimate["item"].astype(str)).tolist()
+    costs = estimate["cost_usd"].astype(float)
+    unpriced = costs.isna().to_numpy()
+    free = estimate["within_free_tier"].astype(bool).to_numpy() & ~unpriced
+    priced_max = float(costs[~unpriced].max()) if (~unpriced).any() else 0.0
+    width = max(priced_max, 1.0)
+    colours = np.where(unpriced, COST_COLOURS["unpriced"], np.where(free, COST_COLOURS["free"], COST_COLOURS["billed"]))
+    bars = ax.barh(labels, np.where(unpriced, width, costs.fillna(0).to_numpy()), color=colours)
+    for bar, is_unpriced, plan in zip(bars, unpriced, estimate["plan"].astype(str)):
+        if is_unpriced:
+            bar.set_hatch("//")
+            bar.set_edgecolor("grey")
+            ax.annotate(f"not priced: {plan}", (0, bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+    for bar, cost, is_unpriced in zip(bars, costs, unpriced):
+        if not is_unpriced:
+            ax.annotate(f"${cost:,.2f}", (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("USD per month (green: within the free tier)")
+    ax.set_xlim(0, width * 1.25)
+    ax.set_xlabel("USD per month")
+    handles = [Patch(color=COST_COLOURS["free"], label="within the free tier ($0)"),
+               Patch(color=COST_COLOURS["billed"], label="billed")]
+    if unpriced.any():
+        handles.append(Patch(facecolor=COST_COLOURS["unpriced"], edgecolor="grey", hatch="//",
+                             label="beyond the price list: ask the vendor"))
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
     ax.set_title(title)
     return ax
 
 
-def sampling_tradeoff(table: pd.DataFrame, cost_col: str = "xray_usd_per_month", ax=None,
+STRATEGY_FAMILIES = {"xray": ("X-Ray sampling rules", "tab:orange"), "otel": ("OpenTelemetry head ratio", "tab:blue"),
+                     "tail": ("tail-style (after the request)", "tab:green")}
+
+
+def sampling_tradeoff(table: pd.DataFrame, cost_col: str = "xray_usd_per_month", axes=None,
                       title: str = "what each strategy costs and what it still shows"):
-    """Scatter: monthly cost (x) against errors kept (y), one labelled point per strategy."""
-    ax = ax or plt.subplots(figsize=(8, 4.5))[1]
-    kinds = table["strategy"].astype(str).str.split(":| ", regex=True).str[0]
-    colors = {"xray": "tab:orange", "otel": "tab:blue", "tail": "tab:green"}
-    for row, kind in zip(table.to_dict("records"), kinds):
-        share = row["errors_kept"] / row["errors"] if row["errors"] else 1.0
-        ax.scatter(row[cost_col], share * 100, color=colors.get(kind, "tab:gray"), s=40)
-        ax.annotate(str(row["strategy"]), (row[cost_col], share * 100), fontsize=7, xytext=(4, 2),
-                    textcoords="offset points")
-    ax.set_xlabel(cost_col.replace("_", " "))
-    ax.set_ylabel("% of failed requests still traced")
-    ax.set_title(title)
-    return ax
+    """Two aligned panels, one row per strategy (cheapest first): the monthly cost, and the share of failed
+    requests it still traced. Colour is the strategy's family (legend). Returns the two axes."""
+    from matplotlib.patches import Patch
+
+    rows = table.sort_values(cost_col, kind="stable").reset_index(drop=True)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 0.38 * len(rows) + 1.6), sharey=True,
+                                 gridspec_kw={"width_ratios": [3, 2]})
+    left, right = axes
+    names = rows["strategy"].astype(str).tolist()
+    families = [n.split(":")[0].split(" ")[0] for n in names]
+    colours = [STRATEGY_FAMILIES.get(f, ("other", "tab:gray"))[1] for f in families]
+    kept_errors = np.where(rows["errors"] > 0, rows["errors_kept"] / rows["errors"].where(rows["errors"] > 0, 1), 1.0)
+    left.barh(names, rows[cost_col].astype(float), color=colours)
+    right.barh(names, kept_errors * 100, color=colours)
+    for y, value in enumerate(rows[cost_col].astype(float)):
+        left.annotate(f"${value:,.0f}", (value, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    for y, value in enumerate(kept_errors * 100):
+        right.annotate(f"{value:.0f} %", (value, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    left.invert_yaxis()
+    left.set_xlabel(cost_col.replace("_", " ").replace("usd", "USD"))
+    left.set_xlim(0, float(rows[cost_col].max()) * 1.2 or 1.0)
+    right.set_xlim(0, 118)
+    right.set_xlabel("% of failed requests still traced")
+    seen = dict.fromkeys(families)
+    left.legend(handles=[Patch(color=STRATEGY_FAMILIES.get(f, ("other", "tab:gray"))[1],
+                               label=STRATEGY_FAMILIES.get(f, ("other",))[0]) for f in seen],
+                loc="lower right", fontsize=7)
+    left.figure.suptitle(title)
+    left.figure.tight_layout()
+    return axes
