@@ -18,11 +18,18 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.txt pyproject.toml
+# The kernel is registered under the name and display name the notebooks' metadata carries (tools/notebooks.py
+# keeps them so), so JupyterLab opens
+# them without marking them changed. jupyter/: kernels talk to JupyterLab over local IPC sockets (no TCP port,
+# so no "running over TCP without encryption" warning), and JupyterLab does not ask to fetch Jupyter news.
+$(STAMP): $(PY) requirements.txt pyproject.toml jupyter/jupyter_config.py jupyter/overrides.json
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbook)" >/dev/null
+	mkdir -p $(VENV)/etc/jupyter $(VENV)/share/jupyter/lab/settings
+	cp jupyter/jupyter_config.py $(VENV)/etc/jupyter/jupyter_config.py
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,9 +54,16 @@ test: check
 	rm -rf build/test-lab
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --nbval-lax notebooks
 
+# Every notebook executed into build/*.html. The local cloud the notebooks start is stopped afterwards, unless it
+# was already running before (then it is yours, and it keeps running).
 workbook: $(STAMP)
 	mkdir -p build
-	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 --output-dir build notebooks/*.ipynb
+	@if $(PY) -m lab_app.localcloud status >/dev/null 2>&1; then was_running=yes; else was_running=; fi; \
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 --output-dir build notebooks/*.ipynb; \
+	status=$$?; \
+	if [ -z "$$was_running" ]; then $(PY) -m lab_app.localcloud stop >/dev/null && echo "stopped the local cloud the notebooks started"; \
+	else echo "the local cloud was running before: left running (stop it with: $(PY) -m lab_app.localcloud stop)"; fi; \
+	exit $$status
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -124,3 +124,28 @@ def show(alt: str, fig=None) -> None:
     data, metadata = figure_bundle(fig, alt)
     display(data, raw=True, metadata=metadata)
     plt.close(fig)
+
+
+def local_cloud_table(status: dict | None) -> pd.DataFrame:
+    """``localcloud.status()`` as one readable row per component: what it holds, as counts.
+
+    Nested counters (the X-Ray daemon's) are shown as ``daemon.datagrams``; ports are left to the address table.
+    """
+    if not status:
+        return pd.DataFrame(columns=["component", "holds"])
+
+    def flatten(counts: dict, prefix: str = ""):
+        for key, value in counts.items():
+            if key == "port":
+                continue
+            if isinstance(value, dict):
+                yield from flatten(value, f"{prefix}{key}.")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                if value not in (None, "", [], {}):
+                    yield f"{prefix}{key} {value}"
+            else:
+                yield f"{prefix}{key} {value:,}"
+
+    rows = [{"component": name, "holds": " · ".join(flatten(counts)) or "(nothing to count)"}
+            for name, counts in status.get("components", {}).items()]
+    return pd.DataFrame(rows).astype("string")

@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Python 3 (workbook)
 #     language: python
 #     name: python3
 # ---
@@ -23,10 +23,11 @@
 
 # %% [markdown]
 # ## Overview
-# 1. What you will build, and the map of the notebooks
-# 2. Check the environment: Python, packages, mode
-# 3. The local cloud: what stands in for Honeycomb, X-Ray, CloudWatch Logs and Rollbar
-# 4. What to do when something is missing
+# 1. Monitoring, observability and the three pillars
+# 2. What you will build, and the map of the notebooks
+# 3. Check the environment: Python, packages, mode
+# 4. The local cloud: what stands in for Honeycomb, X-Ray, CloudWatch Logs and Rollbar
+# 5. What to do when something is missing
 
 # %% [markdown]
 # ## Prerequisites
@@ -40,7 +41,33 @@
 # - **Time to learn**: 10 minutes
 
 # %% [markdown]
-# ## 1. The map
+# ## 1. Monitoring, observability and the three pillars
+#
+# **Monitoring** asks questions you chose in advance: is `/health` answering, is the error rate under 1 %, is the
+# disk 90 % full? A health check every 30 seconds and an alarm on a threshold are monitoring. It tells you *that*
+# something is wrong, and only for the failures you thought of; a noisy check that fires for nothing teaches
+# people to ignore it, so part of the work is telling signal from noise.
+#
+# **Observability** is how well you can answer questions you did *not* think of in advance, from the data the
+# system already emits: *why* are searches slow for this user since 14:05, and which service is it? The journal
+# this workbook grew from puts it plainly: logs alone let you find and fix problems, but in a distributed system
+# they take time to analyse and there are loads of them; what you need is a view of the whole system.
+#
+# The data comes in three kinds, the **three pillars**:
+#
+# | Pillar | What it is | Good at | In this workbook |
+# | --- | --- | --- | --- |
+# | **Metrics** | numbers aggregated over time (requests/s, p99 latency, 5xx count per minute) | cheap to keep for long, alarms and trends | CloudWatch metrics from metric filters (04, 08) |
+# | **Logs** | one timestamped record per event, ideally structured (JSON) | the detail of one event | CloudWatch Logs + Logs Insights (04) |
+# | **Traces** | one request followed across services as a tree of timed spans | *where* the time went and *which* call failed | OpenTelemetry + Honeycomb (02), AWS X-Ray (03) |
+#
+# Errors are not a fourth pillar: an error report (Rollbar, 05) is an event, a log record with a stack trace,
+# grouped and counted. What makes the pillars worth more together is a shared key: every log line and error
+# carries the trace id, so one request can be followed from a metric spike to its trace to its log lines
+# (notebook 06).
+
+# %% [markdown]
+# ## 2. The map
 #
 # | Notebook | You will |
 # | --- | --- |
@@ -63,13 +90,12 @@
 # ## Imports
 
 # %%
-import pandas as pd
 
 import lab_app.localcloud as localcloud
-from lab_app.notebook import package_versions, setup
+from lab_app.notebook import local_cloud_table, package_versions, setup
 
 # %% [markdown]
-# ## 2. Check the environment
+# ## 3. Check the environment
 #
 # `setup()` is the first call of every notebook. In local mode it starts the local cloud in the background (or
 # attaches to the one already running) and points this kernel's AWS, OTLP and Rollbar clients at it.
@@ -81,6 +107,15 @@ lab
 # %%
 package_versions()
 
+# %% [markdown]
+# Every version above comes from one hand-written, pinned `requirements.txt` (`package==version` for each package
+# the workbook imports), mirrored in `environment.yml`. The journal instead ran `pip freeze >> requirements.txt`
+# after each install. That has two problems. `>>` *appends*: run it twice and every line is there twice, and once
+# a package was upgraded in between, the file pins two versions of it and `pip install -r` stops with
+# `ResolutionImpossible`. And `freeze` writes down *everything* installed in that environment, whatever put it
+# there (dependencies of dependencies, tools you tried once), so nobody can tell what the app actually needs. Pin
+# what you import, let pip resolve the rest, and test the file on a fresh environment (CI does: `make test` on a
+# fresh clone).
 # %% [markdown]
 # The configuration the workbook reads. Secrets are masked: you can recognise a key, never copy it from here.
 
@@ -104,7 +139,7 @@ assert secret and secret not in shown.to_string(), "secrets must be masked"
 print(f"mode: {lab.mode}; {len(versions)} packages checked")
 
 # %% [markdown]
-# ## 3. The local cloud
+# ## 4. The local cloud
 #
 # One process, started once and shared by every notebook (restarting a kernel does not lose its data). Its
 # components store what they receive in one DuckDB file under `.lab/`.
@@ -120,7 +155,7 @@ print(f"mode: {lab.mode}; {len(versions)} packages checked")
 
 # %%
 status = localcloud.status()
-pd.DataFrame([{"component": name, **counts} for name, counts in status["components"].items()])
+local_cloud_table(status)
 
 # %% [markdown]
 # ### Checkpoint: the local cloud answers
@@ -128,6 +163,8 @@ pd.DataFrame([{"component": name, **counts} for name, counts in status["componen
 # %%
 if lab.local:
     assert status is not None and status["service"] == "lab_app.localcloud"
+    table = local_cloud_table(status)
+    assert len(table) == len(status["components"]) and table.notna().all().all()   # one readable row each
     assert status["ports"]["aws"] == lab.cloud.aws_port
     assert os.environ["AWS_ENDPOINT_URL"] == lab.cloud.aws_url
     import boto3
@@ -137,7 +174,7 @@ else:
     print("cloud mode: the local cloud is not used")
 
 # %% [markdown]
-# ## 4. When something is missing
+# ## 5. When something is missing
 #
 # | You see | Do this |
 # | --- | --- |
@@ -146,17 +183,30 @@ else:
 # | `HONEYCOMB_API_KEY is not set` (cloud mode) | export it in `.env`; Honeycomb > Environment > API keys |
 # | a package shows `None` above | run `make lab` from the repository root: it installs the pinned requirements into `.venv` |
 # | the kernel is not Python 3.11 | choose the *Python 3 (workbook)* kernel, or start JupyterLab with `make lab` |
+# | `Kernel is running over TCP without encryption` in a terminal or log | Jupyter was started some other way (an editor's built-in Jupyter, a global `jupyter lab`). The kernel's ports listen on 127.0.0.1 only, so nothing leaves your machine; `make lab` configures kernels to use local sockets instead (`jupyter/jupyter_config.py`) and the warning goes away |
 #
 # Never paste a key into a cell or a shell command that is saved in history: the bootcamp journal this workbook grew
 # from did, and notebook 08 shows what that costs.
 
 # %% [markdown]
 # ## Summary
+# - Monitoring checks what you decided to check; observability lets you ask new questions of the metrics, logs and
+#   traces the system emits. Errors are events; the trace id joins the pillars.
 # - The workbook runs in **local** mode by default: a local cloud process stands in for four services.
 # - `setup()` starts or attaches to it, and configures this kernel. Secrets are read from the environment and masked.
 #
 # ## What's next
 # [01 the Cruddur services](01_cruddur_services.ipynb): start the API, call it, and measure it before instrumenting it.
+#
+# ## Resources
+# - Observability and monitoring: [OpenTelemetry: observability primer](https://opentelemetry.io/docs/concepts/observability-primer/)
+#   (signals, traces, spans), [AWS Observability Best Practices](https://aws-observability.github.io/observability-best-practices/)
+#   (the AWS view of logs, metrics and traces), [Honeycomb: observability vs monitoring](https://www.honeycomb.io/blog/observability-whats-in-a-name)
+# - [pip freeze](https://pip.pypa.io/en/stable/cli/pip_freeze/) ("output installed packages in requirements format")
+#   and [requirements files](https://pip.pypa.io/en/stable/reference/requirements-file-format/);
+#   [pip's dependency resolution and `ResolutionImpossible`](https://pip.pypa.io/en/stable/topics/dependency-resolution/)
+# - [moto](https://docs.getmoto.org/) (the AWS services the local cloud does not emulate itself)
+# - [Jupyter kernel transport (`KernelManager.transport`)](https://jupyter-client.readthedocs.io/en/stable/api/jupyter_client.html)
 
 # %% [markdown]
 # <!-- navigation -->

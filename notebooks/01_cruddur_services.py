@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Python 3 (workbook)
 #     language: python
 #     name: python3
 # ---
@@ -54,6 +54,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from lab_app import services, traffic
+from lab_app.notebook import show
 from lab_app.services import Faults
 
 # %% [markdown]
@@ -163,7 +164,9 @@ df.head()
 
 # %%
 summary = traffic.route_summary(df)
-summary.style.format({"p50_ms": "{:.1f}", "p95_ms": "{:.1f}", "p99_ms": "{:.1f}", "error_rate": "{:.1%}"})
+styled = summary.style.format({"p50_ms": "{:.1f}", "p95_ms": "{:.1f}", "p99_ms": "{:.1f}", "error_rate": "{:.1%}"},
+                              escape="html")   # route templates contain <handle>: show them, not parse them as tags
+styled
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
@@ -171,12 +174,14 @@ ax.hist(df["latency_ms"], bins=[x / 2 for x in range(0, 600)], log=True)
 ax.set_xlabel("latency (ms)")
 ax.set_ylabel("requests (log scale)")
 ax.set_title("600 requests: most are fast, one cluster is not")
-plt.show()
+show(alt="Histogram of the latency of 600 requests in half-millisecond bins on a log count axis: most requests "
+         "take a few milliseconds; a separate cluster around 180 to 240 ms is the slow search.")
 
 # %% [markdown]
 # ### Checkpoint: the numbers match what was sent and injected
 
 # %%
+assert "/api/activities/@&lt;handle&gt;" in styled.to_html(), "the table must show <handle>, escaped"
 planned = list(traffic.plan(600, seed=7))
 assert len(df) == 600 and df["error"].isna().all(), "every request got an answer"
 assert int(((df["status"] >= 400) & (df["status"] < 500)).sum()) == sum(p.invalid for p in planned)

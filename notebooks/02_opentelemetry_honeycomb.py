@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Python 3 (workbook)
 #     language: python
 #     name: python3
 # ---
@@ -267,6 +267,23 @@ who = spans.whoami()
 pd.DataFrame([{"team": who["team"]["name"], "environment": who["environment"]["name"],
                "can query": who.get("api_key_access", {}).get("queries")}])
 
+# %% [markdown]
+# **Team, environment, dataset and key.** A Honeycomb *team* holds *environments*; a new team starts with one
+# called `test`, and the journal added its own, `BootCamp`, to keep its data apart. Every API key belongs to exactly
+# one environment, so **the key decides where the spans land**: no header names the environment. Inside it, each
+# `service.name` becomes a *dataset* (`backend-flask`, `notifications`), created on the first span. To send to
+# another environment, use that environment's key. (Classic teams, from before environments, have no
+# environment: the `/1/auth` answer's environment fields are empty, and the dataset comes from the
+# `x-honeycomb-dataset` header.) The local stand-in has one team, `Local Cloud`, with one environment, `local`.
+
+# %% [markdown]
+# ### Checkpoint: the key names the team and the environment it writes to
+
+# %%
+assert who["environment"]["name"] and who["team"]["name"], who
+if lab.local:
+    assert who["environment"]["slug"] == "local" and who["team"]["slug"] == "local-cloud"
+
 # %%
 time.sleep(1.05 - time.time() % 1)  # start on a fresh second: the query window below is in whole seconds
 started = pd.Timestamp.now(tz="UTC")
@@ -484,6 +501,8 @@ notifications.stop()
 # - Honeycomb: send data with OpenTelemetry Python: https://docs.honeycomb.io/send-data/python/opentelemetry-sdk/
 # - Honeycomb Query Data API (Enterprise; configuration key): https://docs.honeycomb.io/api/query-results/
 # - Honeycomb `GET /1/auth`: https://docs.honeycomb.io/api/auth/
+# - Honeycomb environments and API keys (a key belongs to one environment; datasets from `service.name`):
+#   https://docs.honeycomb.io/configure/environments/ and https://docs.honeycomb.io/configure/environments/manage-api-keys/
 
 # %% [markdown]
 # <!-- navigation -->

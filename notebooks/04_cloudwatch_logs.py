@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Python 3 (workbook)
 #     language: python
 #     name: python3
 # ---
@@ -71,6 +71,7 @@ import watchtower
 from flask import g, request
 
 from lab_app import services, traffic
+from lab_app.notebook import show
 from lab_app.query import insights
 from lab_app.services import Faults
 
@@ -347,6 +348,9 @@ per_minute_table = per_minute.pivot_table(index="minute", columns="status", valu
                                           fill_value=0)
 ax = per_minute_table.plot.bar(stacked=True, figsize=(8, 3), title="backend-flask requests per minute by status")
 ax.set_xlabel("minute (UTC)")
+ax.set_ylabel("requests")
+show(alt="Stacked bars, one per minute of the traffic run, of backend-flask requests split by HTTP status (colours in "
+         "the legend): most are 200; the 4xx and 5xx slices are the validation errors and the injected faults.")
 per_minute_table
 
 # %% [markdown]
@@ -453,11 +457,16 @@ assert parsed.set_index("status")["n"].to_dict() == df["status"].value_counts().
 slowest = df.sort_values("latency_ms").iloc[-1]
 request_id = slowest["request_id"]
 lines = insights.run_query(
-    "fields @timestamp, @logStream, route, status, latency_ms, request_id "
+    "fields @timestamp, @logStream, route, status, latency_ms, request_id, @message "
     f'| filter request_id = "{request_id}" or @message like "request_id={request_id}" | sort @timestamp asc',
     start=started)
 print(slowest[["method", "path", "status", "latency_ms", "request_id"]].to_dict())
 lines
+
+# %% [markdown]
+# Two rows, and the text line's row has empty (`<NA>`) `route`, `status`, `latency_ms` and `request_id`. That is
+# not a lost value: Logs Insights discovers fields only in JSON events, and the text line's fields are inside its
+# `@message` (shown in the last column), which is why `like` found it. `parse` (section 4) would extract them.
 
 # %% [markdown]
 # ### Checkpoint: the request id leads to this request's own two lines
@@ -465,6 +474,9 @@ lines
 # %%
 assert sorted(lines["@logStream"]) == [JSON_STREAM, TEXT_STREAM], lines
 assert set(lines["request_id"].dropna()) == {request_id}
+text_row = lines[lines["@logStream"] == TEXT_STREAM].iloc[0]
+assert text_row[["route", "status", "latency_ms", "request_id"]].isna().all()      # no fields discovered in text
+assert f"request_id={request_id}" in text_row["@message"]
 
 # %% [markdown]
 # ## 6. A metric filter

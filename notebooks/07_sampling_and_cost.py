@@ -8,7 +8,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Python 3 (workbook)
 #     language: python
 #     name: python3
 # ---
@@ -226,6 +226,18 @@ prices = cost.pricing_table()
 prices[["service", "item", "plan", "unit", "usd_per_unit", "included_per_month", "usd_per_month", "confirmed", "read_on", "source"]]
 
 # %% [markdown]
+# **What you pay for is also how long it is kept.** The bill above buys a retention period that differs by service:
+#
+# | Service | Keeps your data | Can you change it? |
+# | --- | --- | --- |
+# | AWS X-Ray | traces for 30 days | no |
+# | CloudWatch Logs | **forever** by default ("Never expire"), billed as storage every month | yes: `PutRetentionPolicy`, 1 day to 10 years (notebook 04 sets 14 days) |
+# | Honeycomb | 60 days (its retention window for most customers) | by plan |
+# | Rollbar | 30 days on the free plan (the journal's note, March 2023) | by plan |
+#
+# The model's `log_retention_days` (30 by default) is the retention policy you set: storage is what it keeps.
+
+# %% [markdown]
 # Set the traffic level you want to plan for. Everything else (spans, segments, bytes, errors per request) is
 # what you just measured; the X-Ray console and Logs Insights usage are assumptions you can change too
 # (`cost.Usage` lists them).
@@ -401,6 +413,10 @@ backend.stop()
 # ## Resources
 # - [AWS X-Ray pricing](https://aws.amazon.com/xray/pricing/), [Amazon CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/),
 #   [Honeycomb pricing](https://www.honeycomb.io/pricing), [Rollbar pricing](https://rollbar.com/pricing/)
+# - Retention: [X-Ray FAQ](https://aws.amazon.com/xray/faqs/) (trace data kept 30 days),
+#   [CloudWatch Logs retention](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/Working-with-log-groups-and-streams.html)
+#   ("Never expire" by default; `PutRetentionPolicy` values), [Honeycomb security overview](https://docs.honeycomb.io/authentication-and-security/security-overview/)
+#   ("60 days for most customers"), [Rollbar pricing](https://rollbar.com/pricing/) (data retention per plan)
 # - [X-Ray sampling rules](https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html): the reservoir is
 #   "a fixed number of matching requests to instrument per second, before applying the fixed rate"; the default
 #   rule is 1 request per second and 5 % of the rest.

@@ -62,3 +62,51 @@ def test_gitpod_installs_and_keeps_ports_private():
     assert "make install" in task["init"] and "jupyter lab" in task["command"]
     assert all(p.get("visibility", "private") == "private" for p in gitpod["ports"])
     assert {8888, 4567, 4568} <= {p["port"] for p in gitpod["ports"]}
+
+
+def _kernelspec() -> dict:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as nbtool
+    finally:
+        sys.path.pop(0)
+    return nbtool.KERNELSPEC
+
+
+def test_the_registered_kernel_is_the_one_the_notebooks_name():
+    """JupyterLab rewrites a notebook's kernelspec to the kernel's, and marks it changed, when they differ."""
+    import json
+
+    spec = _kernelspec()
+    makefile = (ROOT / "Makefile").read_text()
+    assert f'--name {spec["name"]} --display-name "{spec["display_name"]}"' in makefile
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert json.loads(path.read_text())["metadata"]["kernelspec"] == spec, path.name
+    installed = Path(sys.prefix) / "share" / "jupyter" / "kernels" / spec["name"] / "kernel.json"
+    assert json.loads(installed.read_text())["display_name"] == spec["display_name"]
+
+
+def test_jupyter_settings_are_installed_into_the_venv():
+    import json
+
+    config = (ROOT / "jupyter" / "jupyter_config.py").read_text()
+    assert 'c.KernelManager.transport = "ipc"' in config
+    overrides = json.loads((ROOT / "jupyter" / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert (Path(sys.prefix) / "etc" / "jupyter" / "jupyter_config.py").read_text() == config
+    assert json.loads((Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text()) \
+        == overrides
+
+
+def test_kernels_started_by_jupyter_apps_use_ipc_and_do_not_warn(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys; print('ok', sys.version_info[:2])")])
+    nb.metadata["kernelspec"] = _kernelspec()
+    path = tmp_path / "t.ipynb"
+    nbformat.write(nb, path)
+    done = subprocess.run([str(Path(sys.prefix) / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                           "--output", "out.ipynb", str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "without encryption" not in done.stderr, done.stderr
+    assert "ok (3, 11)" in (tmp_path / "out.ipynb").read_text()

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 FORMATS = "ipynb,py:percent"
 NAV_MARK = "<!-- navigation -->"
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KERNELSPEC = {"display_name": "Python 3 (workbook)", "language": "python", "name": "python3"}
 # what `nbstripout` removes by default besides outputs and execution counts (its own list)
 STRIP_KEYS = ["metadata.signature", "metadata.widgets", "cell.metadata.collapsed", "cell.metadata.ExecuteTime",
               "cell.metadata.execution", "cell.metadata.heading_collapsed", "cell.metadata.hidden",
