@@ -74,16 +74,20 @@ def cost_bars(estimate: pd.DataFrame, ax=None, title: str = "monthly cost by ite
     priced_max = float(costs[~unpriced].max()) if (~unpriced).any() else 0.0
     width = max(priced_max, 1.0)
     colours = np.where(unpriced, COST_COLOURS["unpriced"], np.where(free, COST_COLOURS["free"], COST_COLOURS["billed"]))
-    bars = ax.barh(labels, np.where(unpriced, width, costs.fillna(0).to_numpy()), color=colours)
+    # an item inside its free tier costs $0: a sliver of green, so the colour the legend names is visible
+    lengths = np.where(unpriced, width, np.where(free, np.maximum(costs.fillna(0).to_numpy(), width * 0.012),
+                                                 costs.fillna(0).to_numpy()))
+    bars = ax.barh(labels, lengths, color=colours)
     for bar, is_unpriced, plan in zip(bars, unpriced, estimate["plan"].astype(str)):
         if is_unpriced:
             bar.set_hatch("//")
             bar.set_edgecolor("grey")
             ax.annotate(f"not priced: {plan}", (0, bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=7)
-    for bar, cost, is_unpriced in zip(bars, costs, unpriced):
+    for bar, cost, is_unpriced, is_free in zip(bars, costs, unpriced, free):
         if not is_unpriced:
-            ax.annotate(f"${cost:,.2f}", (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+            ax.annotate(f"${cost:,.2f}" + (" (free tier)" if is_free else ""),
+                        (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
                         textcoords="offset points", va="center", fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, width * 1.25)
@@ -93,8 +97,9 @@ def cost_bars(estimate: pd.DataFrame, ax=None, title: str = "monthly cost by ite
     if unpriced.any():
         handles.append(Patch(facecolor=COST_COLOURS["unpriced"], edgecolor="grey", hatch="//",
                              label="beyond the price list: ask the vendor"))
-    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     ax.set_title(title)
+    ax.figure.tight_layout()
     return ax
 
 
@@ -129,9 +134,10 @@ def sampling_tradeoff(table: pd.DataFrame, cost_col: str = "xray_usd_per_month",
     right.set_xlim(0, 118)
     right.set_xlabel("% of failed requests still traced")
     seen = dict.fromkeys(families)
-    left.legend(handles=[Patch(color=STRATEGY_FAMILIES.get(f, ("other", "tab:gray"))[1],
-                               label=STRATEGY_FAMILIES.get(f, ("other",))[0]) for f in seen],
-                loc="lower right", fontsize=7)
-    left.figure.suptitle(title)
-    left.figure.tight_layout()
+    fig = left.figure
+    fig.suptitle(title)
+    fig.legend(handles=[Patch(color=STRATEGY_FAMILIES.get(f, ("other", "tab:gray"))[1],
+                              label=STRATEGY_FAMILIES.get(f, ("other",))[0]) for f in seen],
+               loc="lower center", ncol=len(seen), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))        # room under the panels for the legend
     return axes
