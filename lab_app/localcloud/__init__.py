@@ -57,7 +57,7 @@ class LocalCloudInfo:
 
 def _resolve(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None) -> LocalCloudInfo:
     return LocalCloudInfo(
-        data_dir=Path(data_dir or config.data_dir()).resolve(),
+        data_dir=Path(data_dir or config.state_dir()).resolve(),
         aws_port=config.aws_port() if aws_port is None else int(aws_port),
         otlp_port=config.otlp_port() if otlp_port is None else int(otlp_port),
         daemon_port=config.daemon_port() if daemon_port is None else int(daemon_port),

@@ -104,7 +104,7 @@ class LocalCloud:
     def __init__(self, data_dir: str | Path | None = None, aws_port: int | None = None,
                  otlp_port: int | None = None, daemon_port: int | None = None, host: str = config.HOST,
                  components: list[str] | None = None):
-        self.data_dir = Path(data_dir or config.data_dir()).resolve()
+        self.data_dir = Path(data_dir or config.state_dir()).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.ports = {
