@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import boto3
 import numpy as np
 
+from lab_app.localcloud.logs import Logs
 from lab_app.localcloud.server import LocalCloud
 
 BATCH = 10_000
@@ -81,8 +82,9 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     ours = LocalCloud(tmp / "ours", aws_port=0, otlp_port=0, daemon_port=0,
-                      components=["lab_app.localcloud.logs:Logs"]).start()
-    moto = LocalCloud(tmp / "moto", aws_port=0, otlp_port=0, daemon_port=0, components=[]).start()
+                      components=[Logs], middleware=[]).start()
+    moto = LocalCloud(tmp / "moto", aws_port=0, otlp_port=0, daemon_port=0, components=[],
+                      middleware=[]).start()
     try:
         now_ms = int(time.time() * 1000)
         base = now_ms - 3 * 3600 * 1000

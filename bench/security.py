@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
 
+from lab_app import config
 from lab_app.localcloud.server import LocalCloud
 
 N_CALLS = int(os.environ.get("BENCH_CALLS", "300"))
@@ -60,13 +61,13 @@ def main() -> None:
             summary("logging trail + 4 CIS metric filters", timed_calls(logs, N_CALLS), base)
             print(f"  events recorded: {trail_component.status()['events']}, delivered: {trail_component.delivered}")
 
-            alarms = cloud.component("alarms")
+            alarms = cloud.component("alarms").evaluator
             sns = boto3.client("sns")
             topic = sns.create_topic(Name="bench")["TopicArn"]
             security.put_cis_alarms(topic)
             from moto.cloudwatch.models import cloudwatch_backends
 
-            backend = cloudwatch_backends["123456789012"]["us-east-1"]
+            backend = cloudwatch_backends[config.ACCOUNT_ID][config.REGION]
             print("alarm evaluation pass (4 CIS alarms)")
             for extra in (0, 10_000, 100_000):
                 if extra:

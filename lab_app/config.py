@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / "data"
+# The seed data shipped with the workbook (users, activities, pricing, sample rule files): read-only.
+SEED_DATA_DIR = REPO_ROOT / "data"
 
 # Ports of the local cloud (DESIGN.md, "public contract"); each overridable by the variable beside it.
 DEFAULT_AWS_PORT = 4566
@@ -28,6 +29,8 @@ LOCAL_AWS_SECRET_ACCESS_KEY = "local-cloud-dummy-secret"  # pragma: allowlist se
 LOCAL_HONEYCOMB_KEY = "local-honeycomb-key"  # pragma: allowlist secret
 LOCAL_ROLLBAR_TOKEN = "local-rollbar-token"  # pragma: allowlist secret
 REGION = "us-east-1"
+# The account the local cloud serves: moto's default, the one boto3 with dummy credentials talks to.
+ACCOUNT_ID = "123456789012"
 
 SECRET_NAMES = (
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "HONEYCOMB_API_KEY",
@@ -54,7 +57,8 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not a port number: unset it or give an integer such as {default}") from None
 
 
-def data_dir() -> Path:
+def state_dir() -> Path:
+    """Where the local cloud keeps its state (the DuckDB store, its log, its pid): LAB_DATA_DIR or ``.lab/``."""
     return Path(os.environ.get("LAB_DATA_DIR") or (REPO_ROOT / ".lab")).resolve()
 
 

@@ -24,7 +24,7 @@ from typing import Iterator
 import pandas as pd
 import urllib3
 
-from lab_app.config import DATA_DIR
+from lab_app.config import SEED_DATA_DIR
 
 # route template (the Flask rule) -> weight. The names match what the tracers record.
 DEFAULT_MIX: dict[str, float] = {
@@ -63,9 +63,9 @@ class _Catalog:
 
     @classmethod
     def load(cls) -> "_Catalog":
-        with open(DATA_DIR / "users.json", encoding="utf-8") as fh:
+        with open(SEED_DATA_DIR / "users.json", encoding="utf-8") as fh:
             handles = [u["handle"] for u in json.load(fh)["users"]]
-        with open(DATA_DIR / "activities.json", encoding="utf-8") as fh:
+        with open(SEED_DATA_DIR / "activities.json", encoding="utf-8") as fh:
             uuids = [a["uuid"] for a in json.load(fh)["activities"]]
         return cls(handles, uuids)
 

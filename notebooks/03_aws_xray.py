@@ -92,7 +92,7 @@ from lab_app.query import xray as xq
 from lab_app.services import Faults
 
 AWS = f"{sys.executable} -m awscli"  # the awscli of this environment, whatever PATH the kernel has
-RULE_JSON = config.DATA_DIR / "xray-sampling-rule.json"  # the seed's sampling rule
+RULE_JSON = config.SEED_DATA_DIR / "xray-sampling-rule.json"  # the seed's sampling rule
 
 # %% [markdown]
 # ## 1. The X-Ray daemon

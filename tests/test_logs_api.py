@@ -330,11 +330,12 @@ def test_watchtower_unchanged(logs):
 
 
 def test_data_survives_restart(tmp_path):
+    from lab_app.localcloud.logs import Logs
     from lab_app.localcloud.server import LocalCloud
 
     def start():
         return LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                          components=["lab_app.localcloud.logs:Logs"]).start()
+                          components=[Logs]).start()
 
     lc = start()
     client = boto3.client("logs", endpoint_url=lc.aws_url, region_name="us-east-1", aws_access_key_id="testing",

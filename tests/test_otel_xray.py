@@ -9,9 +9,11 @@ import re
 import threading
 
 from botocore.credentials import Credentials
+from xray_helpers import RecordingXRay
 
 from lab_app.instrument import otel_xray
 from lab_app.localcloud.server import LocalCloud
+from lab_app.localcloud.xray_otlp import XRayOTLP
 from lab_app.runner import ServerThread
 
 AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"  # pragma: allowlist secret
@@ -96,7 +98,7 @@ def test_exporter_delivers_w3c_ids_to_the_otlp_endpoint(tmp_path):
     from opentelemetry.trace import SpanKind
 
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
+                    components=[XRayOTLP, RecordingXRay]).start()
     try:
         provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
         provider.add_span_processor(SimpleSpanProcessor(

@@ -9,11 +9,11 @@ import requests
 
 from conftest import Cruddur
 from lab_app import services
-from lab_app.config import DATA_DIR
+from lab_app.config import SEED_DATA_DIR
 from lab_app.services import Fault, Faults
 
 SEED_UUID = "68f126b0-1ceb-4a33-88be-d90fa7109eee"
-USERS = {u["handle"] for u in json.loads((DATA_DIR / "users.json").read_text())["users"]}
+USERS = {u["handle"] for u in json.loads((SEED_DATA_DIR / "users.json").read_text())["users"]}
 
 
 @pytest.fixture(scope="module")

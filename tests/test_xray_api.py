@@ -17,7 +17,7 @@ from xray_helpers import Spec, documents, new_id, new_trace_id
 from lab_app import config
 
 AWS = str(Path(sys.executable).with_name("aws"))
-RULE_FILE = config.DATA_DIR / "xray-sampling-rule.json"
+RULE_FILE = config.SEED_DATA_DIR / "xray-sampling-rule.json"
 
 
 @pytest.fixture

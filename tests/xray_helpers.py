@@ -21,12 +21,12 @@ def wait_for(predicate, timeout: float = 5.0):
 
 
 class RecordingXRay(Component):
-    """Test double of the X-Ray stand-in's ingest API (``"xray_helpers:RecordingXRay"`` as a component)."""
+    """Test double of the X-Ray stand-in's ingest API (pass ``RecordingXRay`` in ``components=``)."""
 
     name = "xray"
 
-    def __init__(self, cloud):
-        super().__init__(cloud)
+    def __init__(self, ctx):
+        super().__init__(ctx)
         self.docs: list[dict] = []
 
     def ingest_documents(self, docs):

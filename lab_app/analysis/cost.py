@@ -28,9 +28,9 @@ from typing import Any
 
 import pandas as pd
 
-from lab_app.config import DATA_DIR
+from lab_app.config import SEED_DATA_DIR
 
-PRICING_FILE = DATA_DIR / "pricing.json"
+PRICING_FILE = SEED_DATA_DIR / "pricing.json"
 GB = 1e9  # AWS bills logs in GB (10^9 bytes)
 SECONDS_PER_DAY = 86_400
 

@@ -1,20 +1,24 @@
 """What every stand-in (X-Ray, CloudWatch Logs, Honeycomb, Rollbar, ...) looks like to the process.
 
-A component is created with the running :class:`~lab_app.localcloud.server.LocalCloud`, declares its
-tables in :meth:`setup`, claims requests on the AWS port with :meth:`matches` (by path or
-``X-Amz-Target``, never by reading the body) and serves them as a WSGI app. Components that listen
-on ports of their own (the OTLP receiver, the X-Ray daemon) open them in :meth:`start`.
+A component is created with a :class:`Context`, the small part of the process it may use: the store,
+the clock, a logger, the host and ports, moto's WSGI app, the gateway's observers and the other
+components by name. It declares its tables in :meth:`Component.setup`, claims requests on the AWS port
+with :meth:`Component.matches` (by path or ``X-Amz-Target``, never by reading the body) and serves them
+as a WSGI app. Components that listen on ports of their own (the OTLP receiver, the X-Ray daemon) open
+them in :meth:`Component.start`.
 """
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab_app.localcloud.server import LocalCloud
+    from lab_app.localcloud.store import Store
 
 
 class Clock:
@@ -32,14 +36,49 @@ class Clock:
         self.offset += seconds
         return self.now()
 
+    def not_before(self, latest_seen: float | None) -> None:
+        """After a restart the local-only offset is gone: never let the clock run behind what is stored."""
+        if latest_seen is not None and float(latest_seen) > self.now():
+            self.advance(float(latest_seen) - self.now() + 0.001)
+
+
+@dataclass
+class Context:
+    """The part of the process a component may use (given by :class:`~lab_app.localcloud.server.LocalCloud`)."""
+
+    store: "Store"
+    clock: Clock
+    log: logging.Logger
+    host: str
+    ports: dict[str, int]                    # the listeners' ports; a component that binds port 0 writes the real one
+    observers: list[Callable]                # called with (environ, status, headers, body) after each AWS request
+    _moto: Callable[[], Any]
+    _components: Callable[[], list["Component"]]
+
+    @property
+    def moto(self) -> Any:
+        """moto's WSGI app (every AWS service we do not implement), created on first use."""
+        return self._moto()
+
+    def component(self, name: str) -> "Component":
+        for comp in self._components():
+            if comp.name == name:
+                return comp
+        raise KeyError(f"no component named {name!r}; have {[c.name for c in self._components()]}")
+
+    def flush_pending(self, timeout: float = 10.0) -> bool:
+        """Let every component finish work it has queued (deliveries still on their way). False on a timeout."""
+        return all([comp.flush_pending(timeout) for comp in self._components()])
+
 
 class Component:
     name = "component"
 
-    def __init__(self, cloud: "LocalCloud"):
-        self.cloud = cloud
-        self.store = cloud.store
-        self.log = cloud.log.getChild(self.name)
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.clock = ctx.clock
+        self.log = ctx.log.getChild(self.name)
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -58,6 +97,10 @@ class Component:
         """Counts for ``python -m lab_app.localcloud status``."""
         return {}
 
+    def flush_pending(self, timeout: float) -> bool:
+        """Finish queued work now (see :meth:`Context.flush_pending`); True when nothing is left."""
+        return True
+
     # the AWS port ------------------------------------------------------------------------------
     def matches(self, environ: dict) -> bool:
         """True when a request on the AWS port is this component's (path or X-Amz-Target only)."""
@@ -74,28 +117,3 @@ class Component:
 def json_response(body: Any, status: int = 200, headers: dict | None = None,
                   content_type: str = "application/json") -> Response:
     return Response(json.dumps(body, default=str), status=status, headers=headers, content_type=content_type)
-
-
-def aws_json_error(code: str, message: str, status: int = 400, amz_json: bool = True,
-                   extra: dict | None = None) -> Response:
-    """The error body botocore turns into ``ClientError`` with ``Error.Code == code`` (``extra``: more fields)."""
-    body = {"__type": code, "message": message, **(extra or {})}
-    headers = {"x-amzn-ErrorType": code}
-    ctype = "application/x-amz-json-1.1" if amz_json else "application/json"
-    return json_response(body, status=status, headers=headers, content_type=ctype)
-
-
-class AwsError(Exception):
-    """An AWS API error a stand-in raises; ``response()`` renders it the way the real service does."""
-
-    code = "InternalFailure"
-    status = 400
-    amz_json = True  # application/x-amz-json-1.1 (JSON-RPC services); False: rest-json
-
-    def __init__(self, message: str, **extra: Any):
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
-
-    def response(self) -> Response:
-        return aws_json_error(self.code, self.message, self.status, self.amz_json, self.extra)

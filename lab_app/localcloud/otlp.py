@@ -1,6 +1,6 @@
 """The Honeycomb stand-in: an OTLP/HTTP trace receiver plus the Honeycomb API subset the notebooks use.
 
-Listens on its own port (``cloud.ports["otlp"]``, default 4318) and answers like Honeycomb's ingest
+Listens on its own port (``ctx.ports["otlp"]``, default 4318) and answers like Honeycomb's ingest
 and API hosts do:
 
 - ``POST /v1/traces``: OTLP/HTTP in protobuf (``application/x-protobuf``, optionally gzip/deflate) or
@@ -280,8 +280,8 @@ class Honeycomb(Component):
     name = "honeycomb"
     max_body_bytes = MAX_BODY_BYTES
 
-    def __init__(self, cloud):
-        super().__init__(cloud)
+    def __init__(self, ctx):
+        super().__init__(ctx)
         self._server: ServerThread | None = None
         self.spans_received = 0
 
@@ -292,9 +292,9 @@ class Honeycomb(Component):
         self.store.ensure_table(RESULTS_TABLE, RESULTS_DDL)
 
     def start(self) -> None:
-        self._server = ServerThread(self.wsgi, port=self.cloud.ports["otlp"], host=self.cloud.host, name="otlp")
+        self._server = ServerThread(self.wsgi, port=self.ctx.ports["otlp"], host=self.ctx.host, name="otlp")
         self._server.start()
-        self.cloud.ports["otlp"] = self._server.port
+        self.ctx.ports["otlp"] = self._server.port
 
     def stop(self) -> None:
         if self._server is not None:
@@ -307,7 +307,7 @@ class Honeycomb(Component):
     def status(self) -> dict[str, Any]:
         rows = self.store.execute(f"SELECT count(*), count(DISTINCT dataset) FROM {SPANS_TABLE}")
         return {"spans": rows[0][0], "datasets": rows[0][1], "queries": self.store.count(QUERIES_TABLE),
-                "port": self.cloud.ports["otlp"]}
+                "port": self.ctx.ports["otlp"]}
 
     # local-only control routes --------------------------------------------------------------------
     def control(self, action: str, payload: dict) -> dict | None:

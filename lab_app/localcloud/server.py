@@ -5,8 +5,6 @@ runs it in the foreground; ``start`` (see ``lab_app.localcloud``) runs that in t
 """
 from __future__ import annotations
 
-import importlib
-import io
 import json
 import logging
 import os
@@ -18,8 +16,18 @@ from typing import Any, Callable
 from werkzeug.wrappers import Request, Response
 
 from lab_app import config
-from lab_app.localcloud.component import Clock, Component, json_response
+from lab_app.localcloud.aws.request import read_body
+from lab_app.localcloud.cloudtrail import CloudTrail
+from lab_app.localcloud.cloudwatch import CloudWatch
+from lab_app.localcloud.component import Clock, Component, Context, json_response
+from lab_app.localcloud.events import EventBridge
+from lab_app.localcloud.iam import IamPolicyCheck
+from lab_app.localcloud.logs import Logs
+from lab_app.localcloud.otlp import Honeycomb
+from lab_app.localcloud.rollbar import Rollbar
 from lab_app.localcloud.store import Store
+from lab_app.localcloud.xray import XRay
+from lab_app.localcloud.xray_otlp import XRayOTLP
 from lab_app.runner import ServerThread
 
 IDENTITY = "lab_app.localcloud"
@@ -27,26 +35,27 @@ DB_FILE = "localcloud.duckdb"
 LOG_FILE = "localcloud.log"
 PID_FILE = "localcloud.pid"
 
-# Every stand-in, in the order the gateway asks them whether a request is theirs.
-# "module:Class"; each issue that adds a stand-in adds its line here.
-COMPONENTS: list[str] = [
-    "lab_app.localcloud.iam_auth:IamAuth",  # first: IAM users' calls are checked before any stand-in
-    "lab_app.localcloud.otlp:Honeycomb",
-    "lab_app.localcloud.rollbar:Rollbar",
-    "lab_app.localcloud.alarms:AlarmsComponent",
-    "lab_app.localcloud.trail:CloudTrail",
-    "lab_app.localcloud.xray:XRay",
-    "lab_app.localcloud.xray_otlp:XRayOTLP",
-    "lab_app.localcloud.logs:Logs",
+# Every stand-in, in the order the gateway asks them whether a request is theirs; each issue that adds a
+# stand-in adds its line here.
+COMPONENTS: list[type[Component]] = [
+    Honeycomb,
+    Rollbar,
+    CloudWatch,
+    EventBridge,
+    CloudTrail,
+    XRay,
+    XRayOTLP,
+    Logs,
 ]
-
-
-class AuditEvent(dict):
-    """What the gateway tells observers about one AWS request (used by the CloudTrail recorder)."""
+# What the gateway runs before routing: each may answer a request itself (IAM: a denied call).
+MIDDLEWARE = [IamPolicyCheck]
 
 
 class Gateway:
-    """WSGI app on the AWS port: our stand-ins first, then moto for every other AWS service."""
+    """WSGI app on the AWS port: the middleware, then our stand-ins, then moto for every other AWS service.
+
+    Observers (the CloudTrail recorder) see every AWS request with its answer, the middleware's too.
+    """
 
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
@@ -68,12 +77,9 @@ class Gateway:
         if path.startswith("/_localcloud/"):
             return self.cloud.control_app(environ, start_response)
         observers = self.cloud.observers
-        if observers:
-            # Buffer the body so observers can see the request parameters after the handler read them.
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["lab.request_body"] = body
+        if observers or self.cloud.middleware:
+            # Buffer the body so the middleware and observers can read the request parameters too.
+            read_body(environ)
         app = self.route(environ)
         if not observers:
             return app(environ, start_response)
@@ -94,6 +100,10 @@ class Gateway:
         return [response_body]
 
     def route(self, environ: dict):
+        for check in self.cloud.middleware:
+            answer = check.check(environ)
+            if answer is not None:
+                return answer
         for component in self.cloud.components:
             if component.matches(environ):
                 return component
@@ -103,8 +113,8 @@ class Gateway:
 class LocalCloud:
     def __init__(self, data_dir: str | Path | None = None, aws_port: int | None = None,
                  otlp_port: int | None = None, daemon_port: int | None = None, host: str = config.HOST,
-                 components: list[str] | None = None):
-        self.data_dir = Path(data_dir or config.data_dir()).resolve()
+                 components: list[type[Component]] | None = None, middleware: list[type] | None = None):
+        self.data_dir = Path(data_dir or config.state_dir()).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.ports = {
@@ -117,21 +127,18 @@ class LocalCloud:
         self.started_at = time.time()
         self.observers: list[Callable] = []
         self.store = Store(self.data_dir / DB_FILE)
-        self.components: list[Component] = []
-        for spec in (COMPONENTS if components is None else components):
-            module_name, _, class_name = spec.partition(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
-            self.components.append(cls(self))
         self.gateway = Gateway(self)
+        self.components: list[Component] = []
+        self.context = Context(store=self.store, clock=self.clock, log=self.log, host=self.host, ports=self.ports,
+                               observers=self.observers, _moto=lambda: self.gateway.moto,
+                               _components=lambda: self.components)
+        self.middleware = [cls(self.context) for cls in (MIDDLEWARE if middleware is None else middleware)]
+        self.components = [cls(self.context) for cls in (COMPONENTS if components is None else components)]
         self._aws_server: ServerThread | None = None
         self._stopped = threading.Event()
 
-    # --- component lookup ------------------------------------------------------------------------
     def component(self, name: str) -> Component:
-        for comp in self.components:
-            if comp.name == name:
-                return comp
-        raise KeyError(f"no component named {name!r}; have {[c.name for c in self.components]}")
+        return self.context.component(name)
 
     @property
     def aws_url(self) -> str:
@@ -192,7 +199,8 @@ class LocalCloud:
             "uptime_s": round(time.time() - self.started_at, 1),
             "data_dir": str(self.data_dir),
             "ports": dict(self.ports),
-            "components": {comp.name: comp.status() for comp in self.components},
+            "components": {**{check.name: check.status() for check in self.middleware},
+                           **{comp.name: comp.status() for comp in self.components}},
         }
 
     # --- /_localcloud/ control routes (health, status, reset, per-component actions) ---------------

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
+from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component
 
 XRAY_ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
@@ -543,8 +544,8 @@ class XRayOTLP(Component):
     name = "xray-otlp"
     path = "/v1/traces"
 
-    def __init__(self, cloud):
-        super().__init__(cloud)
+    def __init__(self, ctx):
+        super().__init__(ctx)
         self.indexed_attributes: list[str] = []
         self.index_all_attributes = False
         self.counts = {"requests": 0, "spans": 0, "segments": 0, "rejected_spans": 0, "bad_requests": 0}
@@ -591,7 +592,8 @@ class XRayOTLP(Component):
             resp.headers["Allow"] = "POST"
             return resp(environ, start_response)
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("AWS4-HMAC-SHA256 ") or "/xray/aws4_request" not in auth:
+        scope = parse_scope(auth)
+        if not auth.startswith("AWS4-HMAC-SHA256 ") or scope is None or scope.service != "xray":
             resp = self._error(403, "Missing Authentication Token: sign the request with SigV4 for service 'xray' "
                                     "(lab_app.instrument.otel_xray.SigV4Auth does)", as_json)
             resp.headers["x-amzn-ErrorType"] = "MissingAuthenticationTokenException"
@@ -623,14 +625,14 @@ class XRayOTLP(Component):
             return self._error(400, f"{len(spans)} spans in one request; the limit is {MAX_SPANS_PER_REQUEST}",
                                as_json)(environ, start_response)
         try:
-            xray = self.cloud.component("xray")
+            xray = self.ctx.component("xray")
         except KeyError:
             return self._error(501, "the X-Ray stand-in is not running in this local cloud, so there is nowhere to "
-                                    "store segments (add lab_app.localcloud.xray to COMPONENTS)",
+                                    "store segments (add lab_app.localcloud.xray.XRay to COMPONENTS)",
                                as_json)(environ, start_response)
         errors: list[tuple[str, str]] = []
         docs = []
-        now = self.cloud.clock.now()
+        now = self.clock.now()
         for span in spans:
             try:
                 doc = span_to_segment(span, self.indexed_attributes, self.index_all_attributes, now=now)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from lab_app.config import DATA_DIR
+from lab_app.config import SEED_DATA_DIR
 
 MAX_MESSAGE_CHARS = 280
 TTLS = {"30-days": timedelta(days=30), "7-days": timedelta(days=7), "3-days": timedelta(days=3),
@@ -43,7 +43,7 @@ def validate_message(message: Any) -> list[str]:
 
 
 class CruddurData:
-    def __init__(self, data_dir: Path = DATA_DIR, now: datetime | None = None):
+    def __init__(self, data_dir: Path = SEED_DATA_DIR, now: datetime | None = None):
         now = now or datetime.now(timezone.utc)
         self.lock = threading.Lock()
         self.users = {u["handle"]: u for u in _load("users.json", data_dir)["users"]}

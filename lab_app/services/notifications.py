@@ -28,7 +28,7 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from opentelemetry import trace
 
-from lab_app.config import DATA_DIR
+from lab_app.config import SEED_DATA_DIR
 from lab_app.services.faults import Faults
 
 SERVICE_NAME = "notifications"
@@ -40,9 +40,9 @@ tracer = trace.get_tracer("cruddur.notifications")
 
 class NotificationStore:
     def __init__(self):
-        with open(DATA_DIR / "notifications.json", encoding="utf-8") as fh:
+        with open(SEED_DATA_DIR / "notifications.json", encoding="utf-8") as fh:
             self.items = json.load(fh)["notifications"]
-        with open(DATA_DIR / "users.json", encoding="utf-8") as fh:
+        with open(SEED_DATA_DIR / "users.json", encoding="utf-8") as fh:
             self.handles = [u["handle"] for u in json.load(fh)["users"]]
         self.lock = threading.Lock()
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab_app.localcloud.component import AwsError
+from lab_app.localcloud.aws.errors import JSON_11, AwsError
 
 
 class LogsError(AwsError):
     code = "ServiceUnavailableException"
+    wire = JSON_11
 
 
 class ResourceNotFoundException(LogsError):

@@ -18,14 +18,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from lab_app import config
+from lab_app.localcloud.aws import paging
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate, parse_filter_pattern, to_sql
 from lab_app.localcloud.logs.filter_pattern.ast import JsonPattern
 from lab_app.localcloud.logs.filter_pattern.evaluator import dimension_value, metric_value
 from lab_app.localcloud.logs.insights.compiler import EVENTS_TABLE, Scope, compile_query, used_params
 from lab_app.localcloud.logs.insights.parser import parse_query
-
-ACCOUNT_ID = "123456789012"  # moto's default account: the one boto3 with dummy credentials talks to
 
 MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26
@@ -64,17 +64,17 @@ DDL = {
 
 
 def _arn(region: str, group: str) -> str:
-    return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}"
+    return f"arn:aws:logs:{region}:{config.ACCOUNT_ID}:log-group:{group}"
 
 
 def _token(payload: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    return paging.encode(payload)
 
 
 def _untoken(token: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except Exception:
+        return paging.decode(token)
+    except paging.InvalidToken:
         raise exc.InvalidParameterException("The specified nextToken is invalid.") from None
 
 
@@ -723,7 +723,7 @@ class LogsBackend:
         for g in groups:
             self._require_group(region, g)
         query = parse_query(query_string)  # MalformedQueryException with the position
-        scope = Scope(region=region, account=ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
+        scope = Scope(region=region, account=config.ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
         compiled = compile_query(query, scope, limit)
         with self._jobs_lock:
@@ -827,7 +827,7 @@ class LogsBackend:
             raise exc.ResourceNotFoundException("The specified log record does not exist.")
         grp, stream, ts, ingest, message, is_json = rows[0]
         record = {"@timestamp": str(ts), "@ingestionTime": str(ingest), "@logStream": stream,
-                  "@log": f"{ACCOUNT_ID}:{grp}", "@message": message}
+                  "@log": f"{config.ACCOUNT_ID}:{grp}", "@message": message}
         if is_json:
             def flatten(prefix: str, value: Any) -> None:
                 if isinstance(value, dict):

@@ -1,7 +1,6 @@
 """Parse CloudWatch Logs JSON 1.1 requests and serialise the backend's answers (no logic here)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from lab_app.localcloud.logs import exceptions as exc
@@ -161,14 +160,3 @@ class LogsResponses:
 
         return getattr(self, operation) if operation in OPERATIONS else None
 
-
-def parse_body(raw: bytes) -> dict:
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise exc.LogsError("Start of structure or map found where not expected.") from None
-    if not isinstance(body, dict):
-        raise exc.InvalidParameterException("The request body must be a JSON object.")
-    return body

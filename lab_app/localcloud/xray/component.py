@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Response
 
+from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component
 from lab_app.localcloud.xray.daemon import XRayDaemon
 from lab_app.localcloud.xray.models import XRayBackend
@@ -15,9 +16,9 @@ from lab_app.localcloud.xray.urls import daemon_paths, url_paths
 class XRay(Component):
     name = "xray"
 
-    def __init__(self, cloud):
-        super().__init__(cloud)
-        self.backend = XRayBackend(self.store, clock=cloud.clock.now)
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.backend = XRayBackend(self.store, clock=self.clock.now)
         self.responses = XRayResponse(lambda region: self.backend)
         self.daemon: XRayDaemon | None = None
 
@@ -26,9 +27,9 @@ class XRay(Component):
         self.backend.setup()
 
     def start(self) -> None:
-        self.daemon = XRayDaemon(self.cloud.host, self.cloud.ports["daemon"], ingest=self.ingest_documents,
+        self.daemon = XRayDaemon(self.ctx.host, self.ctx.ports["daemon"], ingest=self.ingest_documents,
                                  sampling_app=self._daemon_app).start()
-        self.cloud.ports["daemon"] = self.daemon.port
+        self.ctx.ports["daemon"] = self.daemon.port
 
     def stop(self) -> None:
         if self.daemon is not None:
@@ -55,7 +56,10 @@ class XRay(Component):
         if environ.get("PATH_INFO") not in url_paths or environ.get("REQUEST_METHOD") != "POST":
             return False
         auth = environ.get("HTTP_AUTHORIZATION", "")
-        return not auth or "/xray/aws4_request" in auth
+        if not auth:  # the daemon's unsigned sampling calls, curl
+            return True
+        scope = parse_scope(auth)
+        return scope is not None and scope.service == "xray"
 
     def __call__(self, environ: dict, start_response: Callable):
         return self.responses.dispatch(environ, url_paths[environ["PATH_INFO"]])(environ, start_response)

@@ -26,6 +26,7 @@ from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from lab_app import config
 from lab_app.runner import ServerThread
 
 log = logging.getLogger("lab_app.localcloud.xray.daemon")
@@ -73,7 +74,7 @@ class SigV4Forwarder:
         import botocore.session
 
         session = botocore.session.get_session()
-        self.region = region or session.get_config_variable("region") or "us-east-1"
+        self.region = region or session.get_config_variable("region") or config.REGION
         self.endpoint = (endpoint or f"https://xray.{self.region}.amazonaws.com").rstrip("/")
         self.credentials = credentials or session.get_credentials()
         if self.credentials is None:

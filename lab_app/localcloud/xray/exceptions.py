@@ -1,12 +1,12 @@
 """X-Ray's error shapes: rest-json bodies botocore turns into the ClientError codes AWS would raise."""
 from __future__ import annotations
 
-from lab_app.localcloud.component import AwsError
+from lab_app.localcloud.aws.errors import REST_JSON, AwsError
 
 
 class XRayError(AwsError):
     code = "InvalidRequestException"
-    amz_json = False  # X-Ray is rest-json
+    wire = REST_JSON  # X-Ray is rest-json
 
 
 class InvalidRequestException(XRayError):

@@ -12,13 +12,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from lab_app import config
+from lab_app.localcloud.aws import paging
 from lab_app.localcloud.store import Store
 from lab_app.localcloud.xray import sampling
 from lab_app.localcloud.xray.exceptions import InvalidRequestException, RuleLimitExceededException
 from lab_app.localcloud.xray.filter_expr import parse, to_sql
 from lab_app.localcloud.xray.summarize import summarize
 
-ACCOUNT_ID = "123456789012"
 TRACE_ID = re.compile(r"^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")
 ENTITY_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -155,7 +156,7 @@ def _validate_body(entity: dict, depth: int) -> str | None:
 
 
 class XRayBackend:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time, region: str = "us-east-1"):
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, region: str = config.REGION):
         self.store = store
         self.now = clock
         self.region = region
@@ -285,14 +286,14 @@ class XRayBackend:
     # --- reading traces --------------------------------------------------------------------------------------
     @staticmethod
     def _token(offset: int, fingerprint: str) -> str:
-        return base64.urlsafe_b64encode(json.dumps({"o": offset, "f": fingerprint}).encode()).decode()
+        return paging.encode({"o": offset, "f": fingerprint})
 
     @staticmethod
     def _offset(token: str | None, fingerprint: str) -> int:
         if not token:
             return 0
         try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            data = paging.decode(token)
             offset = int(data["o"])
         except Exception:
             raise InvalidRequestException("The NextToken is not valid") from None
@@ -456,7 +457,7 @@ class XRayBackend:
     # --- groups ----------------------------------------------------------------------------------------------------
     def _group_arn(self, name: str) -> str:
         suffix = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=")[:52]
-        return f"arn:aws:xray:{self.region}:{ACCOUNT_ID}:group/{name}/{suffix}"
+        return f"arn:aws:xray:{self.region}:{config.ACCOUNT_ID}:group/{name}/{suffix}"
 
     @staticmethod
     def _group_out(row: dict) -> dict:
@@ -534,7 +535,7 @@ class XRayBackend:
 
     # --- sampling rules ----------------------------------------------------------------------------------------------
     def _rule_arn(self, name: str) -> str:
-        return f"arn:aws:xray:{self.region}:{ACCOUNT_ID}:sampling-rule/{name}"
+        return f"arn:aws:xray:{self.region}:{config.ACCOUNT_ID}:sampling-rule/{name}"
 
     def _rules(self) -> list[tuple[dict, float, float]]:
         rows = self.store.execute("SELECT name, arn, rule_json, created_at, modified_at FROM xray_sampling_rules")

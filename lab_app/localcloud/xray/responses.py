@@ -1,18 +1,17 @@
 """Parse X-Ray REST-JSON requests and serialise the answers; all logic lives in models.XRayBackend."""
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
+from lab_app.localcloud.aws.errors import AwsError
+from lab_app.localcloud.aws.request import json_body
+from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import json_response
-from lab_app.localcloud.xray.exceptions import InvalidRequestException, SerializationException, XRayError
+from lab_app.localcloud.xray.exceptions import InvalidRequestException, XRayError
 from lab_app.localcloud.xray.models import XRayBackend
-
-CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/xray/aws4_request")
 
 
 def _timestamp(body: dict, key: str, required: bool = True) -> float | None:
@@ -54,25 +53,17 @@ class XRayResponse:
         self.backend_for = backend_for
 
     def dispatch(self, environ: dict, operation: str) -> Response:
-        request = Request(environ)
         try:
-            raw = request.get_data()
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                raise SerializationException("The request body is not valid JSON") from None
-            if not isinstance(body, dict):
-                raise SerializationException("The request body must be a JSON object")
-            match = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+            body = json_body(Request(environ).get_data())
             for key in STRING_FIELDS:
                 _optional(body, key, str)
             _optional(body, "InsightsConfiguration", dict)
             _optional(body, "SamplingStrategy", dict)
-            backend = self.backend_for(match.group(1) if match else "us-east-1")
+            backend = self.backend_for(region_of(environ, "xray"))
             result = getattr(self, operation)(backend, body)
             return json_response(result if result is not None else {})
-        except XRayError as exc:
-            return exc.response()
+        except AwsError as exc:
+            return exc.response(XRayError.wire)
 
     # --- traces ---------------------------------------------------------------------------------------
     def PutTraceSegments(self, backend: XRayBackend, body: dict) -> dict:

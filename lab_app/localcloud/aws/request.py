@@ -1,14 +1,16 @@
-"""What one signed AWS API request on the gateway is: service, operation, caller, region, parameters.
+"""What one AWS API request on the gateway is: service, operation, caller, region, parameters.
 
-Shared by the CloudTrail recorder (``trail.py``) and the IAM policy check (``iam_auth.py``). The
-operation comes from ``X-Amz-Target`` (JSON protocols), the ``Action`` parameter (query and EC2
-protocols) or, for REST protocols, from matching the method and path against the service's
-botocore model (``requestUri`` templates). The caller comes from the SigV4 ``Authorization``
-header's access key, looked up in moto's IAM and STS state: an IAM user's key, an assumed role's
-temporary key, or, for any other key (the local dummy key included), the account root.
+Shared by the CloudTrail recorder and the IAM policy check. The operation comes from ``X-Amz-Target``
+(JSON protocols), the ``Action`` parameter (query and EC2 protocols) or, for REST protocols, from
+matching the method and path against the service's botocore model (``requestUri`` templates). The
+caller comes from the SigV4 credential scope's access key (see :mod:`~lab_app.localcloud.aws.identity`).
+
+Also the body helpers every stand-in uses: :func:`read_body` (read once, leave it readable for the next
+handler) and :func:`json_body` (the one JSON body reader).
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -17,8 +19,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-# SigV4 credential scope: <key>/<yyyymmdd>/<region>/<signing name>/aws4_request
-_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+from lab_app import config
+from lab_app.localcloud.aws.errors import SerializationException
+from lab_app.localcloud.aws.sigv4 import credential_scope
+
+BODY_KEY = "lab.request_body"   # where the gateway keeps the buffered body in the WSGI environ
 
 # Signing names whose botocore service name differs (the signing name is the eventSource prefix).
 SIGNING_TO_SERVICE = {
@@ -36,9 +41,34 @@ SIGNING_TO_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "states": "
 READ_ONLY_PREFIXES = ("Get", "Describe", "List", "Lookup", "Head", "BatchGet", "Search", "Filter", "Test",
                       "Select", "Scan", "Query", "View")
 
-DEFAULT_ACCOUNT_ID = "123456789012"
+
+# --- the body ----------------------------------------------------------------------------------------
+def read_body(environ: dict) -> bytes:
+    """The request body, read once: kept in the environ and put back so the next handler reads it too."""
+    if BODY_KEY in environ:
+        return environ[BODY_KEY]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ[BODY_KEY] = body
+    return body
 
 
+def json_body(raw: bytes) -> dict:
+    """The JSON object of a JSON-protocol request (``{}`` when empty); ``SerializationException`` otherwise,
+    as AWS answers a body it cannot read as the operation's input structure."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:  # includes UnicodeDecodeError
+        raise SerializationException("Start of structure or map found where not expected.") from None
+    if not isinstance(body, dict):
+        raise SerializationException("Start of structure or map found where not expected.")
+    return body
+
+
+# --- the call --------------------------------------------------------------------------------------
 @dataclass
 class ApiCall:
     signing_name: str
@@ -63,26 +93,14 @@ class ApiCall:
         return bool(self.operation) and self.operation.startswith(READ_ONLY_PREFIXES)
 
 
-def credential_scope(environ: dict) -> tuple[str, str, str] | None:
-    """(access key id, region, signing name) from the Authorization header or a presigned URL."""
-    match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if match is None:
-        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-        cred = query.get("X-Amz-Credential", "")
-        parts = cred.split("/")
-        if len(parts) == 5 and parts[4] == "aws4_request":
-            return parts[0], parts[2], parts[3]
-        return None
-    key, _date, region, signing = match.groups()
-    return key, region, signing
-
-
 def caller(environ: dict) -> tuple[str, str]:
-    """(account id, region) of a signed request; unsigned ones get the default account in us-east-1."""
+    """(account id, region) of a signed request; unsigned ones get ``config.ACCOUNT_ID`` in ``config.REGION``."""
+    from lab_app.localcloud.aws.identity import identify
+
     scope = credential_scope(environ)
     if scope is None:
-        return DEFAULT_ACCOUNT_ID, "us-east-1"
-    return identify(scope[0])[0], scope[1]
+        return config.ACCOUNT_ID, config.REGION
+    return identify(scope.access_key_id)[0], scope.region
 
 
 _model_lock = threading.Lock()
@@ -167,30 +185,34 @@ def _listify(node: Any) -> Any:
     return node
 
 
+def _loads_object(body: bytes) -> dict:
+    try:
+        loaded = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def parse(environ: dict, body: bytes | None = None) -> ApiCall | None:
     """The API call a request makes, or None when it is not a SigV4-signed AWS request."""
     scope = credential_scope(environ)
     if scope is None:
         return None
-    key, region, signing = scope
+    signing = scope.service
     service = SIGNING_TO_SERVICE.get(signing, signing)
     model = service_model(service)
     protocol = model.protocol if model is not None else None
     if body is None:
-        body = environ.get("lab.request_body", b"") or b""
-    call = ApiCall(signing_name=signing, service=service, region=region, access_key_id=key, operation=None,
-                   protocol=protocol, session_token=environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
+        body = environ.get(BODY_KEY, b"") or b""
+    call = ApiCall(signing_name=signing, service=service, region=scope.region, access_key_id=scope.access_key_id,
+                   operation=None, protocol=protocol, session_token=environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
     target = environ.get("HTTP_X_AMZ_TARGET")
     content_type = environ.get("CONTENT_TYPE", "")
     path = environ.get("PATH_INFO", "/")
     query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if target:
         call.operation = target.rsplit(".", 1)[-1]
-        try:
-            loaded = json.loads(body) if body else {}
-            call.params = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            call.params = {}
+        call.params = _loads_object(body)
         return call
     if path.startswith("/service/") and "/operation/" in path:  # smithy RPC v2 (CBOR): name in the path
         call.operation = path.rsplit("/", 1)[-1]
@@ -204,97 +226,17 @@ def parse(environ: dict, body: bytes | None = None) -> ApiCall | None:
         call.params = _nest_query([(k, v) for k, v in form + query if k not in ("Action", "Version")
                                    and not k.startswith("X-Amz-")])
         return call
-    method = environ.get("REQUEST_METHOD", "GET")
-    for _score, route_method, pattern, required, name in _rest_routes(service):
-        if route_method != method or not pattern.fullmatch(path):
-            continue
-        keys = {k for k, _ in query}
-        if any(r not in keys for r in required):
-            continue
-        call.operation = name
-        break
+    call.operation = _rest_operation(service, environ.get("REQUEST_METHOD", "GET"), path, query)
     params: dict[str, Any] = {k: v for k, v in query if not k.startswith("X-Amz-")}
     if body and ("json" in content_type or protocol == "rest-json"):
-        try:
-            loaded = json.loads(body)
-            if isinstance(loaded, dict):
-                params.update(loaded)
-        except ValueError:
-            pass
+        params.update(_loads_object(body))
     call.params = params
     return call
 
 
-# --- who is calling ------------------------------------------------------------------------------
-def identify(access_key_id: str) -> tuple[str, dict[str, Any]]:
-    """(account id, CloudTrail ``userIdentity``) for an access key, from moto's IAM and STS state."""
-    from moto.iam.models import iam_backends
-
-    for account_id, account in list(iam_backends.items()):
-        backend = account.get("aws") if hasattr(account, "get") else None
-        if backend is None:
-            continue
-        access_key = backend.access_keys.get(access_key_id)
-        if access_key is None:
-            user = backend.get_user_from_access_key_id(access_key_id)
-            if user is None:
-                continue
-            return account_id, _user_identity(account_id, user, access_key_id)
-        if getattr(access_key, "role_arn", None):
-            return account_id, _role_identity(account_id, access_key.role_arn, access_key_id)
-        user = backend.get_user_from_access_key_id(access_key_id)
-        if user is not None:
-            return account_id, _user_identity(account_id, user, access_key_id)
-    return DEFAULT_ACCOUNT_ID, {
-        "type": "Root",
-        "principalId": DEFAULT_ACCOUNT_ID,
-        "arn": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root",
-        "accountId": DEFAULT_ACCOUNT_ID,
-        "accessKeyId": access_key_id,
-    }
-
-
-def _user_identity(account_id: str, user, access_key_id: str) -> dict[str, Any]:
-    return {
-        "type": "IAMUser",
-        "principalId": user.id,
-        "arn": user.arn,
-        "accountId": account_id,
-        "accessKeyId": access_key_id,
-        "userName": user.name,
-    }
-
-
-def _role_identity(account_id: str, role_arn: str, access_key_id: str) -> dict[str, Any]:
-    from moto.sts.models import sts_backends
-
-    session_name, created = "session", None
-    try:
-        for assumed in sts_backends[account_id]["aws"].assumed_roles:
-            if assumed.access_key_id == access_key_id:
-                session_name = assumed.session_name
-                created = getattr(assumed.access_key, "create_date", None)
-                break
-    except Exception:  # STS state missing: still describe the role
-        pass
-    role_name = role_arn.split("/")[-1]
-    role_id = "AROA" + role_name.upper()[:17]
-    try:
-        from moto.iam.models import iam_backends
-
-        role_id = iam_backends[account_id]["aws"].get_role_by_arn(role_arn).id
-    except Exception:
-        pass
-    return {
-        "type": "AssumedRole",
-        "principalId": f"{role_id}:{session_name}",
-        "arn": f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}",
-        "accountId": account_id,
-        "accessKeyId": access_key_id,
-        "sessionContext": {
-            "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn, "accountId": account_id,
-                              "userName": role_name},
-            "attributes": {"creationDate": created.strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
-                           "mfaAuthenticated": "false"},
-        },
-    }
+def _rest_operation(service: str, method: str, path: str, query: list[tuple[str, str]]) -> str | None:
+    keys = {k for k, _ in query}
+    for _score, route_method, pattern, required, name in _rest_routes(service):
+        if route_method == method and pattern.fullmatch(path) and all(r in keys for r in required):
+            return name
+    return None

@@ -1,6 +1,6 @@
 """CloudTrail in the local cloud: failed calls recorded with their error codes, delivery to the trail's
-log group, metric filters on it, LookupEvents, and the IAM check that makes a low-privilege user's
-calls fail the way they fail on AWS."""
+log group, metric filters on it, LookupEvents; end to end with the IAM check (tests/test_iam.py) that makes
+a low-privilege user's calls fail the way they fail on AWS."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lab_app.localcloud import apicall
-from lab_app.localcloud.iam_auth import evaluate
-from lab_app.localcloud.trail import parse_error
+from lab_app.localcloud.cloudtrail.models import parse_error
 
 READ_ONLY_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["logs:Describe*", "cloudwatch:Describe*", "ec2:Describe*"], "Resource": "*"}]}
@@ -176,31 +174,6 @@ def test_stopped_trail_delivers_nothing_but_history_keeps_events(trail):
 ])
 def test_parse_error(status, headers, body, expected):
     assert parse_error(status, headers, body) == expected
-
-
-@pytest.mark.parametrize("policies,action,decision", [
-    ([READ_ONLY_POLICY], "logs:DescribeLogGroups", "allow"),
-    ([READ_ONLY_POLICY], "logs:DeleteLogGroup", "implicit-deny"),
-    ([READ_ONLY_POLICY, {"Statement": {"Effect": "Deny", "Action": "logs:describe*"}}], "logs:DescribeLogGroups",
-     "explicit-deny"),
-    ([{"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}], "iam:ListUsers", "implicit-deny"),
-    ([{"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}], "ec2:DescribeVpcs", "allow"),
-])
-def test_policy_evaluation(policies, action, decision):
-    assert evaluate(policies, action) == decision
-
-
-def test_rest_operations_are_named_from_the_service_model():
-    environ = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/xray/aws4_request, "
-                                     "SignedHeaders=host, Signature=x",  # pragma: allowlist secret
-               "REQUEST_METHOD": "POST", "PATH_INFO": "/TraceSummaries", "CONTENT_TYPE": "application/json"}
-    call = apicall.parse(environ, b'{"StartTime": 1, "EndTime": 2}')
-    assert (call.operation, call.event_source, call.read_only) == ("GetTraceSummaries", "xray.amazonaws.com", True)
-    environ.update(PATH_INFO="/my-bucket", REQUEST_METHOD="PUT", QUERY_STRING="",
-                   HTTP_AUTHORIZATION=environ["HTTP_AUTHORIZATION"].replace("/xray/", "/s3/"))
-    assert apicall.parse(environ, b"").operation == "CreateBucket"
-    environ["QUERY_STRING"] = "policy="
-    assert apicall.parse(environ, b"").operation == "PutBucketPolicy"
 
 
 def test_assumed_role_sessions_are_checked_and_recorded(trail):

@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from lab_app.localcloud.alarms import aggregate, evaluate_datapoints, evaluation_range
+from lab_app.localcloud.cloudwatch.rules import aggregate, evaluate_datapoints, evaluation_range
 from lab_app.webhook import Webhook
 
 RETAIN = None
