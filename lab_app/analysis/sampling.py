@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lab_app.config import REPO_ROOT
+from lab_app.config import SEED_DATA_DIR
 
 TRACE_ID_LIMIT = (1 << 64) - 1
 
@@ -98,7 +98,7 @@ class Rule:
 
 
 DEFAULT_RULE = Rule("Default", 10000, 1, 0.05)
-SEED_RULE_FILE = REPO_ROOT / "data" / "xray-sampling-rule.json"
+SEED_RULE_FILE = SEED_DATA_DIR / "xray-sampling-rule.json"
 
 
 def seed_rule() -> Rule:
