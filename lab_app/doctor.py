@@ -125,6 +125,8 @@ class Report(list):
     def __str__(self) -> str:
         return "\n".join(self.lines() + [self.summary()])
 
+    __repr__ = __str__   # the aligned lines, in a terminal or a plain-text front end too
+
     def _repr_html_(self) -> str:
         colour = {"ok": "#1a7f37", "FAIL": "#cf222e", "skip": "#6e7781"}
         rows = "".join(
@@ -638,8 +640,7 @@ class CloudWatchLogs(_Pillar):
         self.client = aws["session"].client("logs")
         endpoint = self.client.meta.endpoint_url
         ignored = os.environ.get("AWS_ENDPOINT_URL_LOGS", "").strip()
-        used = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "").strip()
-        if ignored and ignored.rstrip("/") != used.rstrip("/"):
+        if ignored and ignored.rstrip("/") != endpoint.rstrip("/"):   # the same endpoint by another way: harmless
             raise Failed(f"AWS_ENDPOINT_URL_LOGS={ignored} is set, but the logs client goes to {endpoint}",
                          "botocore reads AWS_ENDPOINT_URL_CLOUDWATCH_LOGS (the service id is \"CloudWatch Logs\"): "
                          "rename AWS_ENDPOINT_URL_LOGS to AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
