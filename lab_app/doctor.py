@@ -192,16 +192,32 @@ def _error_text(response: requests.Response) -> str:
     return response.text[:200] or response.reason
 
 
-def _wait_for(read: Callable[[], object], seconds: float, interval: float = 0.05) -> tuple[object, float]:
-    """Call ``read`` until it returns something truthy or ``seconds`` pass; (the answer, seconds waited)."""
+def _wait_for(read: Callable[[], object], seconds: float, interval: float = 0.05,
+              longest: float = 1.0) -> tuple[object, float]:
+    """Call ``read`` until it returns something truthy or ``seconds`` pass; (the answer, seconds waited).
+
+    The pause between calls grows from ``interval`` by half each time, up to ``longest``.
+    """
     started = time.monotonic()
     while True:
         answer = read()
         waited = time.monotonic() - started
-        if answer or waited > seconds:
+        if answer or waited >= seconds:
             return answer, waited
-        time.sleep(min(interval, 1.0))
-        interval *= 1.5
+        time.sleep(min(interval, seconds - waited))
+        interval = min(interval * 1.5, max(longest, interval))
+
+
+def _endpoint_variable(service_variable: str) -> str:
+    """Which variable gave an AWS client its endpoint (for messages): the service's, the global one, or the region."""
+    for name in (service_variable, "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return name
+    return "AWS_DEFAULT_REGION"
+
+
+def _article(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 @contextlib.contextmanager
@@ -434,11 +450,11 @@ class Honeycomb(_Pillar):
         auth = self._auth(self.api, self.key_value, f"x-honeycomb-team in {self.headers_variable}")
         access = auth.get("api_key_access") or {}
         if not access.get("events"):
-            raise Failed(f"the key is a {auth.get('type', '?')} key that may not send events",
+            raise Failed(f"the key is {_article(auth.get('type', '?'))} key that may not send events",
                          f"use an ingest key ({HONEYCOMB_KEYS} > Ingest), or give this key 'Send Events'")
         self.team = (auth.get("team") or {}).get("slug") or ""
         self.environment = (auth.get("environment") or {}).get("slug") or ""
-        detail = (f"{auth.get('type', '?')} key of team {self.team or '?'}, environment "
+        detail = (f"{_article(auth.get('type', '?'))} key of team {self.team or '?'}, environment "
                   f"{self.environment or '(Classic: no environments)'}, may send events")
         # Reading back needs a key that may run queries: HONEYCOMB_API_KEY (a configuration key), else this one.
         from lab_app.query import spans
@@ -450,7 +466,7 @@ class Honeycomb(_Pillar):
             query_auth = self._auth(query_api, api_key, "HONEYCOMB_API_KEY")
             self.query_key, self.query_api = api_key, query_api
             self.can_query = bool((query_auth.get("api_key_access") or {}).get("queries"))
-            detail += f"; HONEYCOMB_API_KEY is a {query_auth.get('type', '?')} key"
+            detail += f"; HONEYCOMB_API_KEY is {_article(query_auth.get('type', '?'))} key"
         return detail + ("; the key for reading may run queries" if self.can_query else
                          "; no key here may run queries (the probe cannot be read back through the API)")
 
@@ -538,7 +554,8 @@ class Honeycomb(_Pillar):
                 return exc
             return int(frame["COUNT"].sum()) if "COUNT" in frame else None
 
-        found, waited = _wait_for(read, self.ctx.read_back_s, interval=3.0)  # 10 query results a minute at most
+        # Honeycomb runs at most 10 query results a minute: a few spaced tries, not a tight loop
+        found, waited = _wait_for(read, self.ctx.read_back_s, interval=3.0, longest=6.0)
         if isinstance(found, Exception):
             return f"{sent}; not read back: the Query Data API answered {found}; look at {where}"
         if not found:
@@ -589,7 +606,7 @@ class XRay(_Pillar):
         if response.status_code != 200 or rules is None:
             raise Failed(f"{tcp} answered GetSamplingRules with {response.status_code}: "
                          f"{_error_text(response)} (not an X-Ray daemon, or it cannot reach X-Ray)", fix)
-        api = _reach(self.client.meta.endpoint_url, "AWS_ENDPOINT_URL_XRAY",
+        api = _reach(self.client.meta.endpoint_url, _endpoint_variable("AWS_ENDPOINT_URL_XRAY"),
                      RESTART_LOCAL_CLOUD if self.ctx.local else "check AWS_DEFAULT_REGION and your network")
         return f"the daemon answers GetSamplingRules on {tcp} ({len(rules)} rule{'s' if len(rules) != 1 else ''}); the API answers on {api}"
 
@@ -616,7 +633,8 @@ class XRay(_Pillar):
             return any(json.loads(s["Document"]).get("id") == segment.id
                        for trace in traces for s in trace.get("Segments", []))
 
-        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 1.0)
+        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 1.0,
+                                  longest=1.0 if self.ctx.local else 3.0)
         sent = f"segment {segment.id} of trace {segment.trace_id} sent over UDP to {self.udp[0]}:{self.udp[1]}"
         if not found:
             fix = (f"see the local cloud log ({config.state_dir() / 'localcloud.log'})" if self.ctx.local else
@@ -647,7 +665,7 @@ class CloudWatchLogs(_Pillar):
         return f"region {aws['region']}, credentials from {aws['method']} ({aws['access_key']}), API {endpoint}"
 
     def reachable(self) -> str:
-        where = _reach(self.client.meta.endpoint_url, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        where = _reach(self.client.meta.endpoint_url, _endpoint_variable("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"),
                        RESTART_LOCAL_CLOUD if self.ctx.local else "check AWS_DEFAULT_REGION and your network")
         return f"the API answers on {where}"
 
@@ -685,7 +703,8 @@ class CloudWatchLogs(_Pillar):
                                          startFromHead=True)["events"]
             return any(token in event["message"] for event in events)
 
-        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 1.0)
+        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 1.0,
+                                  longest=1.0 if self.ctx.local else 3.0)
         sent = f"event put into {LOG_GROUP}/{LOG_STREAM}"
         if not found:
             raise Failed(f"{sent}, but GetLogEvents does not return it after {waited:.0f} s",
@@ -780,7 +799,8 @@ class Rollbar(_Pillar):
                     return True
             return False
 
-        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 2.0)
+        found, waited = _wait_for(read, self.ctx.read_back_s, interval=0.05 if self.ctx.local else 2.0,
+                                  longest=1.0 if self.ctx.local else 5.0)
         if not found:
             raise Failed(f"{sent}, but the read API does not list it after {waited:.0f} s",
                          f"are {self.read_variable} and ROLLBAR_ACCESS_TOKEN tokens of the same project?")
