@@ -27,9 +27,11 @@ READ = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SDK_DISABLED", "HONEYCOMB_API_KEY", "HONEYCOMB_API_ENDPOINT",
         "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_READ_TOKEN", "ROLLBAR_ENDPOINT", "ROLLBAR_API_ENDPOINT")
-DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "doctor-test-secret",  # pragma: allowlist secret
+DUMMY_AWS = {"AWS_ACCESS_KEY_ID": config.LOCAL_AWS_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": config.LOCAL_AWS_SECRET_ACCESS_KEY,
              "AWS_DEFAULT_REGION": "us-east-1"}
 A_KEY = "hcaik_01doctortestkeyvalue0123456789"  # pragma: allowlist secret
+TEMPORARY_KEY_ID = "ASIA" + config.LOCAL_AWS_ACCESS_KEY_ID[4:]      # the documented example key, temporary kind
+A_TOKEN = "0123456789abcdef" * 2                                   # shaped like a Rollbar project token
 
 
 def cloud_mode(monkeypatch, tmp_path, **values):
@@ -285,8 +287,8 @@ def test_aws_region_alone_is_not_read_by_boto3(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("values, seen, fix", [
     ({}, "no AWS credentials", "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
-    ({"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}, "missing: AWS_SECRET_ACCESS_KEY", "set both AWS_ACCESS_KEY_ID"),
-    ({"AWS_ACCESS_KEY_ID": "ASIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}, "AWS_SESSION_TOKEN is not set",
+    ({"AWS_ACCESS_KEY_ID": config.LOCAL_AWS_ACCESS_KEY_ID}, "missing: AWS_SECRET_ACCESS_KEY", "set both AWS_ACCESS_KEY_ID"),
+    ({"AWS_ACCESS_KEY_ID": TEMPORARY_KEY_ID, "AWS_SECRET_ACCESS_KEY": "x"}, "AWS_SESSION_TOKEN is not set",
      "export AWS_SESSION_TOKEN"),
     ({"AWS_PROFILE": "nosuchprofile"}, "AWS_PROFILE=nosuchprofile is not a profile", "aws configure --profile"),
 ], ids=["none", "partial", "temporary-without-token", "unknown-profile"])
@@ -347,7 +349,7 @@ def test_logs_endpoint_in_the_ignored_variable_in_local_mode(local, monkeypatch)
     ({"ROLLBAR_ENDPOINT": "https://api.rollbar.com/api/1/item/"}, "pyrollbar appends item/ itself", "drop item/"),
 ], ids=["token-unset", "no-trailing-slash", "item-path"])
 def test_rollbar_config_mistakes(monkeypatch, tmp_path, values, seen, fix):
-    cloud_mode(monkeypatch, tmp_path, **{"ROLLBAR_ACCESS_TOKEN": "0123456789abcdef0123456789abcdef", **values})
+    cloud_mode(monkeypatch, tmp_path, **{"ROLLBAR_ACCESS_TOKEN": A_TOKEN, **values})
     check = by_step(doctor.run(pillars=["Rollbar"]))["Rollbar", "config"]
     assert not check.ok and seen in check.detail and fix in check.fix, check
 
@@ -360,7 +362,7 @@ def test_rollbar_token_refused_by_the_post(module_cloud, monkeypatch, tmp_path):
 
 
 def test_local_mode_with_a_cloud_read_token_left_in_the_environment(local, monkeypatch):
-    monkeypatch.setenv("ROLLBAR_READ_TOKEN", "0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv("ROLLBAR_READ_TOKEN", A_TOKEN)
     check = by_step(doctor.run(pillars=["Rollbar"]))["Rollbar", "key"]
     assert not check.ok and "in local mode unset ROLLBAR_READ_TOKEN" in check.fix
 
