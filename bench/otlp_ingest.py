@@ -37,7 +37,7 @@ from opentelemetry.trace import SpanKind
 
 import lab_app.localcloud as localcloud
 from lab_app import config
-from lab_app.localcloud.otlp import SPAN_COLUMNS, SPANS_TABLE, request_to_frame
+from lab_app.localcloud.honeycomb.component import SPAN_COLUMNS, SPANS_TABLE, request_to_frame
 from lab_app.localcloud.server import LocalCloud
 from lab_app.runner import free_port
 
@@ -145,7 +145,7 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
 def bench_query(n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                           components=["lab_app.localcloud.otlp:Honeycomb"]).start()
+                           components=["lab_app.localcloud.honeycomb:Honeycomb"]).start()
         try:
             frame = synthetic_frame(n)
             t0 = time.perf_counter()

@@ -96,7 +96,7 @@ def test_exporter_delivers_w3c_ids_to_the_otlp_endpoint(tmp_path):
     from opentelemetry.trace import SpanKind
 
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
+                    components=["lab_app.localcloud.xray.otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
     try:
         provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
         provider.add_span_processor(SimpleSpanProcessor(

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lab_app import config
-from lab_app.localcloud.otlp import SPANS_TABLE
+from lab_app.localcloud.honeycomb.component import SPANS_TABLE
 
 KEY = config.LOCAL_HONEYCOMB_KEY
 PB = "application/x-protobuf"

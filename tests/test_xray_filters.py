@@ -165,7 +165,7 @@ def test_user_text_is_bound_not_pasted(xray):
 
 
 def test_parse_builds_the_ast():
-    from lab_app.localcloud.xray.filter_expr.ast_nodes import And, BoolKeyword, Compare
+    from lab_app.localcloud.xray.filter_expr.ast import And, BoolKeyword, Compare
 
     assert parse("ok !partial duration < 3") == And((BoolKeyword("ok"), BoolKeyword("partial", False),
                                                      Compare("duration", "<", 3.0)))

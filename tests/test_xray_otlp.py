@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from lab_app.localcloud.server import LocalCloud
-from lab_app.localcloud.xray_otlp import otel_trace_id, spans_to_segments, xray_trace_id
+from lab_app.localcloud.xray.otlp import otel_trace_id, spans_to_segments, xray_trace_id
 
 NOW = 1_700_000_000.0  # fixed "now" so the 14-day window check is deterministic
 T0 = int(NOW * 1e9)
@@ -230,7 +230,7 @@ SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/202
 @pytest.fixture
 def otlp_cloud(tmp_path):
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
+                    components=["lab_app.localcloud.xray.otlp:XRayOTLP", "xray_helpers:RecordingXRay"]).start()
     yield lc
     lc.stop()
 
@@ -287,7 +287,7 @@ def test_bad_requests_get_otlp_errors_and_the_server_keeps_serving(otlp_cloud, h
 
 def test_without_the_xray_component_the_endpoint_says_so(tmp_path):
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=["lab_app.localcloud.xray_otlp:XRayOTLP"]).start()
+                    components=["lab_app.localcloud.xray.otlp:XRayOTLP"]).start()
     try:
         r = requests.post(lc.aws_url + "/v1/traces", data=_proto_body(_recent_tree()), timeout=10,
                           headers={**SIGNED, "Content-Type": "application/x-protobuf"})

@@ -31,12 +31,12 @@ PID_FILE = "localcloud.pid"
 # "module:Class"; each issue that adds a stand-in adds its line here.
 COMPONENTS: list[str] = [
     "lab_app.localcloud.iam_auth:IamAuth",  # first: IAM users' calls are checked before any stand-in
-    "lab_app.localcloud.otlp:Honeycomb",
+    "lab_app.localcloud.honeycomb:Honeycomb",
     "lab_app.localcloud.rollbar:Rollbar",
     "lab_app.localcloud.alarms:AlarmsComponent",
     "lab_app.localcloud.trail:CloudTrail",
     "lab_app.localcloud.xray:XRay",
-    "lab_app.localcloud.xray_otlp:XRayOTLP",
+    "lab_app.localcloud.xray.otlp:XRayOTLP",
     "lab_app.localcloud.logs:Logs",
 ]
 

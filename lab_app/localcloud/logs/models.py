@@ -21,8 +21,8 @@ import pandas as pd
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate, parse_filter_pattern, to_sql
 from lab_app.localcloud.logs.filter_pattern.ast import JsonPattern
-from lab_app.localcloud.logs.filter_pattern.evaluator import dimension_value, metric_value
-from lab_app.localcloud.logs.insights.compiler import EVENTS_TABLE, Scope, compile_query, used_params
+from lab_app.localcloud.logs.filter_pattern.evaluate import dimension_value, metric_value
+from lab_app.localcloud.logs.insights.to_sql import EVENTS_TABLE, Scope, compile_query, used_params
 from lab_app.localcloud.logs.insights.parser import parse_query
 
 ACCOUNT_ID = "123456789012"  # moto's default account: the one boto3 with dummy credentials talks to

@@ -10,7 +10,7 @@ from lark import Lark, Transformer, UnexpectedCharacters, UnexpectedEOF, Unexpec
 from lark.exceptions import VisitError
 
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
-from lab_app.localcloud.xray.filter_expr.ast_nodes import (
+from lab_app.localcloud.xray.filter_expr.ast import (
     And,
     AnnotationCompare,
     BoolKeyword,

@@ -13,7 +13,7 @@ and API hosts do:
   slugified the way Honeycomb slugs dataset names for its API paths.
 - ``GET /1/auth``: Honeycomb's key check (team, environment, key access).
 - ``POST /1/queries/<dataset>``, ``GET /1/queries/<dataset>/<id>``, ``POST /1/query_results/<dataset>``,
-  ``GET /1/query_results/<dataset>/<id>``: the Query Data API (see :mod:`lab_app.localcloud.honeycomb_query`).
+  ``GET /1/query_results/<dataset>/<id>``: the Query Data API (see :mod:`lab_app.localcloud.honeycomb.query`).
   ``__all__`` queries every dataset of the environment.
 
 Local-only helper: ``/_localcloud/honeycomb/spans?start=&end=&dataset=&limit=`` (on the AWS port) returns the
@@ -43,7 +43,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from werkzeug.wrappers import Request, Response
 
 from lab_app import config
-from lab_app.localcloud import honeycomb_query as hq
+from lab_app.localcloud.honeycomb.query import to_sql as hq
 from lab_app.localcloud.component import Component, json_response
 from lab_app.runner import ServerThread
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
-from lab_app.localcloud.xray.filter_expr.ast_nodes import (
+from lab_app.localcloud.xray.filter_expr.ast import (
     And,
     AnnotationCompare,
     BoolKeyword,

@@ -1,0 +1,1 @@
+"""Honeycomb query specifications: JSON -> AST -> DuckDB SQL with bound parameters."""
