@@ -37,7 +37,7 @@ from opentelemetry.trace import SpanKind
 
 import lab_app.localcloud as localcloud
 from lab_app import config
-from lab_app.localcloud.honeycomb.component import SPAN_COLUMNS, SPANS_TABLE, request_to_frame
+from lab_app.localcloud.honeycomb.models import SPAN_COLUMNS, SPANS_TABLE, spans_frame
 from lab_app.localcloud.server import LocalCloud
 from lab_app.runner import free_port
 
@@ -79,7 +79,7 @@ def bench_ingest(batches: int, senders: int) -> dict:
     for _ in range(rounds):
         message = ExportTraceServiceRequest()
         message.ParseFromString(encoded)
-        request_to_frame(message)
+        spans_frame(message)
     decode_rate = rounds * BATCH / (time.perf_counter() - t0)
     # baseline 2: the exporter's own encoding (client-side cost of each request)
     t0 = time.perf_counter()

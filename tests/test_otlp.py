@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lab_app import config
-from lab_app.localcloud.honeycomb.component import SPANS_TABLE
+from lab_app.localcloud.honeycomb.models import SPANS_TABLE
 
 KEY = config.LOCAL_HONEYCOMB_KEY
 PB = "application/x-protobuf"
@@ -218,8 +218,8 @@ def test_bad_bodies_get_the_collector_status(hc, headers, body, status):
 
 
 def test_over_the_size_limit_is_413(hc):
-    component = hc.component("honeycomb")
-    component.max_body_bytes = 2000
+    responses = hc.component("honeycomb").responses
+    responses.max_body_bytes = 2000
     try:
         big = raw_request("big", 60)
         assert len(big.SerializeToString()) > 2000
@@ -228,7 +228,7 @@ def test_over_the_size_limit_is_413(hc):
         assert len(small) < 2000
         assert post_pb(hc, small, **{"Content-Encoding": "gzip"}).status_code == 200  # the limit is on the wire size
     finally:
-        del component.max_body_bytes
+        del responses.max_body_bytes
     assert post_pb(hc, big).status_code == 200
 
 

@@ -1,0 +1,379 @@
+"""The Honeycomb stand-in's data: spans (one row per OTLP span), saved queries and query results, in DuckDB.
+
+- The dataset is the resource's ``service.name`` (``unknown_service`` when missing, as Honeycomb does),
+  slugified the way Honeycomb slugs dataset names for its API paths.
+- :func:`spans_frame` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
+  each scope's spans per column, attributes decoded once per span).
+- :class:`SpanWriter` stores them with group commit: concurrent requests' rows go into DuckDB in one statement,
+  and each request returns only once its own rows are committed (queryable, and in the write-ahead log).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab_app import config
+from lab_app.localcloud.honeycomb.exceptions import NotFound
+from lab_app.localcloud.honeycomb.query.ast import ALL_DATASETS, HEATMAP_BUCKETS, Calculation, QuerySpec
+from lab_app.localcloud.honeycomb.query.to_sql import heatmap_range_sql, heatmap_sql, series_sql, to_sql
+from lab_app.localcloud.otlp.decode import attributes
+
+SPANS_TABLE = "otlp_spans"
+QUERIES_TABLE = "honeycomb_queries"
+RESULTS_TABLE = "honeycomb_query_results"
+
+SPANS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SPANS_TABLE} (
+    dataset VARCHAR,            -- Honeycomb dataset slug (from the resource service.name)
+    service VARCHAR,            -- the resource service.name as sent
+    trace_id VARCHAR,           -- 32 hex digits
+    span_id VARCHAR,            -- 16 hex digits
+    parent_id VARCHAR,          -- NULL for a root span
+    name VARCHAR,
+    kind VARCHAR,               -- server, client, internal, producer, consumer, unspecified
+    start_time TIMESTAMP,       -- UTC
+    end_time TIMESTAMP,
+    duration_ms DOUBLE,
+    status_code INTEGER,        -- 0 unset, 1 ok, 2 error (OTLP StatusCode)
+    status_message VARCHAR,
+    error BOOLEAN,              -- status_code = 2, as Honeycomb derives it
+    http_route VARCHAR,         -- promoted copies of the attributes most queries group by
+    http_method VARCHAR,
+    http_status_code BIGINT,
+    http_target VARCHAR,
+    scope_name VARCHAR,
+    attributes JSON,
+    events JSON,
+    links JSON,
+    resource_attributes JSON,
+    received_at TIMESTAMP
+)"""
+QUERIES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {QUERIES_TABLE} (
+    id VARCHAR PRIMARY KEY, dataset VARCHAR, spec JSON, created_at TIMESTAMP
+)"""
+RESULTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
+    id VARCHAR PRIMARY KEY, dataset VARCHAR, query_id VARCHAR, result JSON, created_at TIMESTAMP
+)"""
+
+SPAN_COLUMNS = [
+    "dataset", "service", "trace_id", "span_id", "parent_id", "name", "kind", "start_time", "end_time",
+    "duration_ms", "status_code", "status_message", "error", "http_route", "http_method", "http_status_code",
+    "http_target", "scope_name", "attributes", "events", "links", "resource_attributes", "received_at",
+]
+
+KIND_NAMES = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+
+TEAM = {"name": "Local Cloud", "slug": "local-cloud"}
+ENVIRONMENT = {"name": "local", "slug": "local"}
+
+# json.dumps(value, default=str) without building an encoder per call
+_dumps = json.JSONEncoder(default=str).encode
+
+
+def dataset_slug(service_name: str) -> str:
+    """Honeycomb's dataset slug: lower case, runs of other characters become ``-``."""
+    slug = re.sub(r"[^a-z0-9_\-.]+", "-", service_name.strip().lower()).strip("-")
+    return slug or "unknown_service"
+
+
+def valid_keys() -> set[str]:
+    """Keys the stand-in accepts: the local key plus any listed (comma-separated) in LAB_HONEYCOMB_KEYS."""
+    extra = {k.strip() for k in os.environ.get("LAB_HONEYCOMB_KEYS", "").split(",") if k.strip()}
+    return {config.LOCAL_HONEYCOMB_KEY} | extra
+
+
+# --- spans -> rows --------------------------------------------------------------------------------
+def _as_str(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _as_int(value) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _events_json(events) -> str:
+    if not events:
+        return "[]"
+    return _dumps([{"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": attributes(ev.attributes)}
+                   for ev in events])
+
+
+def _links_json(links) -> str:
+    if not links:
+        return "[]"
+    return _dumps([{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(), "attributes": attributes(ln.attributes)}
+                   for ln in links])
+
+
+def spans_frame(request, received_at: datetime | None = None) -> pd.DataFrame:
+    """One row per span of an ``ExportTraceServiceRequest``, columns as in :data:`SPAN_COLUMNS`."""
+    cols: dict[str, list] = {c: [] for c in SPAN_COLUMNS}
+    starts: list[int] = []
+    ends: list[int] = []
+    kinds = KIND_NAMES
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        service = resource.get("service.name")
+        service = str(service) if service not in (None, "") else "unknown_service"
+        dataset = dataset_slug(service)
+        resource_json = _dumps(resource)
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            n = len(spans)
+            if not n:
+                continue
+            attrs = [attributes(s.attributes) for s in spans]
+            statuses = [s.status for s in spans]
+            codes = [st.code for st in statuses]
+            cols["dataset"] += [dataset] * n
+            cols["service"] += [service] * n
+            cols["trace_id"] += [s.trace_id.hex() for s in spans]
+            cols["span_id"] += [s.span_id.hex() for s in spans]
+            cols["parent_id"] += [s.parent_span_id.hex() or None for s in spans]
+            cols["name"] += [s.name for s in spans]
+            cols["kind"] += [kinds.get(s.kind, "unspecified") for s in spans]
+            starts += [s.start_time_unix_nano for s in spans]
+            ends += [s.end_time_unix_nano for s in spans]
+            cols["status_code"] += codes
+            cols["status_message"] += [st.message or None for st in statuses]
+            cols["http_route"] += [_as_str(a.get("http.route")) for a in attrs]
+            cols["http_method"] += [_as_str(a.get("http.method", a.get("http.request.method"))) for a in attrs]
+            cols["http_status_code"] += [_as_int(a.get("http.status_code", a.get("http.response.status_code")))
+                                         for a in attrs]
+            cols["http_target"] += [_as_str(a.get("http.target", a.get("url.path"))) for a in attrs]
+            cols["scope_name"] += [scope_spans.scope.name or None] * n
+            cols["attributes"] += [_dumps(a) for a in attrs]
+            cols["events"] += [_events_json(s.events) for s in spans]
+            cols["links"] += [_links_json(s.links) for s in spans]
+            cols["resource_attributes"] += [resource_json] * n
+    start_ns = np.array(starts, dtype=np.int64)
+    end_ns = np.array(ends, dtype=np.int64)
+    status = np.array(cols["status_code"], dtype=np.int32)
+    cols["start_time"] = start_ns.astype("datetime64[ns]")
+    cols["end_time"] = end_ns.astype("datetime64[ns]")
+    cols["duration_ms"] = (end_ns - start_ns) / 1e6
+    cols["status_code"] = status
+    cols["error"] = status == 2
+    cols["http_status_code"] = pd.array(cols["http_status_code"], dtype="Int64")
+    cols["received_at"] = [received_at or datetime.now(timezone.utc).replace(tzinfo=None)] * len(start_ns)
+    return pd.DataFrame(cols, columns=SPAN_COLUMNS)
+
+
+class SpanWriter:
+    """Group commit into the spans table: a request's rows are committed before :meth:`write` returns.
+
+    The first request to find no insert running becomes the writer: it takes every frame waiting at that
+    moment (its own included), inserts them in one statement, and wakes their requests. DuckDB's cost per
+    INSERT is mostly fixed, so concurrent exports share it instead of queueing for it one by one.
+    """
+
+    def __init__(self, store, table: str = SPANS_TABLE, columns: list[str] = SPAN_COLUMNS):
+        self.store, self.table, self.columns = store, table, columns
+        self._cond = threading.Condition()
+        self._pending: list[dict] = []
+        self._writing = False
+        self.statements = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        entry: dict[str, Any] = {"frame": frame, "done": False, "error": None}
+        with self._cond:
+            self._pending.append(entry)
+            while self._writing and not entry["done"]:
+                self._cond.wait()
+            if not entry["done"]:
+                self._writing = True
+                batch, self._pending = self._pending, []
+        if not entry["done"]:
+            error = None
+            try:
+                frames = [e["frame"] for e in batch]
+                combined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                self.store.insert_frame(self.table, combined, self.columns)
+                self.statements += 1
+            except BaseException as exc:  # every waiting request hears about it, not only this one
+                error = exc
+            with self._cond:
+                for e in batch:
+                    e["done"], e["error"] = True, error
+                self._writing = False
+                self._cond.notify_all()
+        if entry["error"] is not None:
+            raise entry["error"]
+
+
+# --- the backend ----------------------------------------------------------------------------------
+class HoneycombBackend:
+    def __init__(self, store):
+        self.store = store
+        self.writer = SpanWriter(store)
+        self.spans_received = 0
+
+    def setup(self) -> None:
+        self.store.ensure_table(SPANS_TABLE, SPANS_DDL)
+        self.store.ensure_table(QUERIES_TABLE, QUERIES_DDL)
+        self.store.ensure_table(RESULTS_TABLE, RESULTS_DDL)
+
+    def reset(self) -> None:
+        self.spans_received = 0
+
+    def status(self) -> dict[str, Any]:
+        rows = self.store.execute(f"SELECT count(*), count(DISTINCT dataset) FROM {SPANS_TABLE}")
+        return {"spans": rows[0][0], "datasets": rows[0][1], "queries": self.store.count(QUERIES_TABLE)}
+
+    # spans ---------------------------------------------------------------------------------------
+    def ingest(self, request) -> int:
+        """Store the spans of an ``ExportTraceServiceRequest``; returns how many."""
+        frame = spans_frame(request)
+        if len(frame):
+            self.writer.write(frame)
+            self.spans_received += len(frame)
+        return len(frame)
+
+    def dataset_exists(self, dataset: str) -> bool:
+        if dataset == ALL_DATASETS:
+            return True
+        return bool(self.store.execute(f"SELECT 1 FROM {SPANS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
+
+    def spans_between(self, start=None, end=None, dataset=None, limit: int = 100_000) -> dict:
+        """Stored spans whose start lies in [start, end) (epoch seconds), oldest first."""
+        where, params = [], []
+        if start not in (None, ""):
+            where.append("start_time >= ?")
+            params.append(_epoch_to_dt(float(start)))
+        if end not in (None, ""):
+            where.append("start_time < ?")
+            params.append(_epoch_to_dt(float(end)))
+        if dataset not in (None, "", ALL_DATASETS):
+            where.append("dataset = ?")
+            params.append(dataset_slug(str(dataset)))
+        sql = (f"SELECT * EXCLUDE (received_at) FROM {SPANS_TABLE}"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY start_time, span_id LIMIT ?")
+        params.append(max(0, min(limit, 1_000_000)) + 1)
+        frame = self.store.query_df(sql, params)
+        truncated = len(frame) > limit
+        frame = frame.head(limit)
+        for col in ("start_time", "end_time"):
+            frame[col] = frame[col].map(lambda ts: None if pd.isna(ts) else ts.isoformat() + "Z")
+        records = json.loads(frame.to_json(orient="records"))
+        return {"spans": records, "count": len(records), "truncated": truncated}
+
+    # queries and results -------------------------------------------------------------------------
+    def create_query(self, dataset: str, spec: QuerySpec) -> dict:
+        query_id = new_id()
+        document = {**spec.to_json(), "id": query_id}
+        self.store.execute(f"INSERT INTO {QUERIES_TABLE} VALUES (?, ?, ?, ?)",
+                           [query_id, dataset, json.dumps(document), _now_dt()])
+        return document
+
+    def get_query(self, dataset: str, query_id: str) -> dict:
+        rows = self.store.execute(f"SELECT spec FROM {QUERIES_TABLE} WHERE id = ? AND dataset = ?", [query_id, dataset])
+        if not rows:
+            raise NotFound("Query not found")
+        return json.loads(rows[0][0])
+
+    def save_result(self, dataset: str, query_id: str, result: dict) -> None:
+        self.store.execute(f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                           [result["id"], dataset, query_id, json.dumps(result, default=str), _now_dt()])
+
+    def get_result(self, dataset: str, result_id: str) -> str:
+        """The stored result document, as the JSON text it was saved as."""
+        rows = self.store.execute(f"SELECT result FROM {RESULTS_TABLE} WHERE id = ? AND dataset = ?",
+                                  [result_id, dataset])
+        if not rows:
+            raise NotFound("Query result not found")
+        return rows[0][0]
+
+    def run_query(self, spec: QuerySpec, dataset: str, now: float, limit: int = 10_000, series: bool = True) -> dict:
+        """Run a spec; returns Honeycomb's ``data`` object: ``{"results": [{"data": {...}}], "series": [...]}``."""
+        start, end = spec.window(now)
+        limit = min(limit, spec.limit or limit)
+        sql, params, b_alias, c_alias = to_sql(spec, SPANS_TABLE, dataset, start, end, limit)
+        rows = []
+        for record in self.store.query_df(sql, params).itertuples(index=False):
+            values = record._asdict()
+            data = {name: _plain(values[b]) for name, b in zip(spec.breakdowns, b_alias)}
+            for calc, alias in zip(spec.calculations, c_alias):
+                if calc.op != "HEATMAP":
+                    data[calc.key] = _plain(values[alias])
+            rows.append(data)
+        for calc in spec.calculations:
+            if calc.op == "HEATMAP":
+                self._fill_heatmap(spec, dataset, start, end, calc, rows)
+        out: dict[str, Any] = {"results": [{"data": row} for row in rows]}
+        if series:
+            out["series"] = self._series(spec, dataset, start, end)
+        return out
+
+    def _fill_heatmap(self, spec: QuerySpec, dataset: str, start: float, end: float, calc: Calculation,
+                      rows: list[dict]) -> None:
+        lo, hi = self.store.execute(*heatmap_range_sql(spec, SPANS_TABLE, dataset, start, end, calc))[0]
+        if lo is None:
+            for row in rows:
+                row[calc.key] = {"buckets": []}
+            return
+        width = (hi - lo) / HEATMAP_BUCKETS if hi > lo else 1.0
+        sql, params = heatmap_sql(spec, SPANS_TABLE, dataset, start, end, calc, lo, width)
+        counts: dict[tuple, dict[int, int]] = {}
+        for rec in self.store.query_df(sql, params).itertuples(index=False):
+            values = rec._asdict()
+            key = tuple(_plain(values[f"b{i}"]) for i in range(len(spec.breakdowns)))
+            counts.setdefault(key, {})[int(values["bucket"])] = int(values["n"])
+        for row in rows:
+            per = counts.get(tuple(row[name] for name in spec.breakdowns), {})
+            row[calc.key] = {"buckets": [
+                {"lower": lo + i * width, "upper": lo + (i + 1) * width, "count": per.get(i, 0)}
+                for i in range(HEATMAP_BUCKETS)]}
+
+    def _series(self, spec: QuerySpec, dataset: str, start: float, end: float) -> list[dict]:
+        calcs = [calc for calc in spec.calculations if calc.op != "HEATMAP"]
+        if not calcs:
+            return []
+        granularity = spec.granularity or max(1, int((end - start) // 100))
+        sql, params = series_sql(spec, SPANS_TABLE, dataset, start, end, calcs, granularity)
+        out = []
+        for rec in self.store.query_df(sql, params).itertuples(index=False):
+            values = rec._asdict()
+            data = {name: _plain(values[f"b{i}"]) for i, name in enumerate(spec.breakdowns)}
+            for i, calc in enumerate(calcs):
+                data[calc.key] = _plain(values[f"c{i}"])
+            moment = datetime.fromtimestamp(float(values["t"]), tz=timezone.utc)
+            out.append({"time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data})
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars -> JSON-ready Python values (NaN/NaT -> None)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
+
+
+def _now_dt() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _epoch_to_dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
