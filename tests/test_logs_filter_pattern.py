@@ -7,7 +7,7 @@ import time
 import boto3
 import pytest
 
-from lab_app.localcloud.logs.filter_pattern import FilterPatternError, matches, parse_filter_pattern
+from lab_app.localcloud.logs.filter_pattern import FilterPatternError, matches, parse
 
 JSON_MSG = json.dumps({"level": "ERROR", "latency_ms": 150, "status": 503, "user": None, "ok": False,
                        "http": {"route": "/api/activities/search", "method": "GET"}, "tags": ["a", "b"]})
@@ -63,13 +63,13 @@ CASES = [
 
 @pytest.mark.parametrize("pattern,message,expected", CASES, ids=[f"{i}:{c[0][:40]}" for i, c in enumerate(CASES)])
 def test_filter_pattern_table(pattern, message, expected):
-    assert matches(parse_filter_pattern(pattern), message) is expected
+    assert matches(parse(pattern), message) is expected
 
 
 @pytest.mark.parametrize("pattern", ["{ $.a = }", "{ $.a = 1", "[a, a]", "{ $.x ==== 3 }", "%(%", "[a,, b]", "%a(?=b)%"])
 def test_bad_patterns(pattern):
     with pytest.raises(FilterPatternError):
-        parse_filter_pattern(pattern)
+        parse(pattern)
 
 
 def test_filter_log_events_agrees_with_table(module_cloud):
@@ -82,5 +82,5 @@ def test_filter_log_events_agrees_with_table(module_cloud):
                         logEvents=[{"timestamp": t + i, "message": m} for i, m in enumerate(messages)])
     for pattern in sorted({c[0] for c in CASES}):
         got = [e["message"] for e in logs.filter_log_events(logGroupName="fp", filterPattern=pattern)["events"]]
-        want = [m for m in messages if matches(parse_filter_pattern(pattern), m)]
+        want = [m for m in messages if matches(parse(pattern), m)]
         assert got == want, pattern
