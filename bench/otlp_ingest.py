@@ -4,8 +4,11 @@
 
 1. Ingest: the real ``OTLPSpanExporter`` posts batches of 512 spans (the BatchSpanProcessor's batch size)
    to the receiver running as the real background process (free ports, temporary data directory).
-   Baselines measured in the same run: decoding + column building alone (no HTTP, no DuckDB), and the
-   exporter's own encoding cost (the client's side of every request).
+   Two end-to-end figures: ``export()`` as an app calls it (the exporter encodes every batch, in this
+   process, before sending it), and the exporter's own HTTP client posting the batch encoded once (what the
+   receiver sustains; on a small machine the first is bounded by the SDK's pure-Python encoder, which shares
+   the CPUs with the receiver). Baselines measured in the same run: decoding + column building alone (no
+   HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request).
 2. Query: 1,000,000 synthetic spans inserted straight into the stand-in's table, then the Honeycomb API
    (POST /1/queries, POST /1/query_results, GET the result) for P99(duration_ms) by http.route.
    Baselines: the same aggregate as one hand-written DuckDB statement, and pandas groupby().quantile().
@@ -37,7 +40,7 @@ from opentelemetry.trace import SpanKind
 
 import lab_app.localcloud as localcloud
 from lab_app import config
-from lab_app.localcloud.honeycomb.models import SPAN_COLUMNS, SPANS_TABLE, spans_frame
+from lab_app.localcloud.honeycomb.models import SPAN_COLUMNS, SPANS_TABLE, span_rows
 from lab_app.localcloud.server import LocalCloud
 from lab_app.runner import free_port
 
@@ -79,7 +82,7 @@ def bench_ingest(batches: int, senders: int) -> dict:
     for _ in range(rounds):
         message = ExportTraceServiceRequest()
         message.ParseFromString(encoded)
-        spans_frame(message)
+        span_rows(message)
     decode_rate = rounds * BATCH / (time.perf_counter() - t0)
     # baseline 2: the exporter's own encoding (client-side cost of each request)
     t0 = time.perf_counter()
@@ -94,31 +97,47 @@ def bench_ingest(batches: int, senders: int) -> dict:
             headers = {"x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY}
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
-            failures: list[int] = []
-            latencies: list[float] = []
-
-            def sender(n: int) -> None:
-                exporter = OTLPSpanExporter(endpoint=url, headers=headers)
-                for _ in range(n):
-                    started = time.perf_counter()
-                    if exporter.export(spans) is not SpanExportResult.SUCCESS:
-                        failures.append(1)
-                    latencies.append((time.perf_counter() - started) * 1000)
-
-            per = batches // senders
-            threads = [threading.Thread(target=sender, args=(per,)) for _ in range(senders)]
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - t0
-            sent = per * senders * BATCH
+            runs = {"export": _send(url, headers, spans, encoded, batches, senders, encode_each=True),
+                    "receiver": _send(url, headers, spans, encoded, batches, senders, encode_each=False)}
             stored = localcloud.status(info.aws_port)["components"]["honeycomb"]["spans"]
         finally:
             localcloud.stop(info.data_dir, info.aws_port)
-    return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "stored": stored - BATCH,
-            "failures": len(failures), "decode_rate": decode_rate, "encode_rate": encode_rate,
+    sent = sum(run["sent"] for run in runs.values())
+    return {"runs": runs, "sent": sent, "stored": stored - BATCH, "decode_rate": decode_rate,
+            "encode_rate": encode_rate}
+
+
+def _send(url: str, headers: dict, spans: list, encoded: bytes, batches: int, senders: int,
+          encode_each: bool) -> dict:
+    """``senders`` threads, each with its own OTLPSpanExporter, sending ``batches`` batches in all.
+
+    ``encode_each``: ``exporter.export(spans)``, which encodes every batch in this process before sending it
+    (what an app pays). Otherwise the exporter's own HTTP client posts the batch encoded once, so the figure
+    is what the receiver sustains rather than what the SDK's encoder can produce.
+    """
+    failures: list[int] = []
+    latencies: list[float] = []
+
+    def sender(n: int) -> None:
+        exporter = OTLPSpanExporter(endpoint=url, headers=headers)
+        for _ in range(n):
+            started = time.perf_counter()
+            ok = (exporter.export(spans) is SpanExportResult.SUCCESS if encode_each
+                  else exporter._client.export(encoded).success)
+            if not ok:
+                failures.append(1)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    per = batches // senders
+    threads = [threading.Thread(target=sender, args=(per,)) for _ in range(senders)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    sent = per * senders * BATCH
+    return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "failures": len(failures),
             "p50_ms": statistics.median(latencies), "max_ms": max(latencies)}
 
 
@@ -193,14 +212,19 @@ def main() -> None:
     args = parser.parse_args()
 
     ing = bench_ingest(args.batches, args.senders)
-    print(f"OTLP ingest through HTTP, real OTLPSpanExporter, batches of {BATCH}, {args.senders} sender(s):")
-    print(f"  {ing['sent']:,} spans in {ing['elapsed']:.2f} s = {ing['rate']:,.0f} spans/s "
-          f"(goal >= 20,000; {ing['rate'] / 20000:.2f}x the goal); stored {ing['stored']:,}, failed exports {ing['failures']}")
-    print(f"  per export: median {ing['p50_ms']:.1f} ms, max {ing['max_ms']:.1f} ms")
-    print(f"  baseline decode+columns only (no HTTP, no DuckDB): {ing['decode_rate']:,.0f} spans/s "
-          f"-> end-to-end is {ing['rate'] / ing['decode_rate']:.2f}x of it")
-    print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s "
-          f"-> end-to-end is {ing['rate'] / ing['encode_rate']:.2f}x of it")
+    decode = ing["decode_rate"]
+    print(f"OTLP ingest through HTTP, batches of {BATCH}, {args.senders} sender(s), "
+          f"{ing['sent']:,} spans sent, {ing['stored']:,} stored:")
+    print(f"  baseline decode+columns only (no HTTP, no DuckDB): {decode:,.0f} spans/s")
+    print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s")
+    for key, label in (("export", "real OTLPSpanExporter.export(), encoding every batch"),
+                       ("receiver", "the exporter's HTTP client, batch encoded once")):
+        run = ing["runs"][key]
+        print(f"  end-to-end, {label}:")
+        print(f"    {run['sent']:,} spans in {run['elapsed']:.2f} s = {run['rate']:,.0f} spans/s "
+              f"(goal >= 20,000; {run['rate'] / 20000:.2f}x the goal) -> {run['rate'] / decode:.2f}x the decode "
+              f"baseline; per export median {run['p50_ms']:.1f} ms, max {run['max_ms']:.1f} ms; "
+              f"failed exports {run['failures']}")
     q = bench_query(args.query_spans)
     print(f"P99(duration_ms) by http.route over {q['n']:,} stored spans (loaded in {q['load_s']:.2f} s):")
     print(f"  Honeycomb API (create query, run, read), no series: {q['api_s'] * 1000:.0f} ms (goal < 1000 ms)")

@@ -2,7 +2,7 @@
 
 - The dataset is the resource's ``service.name`` (``unknown_service`` when missing, as Honeycomb does),
   slugified the way Honeycomb slugs dataset names for its API paths.
-- :func:`spans_frame` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
+- :func:`span_rows` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
   each scope's spans per column, attributes decoded once per span).
 - :class:`SpanWriter` stores them with group commit: concurrent requests' rows go into DuckDB in one statement,
   and each request returns only once its own rows are committed (queryable, and in the write-ahead log).
@@ -119,11 +119,13 @@ def _links_json(links) -> str:
                    for ln in links])
 
 
-def spans_frame(request, received_at: datetime | None = None) -> pd.DataFrame:
-    """One row per span of an ``ExportTraceServiceRequest``, columns as in :data:`SPAN_COLUMNS`."""
-    cols: dict[str, list] = {c: [] for c in SPAN_COLUMNS}
+def span_rows(request, received_at: datetime | None = None) -> dict[str, np.ndarray]:
+    """One row per span of an ``ExportTraceServiceRequest``: a column (numpy array) per :data:`SPAN_COLUMNS`
+    name, ready for DuckDB to scan without a DataFrame in between."""
+    cols: dict[str, list] = {c: [] for c in SPAN_COLUMNS if c not in _COMPUTED}
     starts: list[int] = []
     ends: list[int] = []
+    codes: list[int] = []
     kinds = KIND_NAMES
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
@@ -138,7 +140,6 @@ def spans_frame(request, received_at: datetime | None = None) -> pd.DataFrame:
                 continue
             attrs = [attributes(s.attributes) for s in spans]
             statuses = [s.status for s in spans]
-            codes = [st.code for st in statuses]
             cols["dataset"] += [dataset] * n
             cols["service"] += [service] * n
             cols["trace_id"] += [s.trace_id.hex() for s in spans]
@@ -148,7 +149,7 @@ def spans_frame(request, received_at: datetime | None = None) -> pd.DataFrame:
             cols["kind"] += [kinds.get(s.kind, "unspecified") for s in spans]
             starts += [s.start_time_unix_nano for s in spans]
             ends += [s.end_time_unix_nano for s in spans]
-            cols["status_code"] += codes
+            codes += [st.code for st in statuses]
             cols["status_message"] += [st.message or None for st in statuses]
             cols["http_route"] += [_as_str(a.get("http.route")) for a in attrs]
             cols["http_method"] += [_as_str(a.get("http.method", a.get("http.request.method"))) for a in attrs]
@@ -160,25 +161,33 @@ def spans_frame(request, received_at: datetime | None = None) -> pd.DataFrame:
             cols["events"] += [_events_json(s.events) for s in spans]
             cols["links"] += [_links_json(s.links) for s in spans]
             cols["resource_attributes"] += [resource_json] * n
+    out = {name: np.array(values, dtype=object) for name, values in cols.items()}
     start_ns = np.array(starts, dtype=np.int64)
     end_ns = np.array(ends, dtype=np.int64)
-    status = np.array(cols["status_code"], dtype=np.int32)
-    cols["start_time"] = start_ns.astype("datetime64[ns]")
-    cols["end_time"] = end_ns.astype("datetime64[ns]")
-    cols["duration_ms"] = (end_ns - start_ns) / 1e6
-    cols["status_code"] = status
-    cols["error"] = status == 2
-    cols["http_status_code"] = pd.array(cols["http_status_code"], dtype="Int64")
-    cols["received_at"] = [received_at or datetime.now(timezone.utc).replace(tzinfo=None)] * len(start_ns)
-    return pd.DataFrame(cols, columns=SPAN_COLUMNS)
+    status = np.array(codes, dtype=np.int32)
+    out["start_time"] = start_ns.astype("datetime64[ns]")
+    out["end_time"] = end_ns.astype("datetime64[ns]")
+    out["duration_ms"] = (end_ns - start_ns) / 1e6
+    out["status_code"] = status
+    out["error"] = status == 2
+    received = np.datetime64(received_at or datetime.now(timezone.utc).replace(tzinfo=None), "us")
+    out["received_at"] = np.full(len(start_ns), received)
+    return {name: out[name] for name in SPAN_COLUMNS}
+
+
+_COMPUTED = {"start_time", "end_time", "duration_ms", "status_code", "error", "received_at"}
+
+
+def row_count(rows: dict[str, np.ndarray]) -> int:
+    return len(rows["trace_id"])
 
 
 class SpanWriter:
     """Group commit into the spans table: a request's rows are committed before :meth:`write` returns.
 
-    The first request to find no insert running becomes the writer: it takes every frame waiting at that
-    moment (its own included), inserts them in one statement, and wakes their requests. DuckDB's cost per
-    INSERT is mostly fixed, so concurrent exports share it instead of queueing for it one by one.
+    The first request to find no insert running becomes the writer: it takes every batch of rows waiting at
+    that moment (its own included), inserts them in one statement, and wakes their requests. DuckDB's cost
+    per INSERT is mostly fixed, so concurrent exports share it instead of queueing for it one by one.
     """
 
     def __init__(self, store, table: str = SPANS_TABLE, columns: list[str] = SPAN_COLUMNS):
@@ -188,8 +197,8 @@ class SpanWriter:
         self._writing = False
         self.statements = 0
 
-    def write(self, frame: pd.DataFrame) -> None:
-        entry: dict[str, Any] = {"frame": frame, "done": False, "error": None}
+    def write(self, rows: dict[str, np.ndarray]) -> None:
+        entry: dict[str, Any] = {"rows": rows, "done": False, "error": None}
         with self._cond:
             self._pending.append(entry)
             while self._writing and not entry["done"]:
@@ -200,8 +209,9 @@ class SpanWriter:
         if not entry["done"]:
             error = None
             try:
-                frames = [e["frame"] for e in batch]
-                combined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                parts = [e["rows"] for e in batch]
+                combined = parts[0] if len(parts) == 1 else {
+                    name: np.concatenate([part[name] for part in parts]) for name in self.columns}
                 self.store.insert_frame(self.table, combined, self.columns)
                 self.statements += 1
             except BaseException as exc:  # every waiting request hears about it, not only this one
@@ -237,11 +247,12 @@ class HoneycombBackend:
     # spans ---------------------------------------------------------------------------------------
     def ingest(self, request) -> int:
         """Store the spans of an ``ExportTraceServiceRequest``; returns how many."""
-        frame = spans_frame(request)
-        if len(frame):
-            self.writer.write(frame)
-            self.spans_received += len(frame)
-        return len(frame)
+        rows = span_rows(request)
+        n = row_count(rows)
+        if n:
+            self.writer.write(rows)
+            self.spans_received += n
+        return n
 
     def dataset_exists(self, dataset: str) -> bool:
         if dataset == ALL_DATASETS:
