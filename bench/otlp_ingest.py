@@ -1,6 +1,6 @@
 """Benchmark the Honeycomb stand-in: OTLP ingest through HTTP, and a P99-by-route query over 1,000,000 spans.
 
-    .venv/bin/python bench/otlp_ingest.py [--batches 80] [--senders 2] [--query-spans 1000000]
+    .venv/bin/python bench/otlp_ingest.py [--batches 80] [--senders 2] [--repeats 3] [--query-spans 1000000]
 
 1. Ingest: the real ``OTLPSpanExporter`` posts batches of 512 spans (the BatchSpanProcessor's batch size)
    to the receiver running as the real background process (free ports, temporary data directory).
@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -73,23 +74,19 @@ def make_batch(service: str = "backend-flask") -> list:
     return list(memory.get_finished_spans())[:BATCH]
 
 
-def bench_ingest(batches: int, senders: int) -> dict:
+def _rate(fn, rounds: int = 20) -> float:
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        fn()
+    return rounds * BATCH / (time.perf_counter() - t0)
+
+
+def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
+    """Each figure is the best of ``repeats`` rounds, every round measuring all of them one after the other,
+    so a busy moment on a shared machine does not land on one figure only."""
     spans = make_batch()
     encoded = encode_spans(spans).SerializeToString()
-    # baseline 1: decode + build columns, no HTTP and no DuckDB
-    rounds = 20
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        message = ExportTraceServiceRequest()
-        message.ParseFromString(encoded)
-        span_rows(message)
-    decode_rate = rounds * BATCH / (time.perf_counter() - t0)
-    # baseline 2: the exporter's own encoding (client-side cost of each request)
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        encode_spans(spans).SerializeToString()
-    encode_rate = rounds * BATCH / (time.perf_counter() - t0)
-
+    best: dict[str, Any] = {"decode_rate": 0.0, "encode_rate": 0.0, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         info = localcloud.start(Path(tmp) / "lab", free_port(), free_port(), free_port(), set_environ=False, timeout=90)
         try:
@@ -97,14 +94,25 @@ def bench_ingest(batches: int, senders: int) -> dict:
             headers = {"x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY}
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
-            runs = {"export": _send(url, headers, spans, encoded, batches, senders, encode_each=True),
-                    "receiver": _send(url, headers, spans, encoded, batches, senders, encode_each=False)}
+            for _ in range(repeats):
+                # baseline 1: decode + build columns, no HTTP and no DuckDB
+                best["decode_rate"] = max(best["decode_rate"],
+                                          _rate(lambda: span_rows(ExportTraceServiceRequest.FromString(encoded))))
+                # baseline 2: the exporter's own encoding (client-side cost of each request)
+                best["encode_rate"] = max(best["encode_rate"], _rate(lambda: encode_spans(spans).SerializeToString()))
+                for key, encode_each in (("export", True), ("receiver", False)):
+                    run = _send(url, headers, spans, encoded, batches, senders, encode_each=encode_each)
+                    run["sent_total"] = best["runs"].get(key, {}).get("sent_total", 0) + run["sent"]
+                    if run["rate"] > best["runs"].get(key, {}).get("rate", 0):
+                        best["runs"][key] = run
+                    else:
+                        best["runs"][key]["sent_total"] = run["sent_total"]
             stored = localcloud.status(info.aws_port)["components"]["honeycomb"]["spans"]
         finally:
             localcloud.stop(info.data_dir, info.aws_port)
-    sent = sum(run["sent"] for run in runs.values())
-    return {"runs": runs, "sent": sent, "stored": stored - BATCH, "decode_rate": decode_rate,
-            "encode_rate": encode_rate}
+    best["sent"] = sum(run["sent_total"] for run in best["runs"].values())
+    best["stored"] = stored - BATCH
+    return best
 
 
 def _send(url: str, headers: dict, spans: list, encoded: bytes, batches: int, senders: int,
@@ -208,12 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=80, help="batches of 512 spans to send (default 80)")
     parser.add_argument("--senders", type=int, default=2, help="concurrent exporters (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the ingest figures; best of each (default 3)")
     parser.add_argument("--query-spans", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    ing = bench_ingest(args.batches, args.senders)
+    ing = bench_ingest(args.batches, args.senders, args.repeats)
     decode = ing["decode_rate"]
-    print(f"OTLP ingest through HTTP, batches of {BATCH}, {args.senders} sender(s), "
+    print(f"OTLP ingest through HTTP, batches of {BATCH}, {args.senders} sender(s), best of {args.repeats} rounds; "
           f"{ing['sent']:,} spans sent, {ing['stored']:,} stored:")
     print(f"  baseline decode+columns only (no HTTP, no DuckDB): {decode:,.0f} spans/s")
     print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s")
