@@ -150,7 +150,7 @@ def test_dataset_is_service_name_or_unknown_service(hc):
 def test_otlp_json_is_accepted_with_hex_ids(hc):
     body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
                                "scopeSpans": [{"spans": [{
-                                   "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+                                   "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",  # pragma: allowlist secret
                                    "parentSpanId": "eee19b7ec3c1b173", "name": "fetch", "kind": 3,
                                    "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
                                    "attributes": [{"key": "http.status_code", "value": {"intValue": "404"}}],

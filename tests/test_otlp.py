@@ -25,7 +25,7 @@ from lab_app.instrument import otel_xray
 from lab_app.localcloud import otlp
 from lab_app.localcloud.otlp import decode
 
-TRACE, SPAN, PARENT = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", "0102030405060708"
+TRACE, SPAN, PARENT = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", "0102030405060708"  # pragma: allowlist secret
 
 
 def request(body: bytes, content_type: str | None = "application/x-protobuf", encoding: str | None = None) -> Request:
