@@ -8,7 +8,8 @@
    process, before sending it), and the exporter's own HTTP client posting the batch encoded once (what the
    receiver sustains; on a small machine the first is bounded by the SDK's pure-Python encoder, which shares
    the CPUs with the receiver). Baselines measured in the same run: decoding + column building alone (no
-   HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request).
+   HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request). Every ingest
+   figure is the best of ``--repeats`` rounds that each measure all of them, one after the other.
 2. Query: 1,000,000 synthetic spans inserted straight into the stand-in's table, then the Honeycomb API
    (POST /1/queries, POST /1/query_results, GET the result) for P99(duration_ms) by http.route.
    Baselines: the same aggregate as one hand-written DuckDB statement, and pandas groupby().quantile().

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import threading
+import time
 
 import pytest
 import requests
@@ -21,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lab_app import config
-from lab_app.localcloud.honeycomb.models import SPANS_TABLE
+from lab_app.localcloud.honeycomb.models import SPANS_TABLE, SpanWriter, span_rows
 
 KEY = config.LOCAL_HONEYCOMB_KEY
 PB = "application/x-protobuf"
@@ -300,3 +302,58 @@ def test_wait_for_spans_returns_when_every_service_arrived_and_says_what_is_miss
     assert list(frame.loc[frame["trace_id"] == trace_id, "name"]) == ["one"]
     with pytest.raises(TimeoutError, match=r"'notifications': 1"):
         spans_q.wait_for_spans([trace_id], services=("backend-flask", "notifications"), timeout=0.5)
+
+
+class _RecordingStore:
+    def __init__(self, fail: bool = False):
+        self.inserts: list[list[str]] = []
+        self.fail = fail
+
+    def insert_frame(self, table, rows, columns):
+        if self.fail:
+            raise RuntimeError("disk full")
+        self.inserts.append(list(rows["span_id"]))
+
+
+def _export_concurrently(writer: SpanWriter, batches: list) -> list:
+    """Each batch from its own thread, all in flight at once; returns what each write raised (or None)."""
+    barrier = threading.Barrier(len(batches))
+    errors: list = [None] * len(batches)
+
+    def export(i: int) -> None:
+        with writer.request():
+            barrier.wait()  # every request is in flight before any writes: the writer sees them overlap
+            try:
+                writer.write(span_rows(batches[i]))
+            except RuntimeError as exc:
+                errors[i] = exc
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+def test_concurrent_exports_share_one_insert_and_a_lone_one_never_waits():
+    store = _RecordingStore()
+    writer = SpanWriter(store)
+    writer.linger_s = 10.0  # the bound on waiting for the second batch; it arrives long before
+    a, b = raw_request("a", 2), raw_request("b", 3)
+    assert _export_concurrently(writer, [a, b]) == [None, None]
+    assert len(store.inserts) == 1 and len(store.inserts[0]) == 5
+
+    alone = SpanWriter(store)
+    alone.linger_s = 10.0
+    started = time.monotonic()
+    with alone.request():
+        alone.write(span_rows(raw_request("c", 1)))
+    assert time.monotonic() - started < 5 and len(store.inserts) == 2
+
+
+def test_a_failed_insert_fails_every_request_it_held():
+    writer = SpanWriter(_RecordingStore(fail=True))
+    writer.linger_s = 10.0
+    errors = _export_concurrently(writer, [raw_request("a", 1), raw_request("b", 1)])
+    assert [str(e) for e in errors] == ["disk full", "disk full"]

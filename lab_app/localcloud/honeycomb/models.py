@@ -103,7 +103,7 @@ def _as_str(value) -> str | None:
 def _as_int(value) -> int | None:
     try:
         return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # text, NaN, infinity: not a status code
         return None
 
 
@@ -205,7 +205,6 @@ class SpanWriter:
         self._writing = False
         self._in_flight = 0
         self._last_overlap = float("-inf")
-        self.statements = 0
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -244,7 +243,6 @@ class SpanWriter:
                 combined = parts[0] if len(parts) == 1 else {
                     name: np.concatenate([part[name] for part in parts]) for name in self.columns}
                 self.store.insert_frame(self.table, combined, self.columns)
-                self.statements += 1
             except BaseException as exc:  # every waiting request hears about it, not only this one
                 error = exc
             with self._cond:
