@@ -75,7 +75,7 @@ def make_batch(service: str = "backend-flask") -> list:
     return list(memory.get_finished_spans())[:BATCH]
 
 
-def _rate(fn, rounds: int = 20) -> float:
+def _rate(fn, rounds: int) -> float:
     t0 = time.perf_counter()
     for _ in range(rounds):
         fn()
@@ -83,8 +83,8 @@ def _rate(fn, rounds: int = 20) -> float:
 
 
 def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
-    """Each figure is the best of ``repeats`` rounds, every round measuring all of them one after the other,
-    so a busy moment on a shared machine does not land on one figure only."""
+    """Each figure is the best of ``repeats`` rounds, every round measuring all of them one after the other
+    over the same number of batches, so a busy moment on a shared machine does not land on one figure only."""
     spans = make_batch()
     encoded = encode_spans(spans).SerializeToString()
     best: dict[str, Any] = {"decode_rate": 0.0, "encode_rate": 0.0, "runs": {}}
@@ -96,11 +96,12 @@ def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
             for _ in range(repeats):
-                # baseline 1: decode + build columns, no HTTP and no DuckDB
-                best["decode_rate"] = max(best["decode_rate"],
-                                          _rate(lambda: span_rows(ExportTraceServiceRequest.FromString(encoded))))
+                # baseline 1: decode + build columns, no HTTP and no DuckDB (as many batches as a run sends)
+                best["decode_rate"] = max(best["decode_rate"], _rate(
+                    lambda: span_rows(ExportTraceServiceRequest.FromString(encoded)), batches))
                 # baseline 2: the exporter's own encoding (client-side cost of each request)
-                best["encode_rate"] = max(best["encode_rate"], _rate(lambda: encode_spans(spans).SerializeToString()))
+                best["encode_rate"] = max(best["encode_rate"], _rate(
+                    lambda: encode_spans(spans).SerializeToString(), batches))
                 for key, encode_each in (("export", True), ("receiver", False)):
                     run = _send(url, headers, spans, encoded, batches, senders, encode_each=encode_each)
                     run["sent_total"] = best["runs"].get(key, {}).get("sent_total", 0) + run["sent"]
