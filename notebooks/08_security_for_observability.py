@@ -84,7 +84,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from lab_app import security
 from lab_app.instrument import redact
 from lab_app.query import insights
-from lab_app.query import xray as xray_query
+from lab_app.query import xray as xq
 from lab_app.webhook import Webhook
 
 # %% [markdown]
@@ -575,7 +575,7 @@ rollbar.report_message(f"login failed for {EMAIL} using {PLANTED_KEY}", "warning
 
 provider.force_flush()       # the BatchSpanProcessor sends now, not in 5 s
 handler.flush()              # watchtower sends what it has queued
-xray_query.wait_for_traces([segment.trace_id])
+xq.wait_for_traces([segment.trace_id])
 
 # %%
 found = security.find_in_backends([PLANTED_KEY, EMAIL, "[REDACTED:aws_access_key_id]", "[REDACTED:email]"],

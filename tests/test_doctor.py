@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from lab_app import config, doctor
-from lab_app.query import rollbar as rb
-from lab_app.query import spans
+from lab_app.query import rollbar as rollbar_q
+from lab_app.query import spans as spans_q
 from lab_app.runner import free_port
 from tests.conftest import free_udp_tcp_port
 
@@ -95,7 +95,7 @@ def test_healthy_local_stack_every_check_ok_and_the_probes_are_stored(local, cap
 
     # what each probe sent is really there, read with the workbook's own readers
     trace_id = re.search(r"span ([0-9a-f]{32}) accepted", out).group(1)
-    assert trace_id in set(spans.local_spans(dataset=doctor.SERVICE)["trace_id"])
+    assert trace_id in set(spans_q.local_spans(dataset=doctor.SERVICE)["trace_id"])
     xray_trace = re.search(r"of trace (1-[0-9a-f]{8}-[0-9a-f]{24})", out).group(1)
     traces = boto3.client("xray").batch_get_traces(TraceIds=[xray_trace])["Traces"]
     assert [t["Id"] for t in traces] == [xray_trace]
@@ -104,15 +104,15 @@ def test_healthy_local_stack_every_check_ok_and_the_probes_are_stored(local, cap
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=doctor.LOG_GROUP)["logGroups"]
     assert groups[0]["retentionInDays"] == 1
     occurrence = re.search(r"occurrence ([0-9a-f-]{36})", out).group(1)
-    items = rb.items(environment=doctor.ROLLBAR_ENVIRONMENT)
+    items = rollbar_q.items(environment=doctor.ROLLBAR_ENVIRONMENT)
     assert list(items["title"]) == [doctor.ROLLBAR_TITLE]
-    assert occurrence in set(rb.occurrences(items["id"].iloc[0])["uuid"])
+    assert occurrence in set(rollbar_q.occurrences(items["id"].iloc[0])["uuid"])
 
 
 def test_a_second_run_reuses_the_log_group_and_the_rollbar_item(local):
     first, second = doctor.run(), doctor.run()
     assert first.ok and second.ok, second.failed
-    assert len(rb.items(environment=doctor.ROLLBAR_ENVIRONMENT)) == 1       # one item, more occurrences
+    assert len(rollbar_q.items(environment=doctor.ROLLBAR_ENVIRONMENT)) == 1       # one item, more occurrences
     logs = boto3.client("logs")
     assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=doctor.LOG_GROUP)["logGroups"]] \
         == [doctor.LOG_GROUP]
