@@ -150,6 +150,11 @@ class LocalCloud:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "LocalCloud":
+        # moto's core before any request thread exists: the stand-ins import moto's service models lazily, from
+        # request threads, and two threads importing moto's circular core at once can see it half initialised
+        # ("cannot import name 'BackendDict' from partially initialized module"). Imported once per process.
+        import moto.core.models  # noqa: F401
+
         for comp in self.components:
             comp.setup()
         self._aws_server = ServerThread(self.gateway, port=self.ports["aws"], host=self.host, name="aws-gateway")
