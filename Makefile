@@ -18,7 +18,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := LAB_DATA_DIR=$(CURDIR)/build/test-lab LAB_AWS_PORT=4666 LAB_OTLP_PORT=4418 LAB_XRAY_DAEMON_PORT=2100 \
             LAB_BACKEND_PORT=4667 LAB_DOWNSTREAM_PORT=4668 LAB_MODE=local
 
-.PHONY: lab lab-background lab-url lab-stop test check notebooks workbook install clean bench secrets-baseline
+.PHONY: lab lab-background lab-url lab-stop test check notebooks workbook install clean bench secrets-baseline doctor
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -89,6 +89,10 @@ workbook: $(STAMP)
 	if [ -z "$$was_running" ]; then $(PY) -m lab_app.localcloud stop >/dev/null && echo "stopped the local cloud the notebooks started"; \
 	else echo "the local cloud was running before: left running (stop it with: $(PY) -m lab_app.localcloud stop)"; fi; \
 	exit $$status
+
+# "No data?": each pillar checked end to end in the current mode (config, reachable, key, a probe read back).
+doctor: $(STAMP)
+	$(PY) -m lab_app.doctor
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

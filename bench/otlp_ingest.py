@@ -1,11 +1,15 @@
 """Benchmark the Honeycomb stand-in: OTLP ingest through HTTP, and a P99-by-route query over 1,000,000 spans.
 
-    .venv/bin/python bench/otlp_ingest.py [--batches 80] [--senders 2] [--query-spans 1000000]
+    .venv/bin/python bench/otlp_ingest.py [--batches 80] [--senders 2] [--repeats 3] [--query-spans 1000000]
 
 1. Ingest: the real ``OTLPSpanExporter`` posts batches of 512 spans (the BatchSpanProcessor's batch size)
    to the receiver running as the real background process (free ports, temporary data directory).
-   Baselines measured in the same run: decoding + column building alone (no HTTP, no DuckDB), and the
-   exporter's own encoding cost (the client's side of every request).
+   Two end-to-end figures: ``export()`` as an app calls it (the exporter encodes every batch, in this
+   process, before sending it), and the exporter's own HTTP client posting the batch encoded once (what the
+   receiver sustains; on a small machine the first is bounded by the SDK's pure-Python encoder, which shares
+   the CPUs with the receiver). Baselines measured in the same run: decoding + column building alone (no
+   HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request). Every ingest
+   figure is the best of ``--repeats`` rounds that each measure all of them, one after the other.
 2. Query: 1,000,000 synthetic spans inserted straight into the stand-in's table, then the Honeycomb API
    (POST /1/queries, POST /1/query_results, GET the result) for P99(duration_ms) by http.route.
    Baselines: the same aggregate as one hand-written DuckDB statement, and pandas groupby().quantile().
@@ -20,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,7 +42,8 @@ from opentelemetry.trace import SpanKind
 
 import lab_app.localcloud as localcloud
 from lab_app import config
-from lab_app.localcloud.otlp import SPAN_COLUMNS, SPANS_TABLE, Honeycomb, request_to_frame
+from lab_app.localcloud.honeycomb import Honeycomb
+from lab_app.localcloud.honeycomb.models import SPAN_COLUMNS, SPANS_TABLE, span_rows
 from lab_app.localcloud.server import LocalCloud
 from lab_app.runner import free_port
 
@@ -70,23 +76,19 @@ def make_batch(service: str = "backend-flask") -> list:
     return list(memory.get_finished_spans())[:BATCH]
 
 
-def bench_ingest(batches: int, senders: int) -> dict:
+def _rate(fn, rounds: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        fn()
+    return rounds * BATCH / (time.perf_counter() - t0)
+
+
+def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
+    """Each figure is the best of ``repeats`` rounds, every round measuring all of them one after the other
+    over the same number of batches, so a busy moment on a shared machine does not land on one figure only."""
     spans = make_batch()
     encoded = encode_spans(spans).SerializeToString()
-    # baseline 1: decode + build columns, no HTTP and no DuckDB
-    rounds = 20
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        message = ExportTraceServiceRequest()
-        message.ParseFromString(encoded)
-        request_to_frame(message)
-    decode_rate = rounds * BATCH / (time.perf_counter() - t0)
-    # baseline 2: the exporter's own encoding (client-side cost of each request)
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        encode_spans(spans).SerializeToString()
-    encode_rate = rounds * BATCH / (time.perf_counter() - t0)
-
+    best: dict[str, Any] = {"decode_rate": 0.0, "encode_rate": 0.0, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         info = localcloud.start(Path(tmp) / "lab", free_port(), free_port(), free_port(), set_environ=False, timeout=90)
         try:
@@ -94,31 +96,59 @@ def bench_ingest(batches: int, senders: int) -> dict:
             headers = {"x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY}
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
-            failures: list[int] = []
-            latencies: list[float] = []
-
-            def sender(n: int) -> None:
-                exporter = OTLPSpanExporter(endpoint=url, headers=headers)
-                for _ in range(n):
-                    started = time.perf_counter()
-                    if exporter.export(spans) is not SpanExportResult.SUCCESS:
-                        failures.append(1)
-                    latencies.append((time.perf_counter() - started) * 1000)
-
-            per = batches // senders
-            threads = [threading.Thread(target=sender, args=(per,)) for _ in range(senders)]
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - t0
-            sent = per * senders * BATCH
+            for _ in range(repeats):
+                # baseline 1: decode + build columns, no HTTP and no DuckDB (as many batches as a run sends)
+                best["decode_rate"] = max(best["decode_rate"], _rate(
+                    lambda: span_rows(ExportTraceServiceRequest.FromString(encoded)), batches))
+                # baseline 2: the exporter's own encoding (client-side cost of each request)
+                best["encode_rate"] = max(best["encode_rate"], _rate(
+                    lambda: encode_spans(spans).SerializeToString(), batches))
+                for key, encode_each in (("export", True), ("receiver", False)):
+                    run = _send(url, headers, spans, encoded, batches, senders, encode_each=encode_each)
+                    run["sent_total"] = best["runs"].get(key, {}).get("sent_total", 0) + run["sent"]
+                    if run["rate"] > best["runs"].get(key, {}).get("rate", 0):
+                        best["runs"][key] = run
+                    else:
+                        best["runs"][key]["sent_total"] = run["sent_total"]
             stored = localcloud.status(info.aws_port)["components"]["honeycomb"]["spans"]
         finally:
             localcloud.stop(info.data_dir, info.aws_port)
-    return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "stored": stored - BATCH,
-            "failures": len(failures), "decode_rate": decode_rate, "encode_rate": encode_rate,
+    best["sent"] = sum(run["sent_total"] for run in best["runs"].values())
+    best["stored"] = stored - BATCH
+    return best
+
+
+def _send(url: str, headers: dict, spans: list, encoded: bytes, batches: int, senders: int,
+          encode_each: bool) -> dict:
+    """``senders`` threads, each with its own OTLPSpanExporter, sending ``batches`` batches in all.
+
+    ``encode_each``: ``exporter.export(spans)``, which encodes every batch in this process before sending it
+    (what an app pays). Otherwise the exporter's own HTTP client posts the batch encoded once, so the figure
+    is what the receiver sustains rather than what the SDK's encoder can produce.
+    """
+    failures: list[int] = []
+    latencies: list[float] = []
+
+    def sender(n: int) -> None:
+        exporter = OTLPSpanExporter(endpoint=url, headers=headers)
+        for _ in range(n):
+            started = time.perf_counter()
+            ok = (exporter.export(spans) is SpanExportResult.SUCCESS if encode_each
+                  else exporter._client.export(encoded).success)
+            if not ok:
+                failures.append(1)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    per = batches // senders
+    threads = [threading.Thread(target=sender, args=(per,)) for _ in range(senders)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    sent = per * senders * BATCH
+    return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "failures": len(failures),
             "p50_ms": statistics.median(latencies), "max_ms": max(latencies)}
 
 
@@ -189,18 +219,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=80, help="batches of 512 spans to send (default 80)")
     parser.add_argument("--senders", type=int, default=2, help="concurrent exporters (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the ingest figures; best of each (default 3)")
     parser.add_argument("--query-spans", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    ing = bench_ingest(args.batches, args.senders)
-    print(f"OTLP ingest through HTTP, real OTLPSpanExporter, batches of {BATCH}, {args.senders} sender(s):")
-    print(f"  {ing['sent']:,} spans in {ing['elapsed']:.2f} s = {ing['rate']:,.0f} spans/s "
-          f"(goal >= 20,000; {ing['rate'] / 20000:.2f}x the goal); stored {ing['stored']:,}, failed exports {ing['failures']}")
-    print(f"  per export: median {ing['p50_ms']:.1f} ms, max {ing['max_ms']:.1f} ms")
-    print(f"  baseline decode+columns only (no HTTP, no DuckDB): {ing['decode_rate']:,.0f} spans/s "
-          f"-> end-to-end is {ing['rate'] / ing['decode_rate']:.2f}x of it")
-    print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s "
-          f"-> end-to-end is {ing['rate'] / ing['encode_rate']:.2f}x of it")
+    ing = bench_ingest(args.batches, args.senders, args.repeats)
+    decode = ing["decode_rate"]
+    print(f"OTLP ingest through HTTP, batches of {BATCH}, {args.senders} sender(s), best of {args.repeats} rounds; "
+          f"{ing['sent']:,} spans sent, {ing['stored']:,} stored:")
+    print(f"  baseline decode+columns only (no HTTP, no DuckDB): {decode:,.0f} spans/s")
+    print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s")
+    for key, label in (("export", "real OTLPSpanExporter.export(), encoding every batch"),
+                       ("receiver", "the exporter's HTTP client, batch encoded once")):
+        run = ing["runs"][key]
+        print(f"  end-to-end, {label}:")
+        print(f"    {run['sent']:,} spans in {run['elapsed']:.2f} s = {run['rate']:,.0f} spans/s "
+              f"(goal >= 20,000; {run['rate'] / 20000:.2f}x the goal) -> {run['rate'] / decode:.2f}x the decode "
+              f"baseline; per export median {run['p50_ms']:.1f} ms, max {run['max_ms']:.1f} ms; "
+              f"failed exports {run['failures']}")
     q = bench_query(args.query_spans)
     print(f"P99(duration_ms) by http.route over {q['n']:,} stored spans (loaded in {q['load_s']:.2f} s):")
     print(f"  Honeycomb API (create query, run, read), no series: {q['api_s'] * 1000:.0f} ms (goal < 1000 ms)")

@@ -10,7 +10,7 @@ import time
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from lab_app.localcloud.xray_otlp import as_spans, spans_to_segments
+from lab_app.localcloud.xray.otlp import as_spans, spans_to_segments
 
 TRACES, SPANS_PER_TRACE, ROUNDS = 2000, 4, 3
 

@@ -189,6 +189,26 @@ else:
 # from did, and notebook 08 shows what that costs.
 
 # %% [markdown]
+# When data does not arrive, ask the doctor (`make doctor` in a terminal): it checks each pillar end to end and
+# prints the fix for each failure.
+
+# %%
+from lab_app import doctor
+
+report = doctor.run()
+report
+
+# %% [markdown]
+# ### Checkpoint: every pillar works end to end
+
+# %%
+if lab.local:
+    assert all(check.ok for check in report), [(c.pillar, c.check, c.detail, c.fix) for c in report if not c.ok]
+    assert {c.pillar for c in report} >= {"Honeycomb", "X-Ray", "CloudWatch Logs", "Rollbar"}
+else:
+    print(f"cloud mode: {len(report.failed)} check(s) failed; each line above says how to fix it")
+
+# %% [markdown]
 # ## Summary
 # - Monitoring checks what you decided to check; observability lets you ask new questions of the metrics, logs and
 #   traces the system emits. Errors are events; the trace id joins the pillars.

@@ -7,7 +7,7 @@ import requests
 from app_files import app_source, run_app
 from xray_helpers import wait_for
 
-from lab_app.query import spans
+from lab_app.query import spans as spans_q
 from lab_app.runner import free_port
 from lab_app.services import downstream
 
@@ -46,5 +46,5 @@ def test_app_02_sends_its_spans_and_joins_the_downstream_trace(cloud, tmp_path):
 
 
 def _spans_when(predicate, env):
-    frame = spans.local_spans(aws_endpoint=env["AWS_ENDPOINT_URL"])
+    frame = spans_q.local_spans(aws_endpoint=env["AWS_ENDPOINT_URL"])
     return [frame] if len(frame) and predicate(frame) else None

@@ -9,7 +9,7 @@ import requests
 from app_files import ROOT, app_source, run_app
 from xray_helpers import wait_for
 
-from lab_app.query import rollbar as rb
+from lab_app.query import rollbar as rollbar_q
 from lab_app.runner import free_port
 
 NOTEBOOK = "05_rollbar"
@@ -28,7 +28,7 @@ def test_the_file_is_the_whole_set_up():
 
 
 def _item(title: str) -> dict | None:
-    listing = rb.items(environment=ENVIRONMENT)
+    listing = rollbar_q.items(environment=ENVIRONMENT)
     found = listing[listing["title"] == title].to_dict("records")
     return found[0] if found else None
 
@@ -40,10 +40,10 @@ def test_app_05_reports_the_rollbar_test_message(cloud, tmp_path):
         assert answer.status_code == 200 and answer.text == "Hello World!"
         item = wait_for(lambda: _item("Hello World!"), timeout=10)
     assert item["level"] == "warning" and item["total_occurrences"] == 1
-    [occurrence] = rb.occurrences(item["id"]).to_dict("records")
+    [occurrence] = rollbar_q.occurrences(item["id"]).to_dict("records")
     assert occurrence["environment"] == ENVIRONMENT
     assert occurrence["custom"] == {"service": "backend-flask", "request_id": answer.headers["X-Request-Id"]}
-    assert len(rb.items(environment=ENVIRONMENT)) == 1, "nothing else was reported"
+    assert len(rollbar_q.items(environment=ENVIRONMENT)) == 1, "nothing else was reported"
 
 
 DRIVER = """
@@ -67,6 +67,6 @@ def test_app_05_reports_unhandled_exceptions_through_the_signal(cloud, tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "500"
     item = wait_for(lambda: _item("ZeroDivisionError: division by zero"), timeout=10)
     assert item["level"] == "error" and item["total_occurrences"] == 1
-    [occurrence] = rb.occurrences(item["id"]).to_dict("records")
+    [occurrence] = rollbar_q.occurrences(item["id"]).to_dict("records")
     assert occurrence["request_method"] == "GET" and occurrence["request_url"].endswith("/boom")
     assert occurrence["custom"] == {"service": "backend-flask", "request_id": "req-boom-1"}

@@ -10,7 +10,7 @@ from app_files import app_source, run_app
 from xray_helpers import wait_for
 
 from lab_app.query import rollbar as rollbar_q
-from lab_app.query import spans
+from lab_app.query import spans as spans_q
 from lab_app.runner import free_port
 from lab_app.services import downstream
 
@@ -37,7 +37,7 @@ def test_app_06_four_pillars_one_trace(cloud, tmp_path):
 
     # OpenTelemetry: the backend's spans and the downstream's, one trace; no span of Rollbar's own POST
     def otel_trace():
-        frame = spans.local_spans(aws_endpoint=aws)
+        frame = spans_q.local_spans(aws_endpoint=aws)
         crossing = frame[frame["name"] == "GET /api/activities/notifications"]
         if crossing.empty:
             return None

@@ -10,13 +10,13 @@ import pytest
 import requests
 from xray_helpers import wait_for
 
-from lab_app.query import spans
+from lab_app.query import spans as spans_q
 from lab_app.runner import PortInUseError, free_port
 from lab_app.services import Fault, Faults, downstream
 
 
 def _stored(env, predicate):
-    frame = spans.local_spans(aws_endpoint=env["AWS_ENDPOINT_URL"], dataset="notifications")
+    frame = spans_q.local_spans(aws_endpoint=env["AWS_ENDPOINT_URL"], dataset="notifications")
     return [frame] if len(frame) and predicate(frame) else None
 
 

@@ -15,7 +15,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from lab_app import config
-from lab_app.query import spans as spans_api
+from lab_app.localcloud.honeycomb import query
+from lab_app.localcloud.honeycomb.query.ast import Calculation, Filter, Having, Order, QuerySpec
+from lab_app.query import spans as spans_q
 
 KEY = config.LOCAL_HONEYCOMB_KEY
 ROUTES = ["/api/activities/home", "/api/activities/search", "/api/messages"]
@@ -24,7 +26,8 @@ N = 300
 
 @pytest.fixture(scope="module")
 def data(module_cloud):
-    """N server spans over the last 10 minutes for backend-flask, 40 for notifications; returns the truth table."""
+    """N server spans over the last 10 minutes for backend-flask (from two regions: resources differ), 40 for
+    notifications; every fourth span carries ``app.cached``. Returns the truth table."""
     module_cloud.reset()
     rng = random.Random(7)
     now_ns = time.time_ns()
@@ -32,20 +35,26 @@ def data(module_cloud):
     url = f"http://127.0.0.1:{module_cloud.ports['otlp']}/v1/traces"
     for service, count in (("backend-flask", N), ("notifications", 40)):
         memory = InMemorySpanExporter()
-        provider = TracerProvider(resource=Resource.create({"service.name": service, "region": "eu"}))
-        provider.add_span_processor(SimpleSpanProcessor(memory))
-        tracer = provider.get_tracer("q")
+        tracers = {}
+        for region in (("eu", "us") if service == "backend-flask" else ("eu",)):
+            provider = TracerProvider(resource=Resource.create({"service.name": service, "region": region}))
+            provider.add_span_processor(SimpleSpanProcessor(memory))
+            tracers[region] = provider.get_tracer("q")
         for i in range(count):
             route = rng.choice(ROUTES)
             duration_ms = round(rng.lognormvariate(3, 0.6), 3)
             status = rng.choice([200, 200, 200, 404, 500])
             start = now_ns - rng.randint(5, 590) * 10**9
-            span = tracer.start_span(route if service == "backend-flask" else "notify", kind=SpanKind.SERVER,
-                                     start_time=start, attributes={"http.route": route, "http.status_code": status,
-                                                                   "user.handle": f"user{i % 7}"})
+            region = "us" if service == "backend-flask" and i % 3 == 0 else "eu"
+            cached = (i % 8 == 0) if i % 4 == 0 else None
+            attributes = {"http.route": route, "http.status_code": status, "user.handle": f"user{i % 7}"}
+            if cached is not None:
+                attributes["app.cached"] = cached
+            span = tracers[region].start_span(route if service == "backend-flask" else "notify", kind=SpanKind.SERVER,
+                                              start_time=start, attributes=attributes)
             span.end(end_time=start + int(duration_ms * 1e6))
             truth.append({"service": service, "route": route, "duration_ms": duration_ms, "status": status,
-                          "user": f"user{i % 7}", "start_s": start / 1e9})
+                          "user": f"user{i % 7}", "start_s": start / 1e9, "region": region, "cached": cached})
         exporter = OTLPSpanExporter(endpoint=url, headers={"x-honeycomb-team": KEY})
         assert exporter.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
     return truth
@@ -98,34 +107,64 @@ def test_default_order_is_first_calculation_descending(module_cloud, data):
     assert counts == sorted(counts, reverse=True) and sum(counts) == N
 
 
-def test_filters_with_numeric_and_string_ops(module_cloud, data):
-    backend = [t for t in data if t["service"] == "backend-flask"]
-    cases = [
-        ([{"column": "http.status_code", "op": ">=", "value": 500}], lambda t: t["status"] >= 500),
-        ([{"column": "http.status_code", "op": "=", "value": "404"}], lambda t: t["status"] == 404),
-        ([{"column": "http.route", "op": "starts-with", "value": "/api/activities"}],
-         lambda t: t["route"].startswith("/api/activities")),
-        ([{"column": "http.route", "op": "contains", "value": "search"}], lambda t: "search" in t["route"]),
-        ([{"column": "http.route", "op": "does-not-contain", "value": "search"}], lambda t: "search" not in t["route"]),
-        ([{"column": "user.handle", "op": "in", "value": ["user1", "user2"]}], lambda t: t["user"] in ("user1", "user2")),
-        ([{"column": "user.handle", "op": "not-in", "value": ["user1"]}], lambda t: t["user"] != "user1"),
-        ([{"column": "user.handle", "op": "!=", "value": "user3"}], lambda t: t["user"] != "user3"),
-        ([{"column": "duration_ms", "op": "<", "value": 20}], lambda t: t["duration_ms"] < 20),
-        ([{"column": "region", "op": "=", "value": "eu"}], lambda t: True),  # resource attribute
-        ([{"column": "no.such.column", "op": "exists"}], lambda t: False),
-        ([{"column": "no.such.column", "op": "does-not-exist"}], lambda t: True),
-        ([{"column": "http.status_code", "op": "=", "value": 404},
-          {"column": "http.route", "op": "=", "value": "/api/messages"}],
-         lambda t: t["status"] == 404 and t["route"] == "/api/messages"),
-    ]
-    for filters, predicate in cases:
-        rows = rows_of(run(module_cloud, "backend-flask", {"calculations": [{"op": "COUNT"}], "filters": filters}))
-        assert rows[0]["COUNT"] == sum(1 for t in backend if predicate(t)), filters
-    either = rows_of(run(module_cloud, "backend-flask", {
-        "calculations": [{"op": "COUNT"}], "filter_combination": "OR",
-        "filters": [{"column": "http.status_code", "op": "=", "value": 500},
-                    {"column": "http.route", "op": "=", "value": "/api/messages"}]}))
-    assert either[0]["COUNT"] == sum(1 for t in backend if t["status"] == 500 or t["route"] == "/api/messages")
+# (filters, filter_combination, predicate over a truth row) -- the predicate is the documented meaning, written
+# independently of the stand-in; every row must select some but not all spans (test_filter_table_is_discriminating)
+FILTER_TABLE = [
+    ([{"column": "http.status_code", "op": ">=", "value": 500}], "AND", lambda t: t["status"] >= 500),
+    ([{"column": "http.status_code", "op": "=", "value": "404"}], "AND", lambda t: t["status"] == 404),
+    ([{"column": "http.route", "op": "starts-with", "value": "/api/activities"}], "AND",
+     lambda t: t["route"].startswith("/api/activities")),
+    ([{"column": "http.route", "op": "does-not-start-with", "value": "/api/activities"}], "AND",
+     lambda t: not t["route"].startswith("/api/activities")),
+    ([{"column": "http.route", "op": "contains", "value": "search"}], "AND", lambda t: "search" in t["route"]),
+    ([{"column": "http.route", "op": "does-not-contain", "value": "search"}], "AND",
+     lambda t: "search" not in t["route"]),
+    ([{"column": "user.handle", "op": "in", "value": ["user1", "user2"]}], "AND",
+     lambda t: t["user"] in ("user1", "user2")),
+    ([{"column": "user.handle", "op": "not-in", "value": ["user1"]}], "AND", lambda t: t["user"] != "user1"),
+    ([{"column": "user.handle", "op": "!=", "value": "user3"}], "AND", lambda t: t["user"] != "user3"),
+    ([{"column": "duration_ms", "op": "<", "value": 20}], "AND", lambda t: t["duration_ms"] < 20),
+    ([{"column": "duration_ms", "op": ">", "value": 20}], "AND", lambda t: t["duration_ms"] > 20),
+    ([{"column": "region", "op": "=", "value": "eu"}], "AND", lambda t: t["region"] == "eu"),  # resource attribute
+    ([{"column": "app.cached", "op": "exists"}], "AND", lambda t: t["cached"] is not None),
+    ([{"column": "app.cached", "op": "does-not-exist"}], "AND", lambda t: t["cached"] is None),
+    ([{"column": "app.cached", "op": "=", "value": True}], "AND", lambda t: t["cached"] is True),
+    ([{"column": "app.cached", "op": "!=", "value": True}], "AND", lambda t: t["cached"] is not True),
+    ([{"column": "http.status_code", "op": "=", "value": 404},
+      {"column": "http.route", "op": "=", "value": "/api/messages"}], "AND",
+     lambda t: t["status"] == 404 and t["route"] == "/api/messages"),
+    ([{"column": "http.status_code", "op": "=", "value": 500},
+      {"column": "http.route", "op": "=", "value": "/api/messages"}], "OR",
+     lambda t: t["status"] == 500 or t["route"] == "/api/messages"),
+]
+
+
+def _backend(data):
+    return [t for t in data if t["service"] == "backend-flask"]
+
+
+@pytest.mark.parametrize("filters,combination,predicate", FILTER_TABLE,
+                         ids=[f"{row[1]}:" + ",".join(f"{f['column']} {f['op']}" for f in row[0]) for row in FILTER_TABLE])
+def test_filter(module_cloud, data, filters, combination, predicate):
+    rows = rows_of(run(module_cloud, "backend-flask", {"calculations": [{"op": "COUNT"}], "filters": filters,
+                                                       "filter_combination": combination}))
+    assert rows[0]["COUNT"] == sum(1 for t in _backend(data) if predicate(t)), filters
+
+
+def test_filter_table_is_discriminating(data):
+    """Every filter in the table must select some but not all spans, or it would pass with filters ignored."""
+    backend = _backend(data)
+    for filters, _, predicate in FILTER_TABLE:
+        hits = sum(bool(predicate(t)) for t in backend)
+        assert 0 < hits < len(backend), filters
+
+
+def test_a_column_no_span_has(module_cloud, data):
+    """Honeycomb: a missing column never exists, always does-not-exist, and is never equal to a value."""
+    for op, expected in (("exists", 0), ("does-not-exist", N)):
+        rows = rows_of(run(module_cloud, "backend-flask", {"calculations": [{"op": "COUNT"}],
+                                                           "filters": [{"column": "no.such.column", "op": op}]}))
+        assert rows[0]["COUNT"] == expected, op
 
 
 def test_environment_wide_dataset_and_service_breakdown(module_cloud, data):
@@ -232,25 +271,56 @@ def test_api_errors(module_cloud, data):
 
 
 def test_query_client_returns_typed_frames(module_cloud, data):
-    frame = spans_api.query("backend-flask", calculations=[{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}],
+    frame = spans_q.query("backend-flask", calculations=[{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}],
                             breakdowns=["http.route"], time_range=3600)
     assert list(frame.columns) == ["http.route", "COUNT", "P99(duration_ms)"]
     assert frame["COUNT"].dtype == "int64" and frame["P99(duration_ms)"].dtype == "float64"
     assert frame["COUNT"].sum() == N
-    assert spans_api.whoami()["team"]["slug"]
-    with pytest.raises(spans_api.HoneycombQueryError) as err:
-        spans_api.query("backend-flask", calculations=[{"op": "NOPE"}])
+    assert spans_q.whoami()["team"]["slug"]
+    with pytest.raises(spans_q.HoneycombQueryError) as err:
+        spans_q.query("backend-flask", calculations=[{"op": "NOPE"}])
     assert err.value.status == 400
 
 
 def test_local_spans_frame_and_span_tree(module_cloud, data):
-    frame = spans_api.local_spans(time.time() - 3600, time.time() + 60)
+    frame = spans_q.local_spans(time.time() - 3600, time.time() + 60)
     assert len(frame) == N + 40
     assert str(frame["start_time"].dtype) == "datetime64[us, UTC]" or str(frame["start_time"].dtype).startswith(
         "datetime64")
     assert frame["duration_ms"].sum() == pytest.approx(sum(t["duration_ms"] for t in data), rel=1e-6)
     assert isinstance(frame["attributes"].iloc[0], dict)
-    only = spans_api.local_spans(dataset="notifications")
+    only = spans_q.local_spans(dataset="notifications")
     assert len(only) == 40
-    tree = spans_api.span_tree(frame, frame["trace_id"].iloc[0])
+    tree = spans_q.span_tree(frame, frame["trace_id"].iloc[0])
     assert tree["depth"].tolist() == [0]
+
+
+# query spec (decoded JSON) -> the AST query.parse builds, written out by hand
+PARSE_TABLE = [
+    ({}, QuerySpec()),
+    ({"calculations": [{"op": "p99", "column": "duration_ms"}, {"op": "COUNT"}], "breakdowns": ["http.route"]},
+     QuerySpec(calculations=[Calculation("P99", "duration_ms"), Calculation("COUNT")], breakdowns=["http.route"])),
+    ({"filters": [{"column": "http.status_code", "op": ">=", "value": 500},
+                  {"column": "name", "op": "exists"}], "filter_combination": "OR"},
+     QuerySpec(filters=[Filter("http.status_code", ">=", 500), Filter("name", "exists")], filter_combination="OR")),
+    ({"calculations": [{"op": "AVG", "column": "duration_ms"}], "breakdowns": ["name"],
+      "orders": [{"op": "avg", "column": "duration_ms", "order": "descending"}, {"column": "name"}],
+      "havings": [{"calculate_op": "AVG", "column": "duration_ms", "op": ">", "value": 10}], "limit": 5},
+     QuerySpec(calculations=[Calculation("AVG", "duration_ms")], breakdowns=["name"],
+               orders=[Order("AVG", "duration_ms", "descending"), Order(None, "name", "ascending")],
+               havings=[Having("AVG", ">", 10, "duration_ms")], limit=5)),
+    ({"start_time": 1000, "end_time": 4600, "granularity": 60},
+     QuerySpec(start_time=1000, end_time=4600, granularity=60)),
+]
+
+
+@pytest.mark.parametrize("payload,expected", PARSE_TABLE, ids=[str(sorted(row[0])) for row in PARSE_TABLE])
+def test_parse_builds_the_ast(payload, expected):
+    assert query.parse(payload) == expected
+
+
+def test_orders_and_havings_name_calculations_by_key():
+    spec = query.parse({"calculations": [{"op": "COUNT"}, {"op": "P50", "column": "duration_ms"}],
+                        "orders": [{"op": "COUNT", "column": "ignored"}],
+                        "havings": [{"calculate_op": "P50", "column": "duration_ms", "op": "<", "value": 3}]})
+    assert spec.orders[0].calculation.key == "COUNT" and spec.havings[0].calculation.key == "P50(duration_ms)"

@@ -7,7 +7,24 @@ import time
 import boto3
 import pytest
 
-from lab_app.localcloud.logs.filter_pattern import FilterPatternError, matches, parse_filter_pattern
+from lab_app.localcloud.logs import filter_pattern
+from lab_app.localcloud.logs.filter_pattern import FilterPatternError
+from lab_app.localcloud.logs.filter_pattern.ast import (
+    DCompare,
+    DelimitedPattern,
+    DField,
+    Ellipsis_,
+    JCheck,
+    JCompare,
+    JOr,
+    JsonPattern,
+    MatchAll,
+    Number,
+    Selector,
+    Term,
+    TermPattern,
+    Text,
+)
 
 JSON_MSG = json.dumps({"level": "ERROR", "latency_ms": 150, "status": 503, "user": None, "ok": False,
                        "http": {"route": "/api/activities/search", "method": "GET"}, "tags": ["a", "b"]})
@@ -63,13 +80,13 @@ CASES = [
 
 @pytest.mark.parametrize("pattern,message,expected", CASES, ids=[f"{i}:{c[0][:40]}" for i, c in enumerate(CASES)])
 def test_filter_pattern_table(pattern, message, expected):
-    assert matches(parse_filter_pattern(pattern), message) is expected
+    assert filter_pattern.matches(filter_pattern.parse(pattern), message) is expected
 
 
 @pytest.mark.parametrize("pattern", ["{ $.a = }", "{ $.a = 1", "[a, a]", "{ $.x ==== 3 }", "%(%", "[a,, b]", "%a(?=b)%"])
 def test_bad_patterns(pattern):
     with pytest.raises(FilterPatternError):
-        parse_filter_pattern(pattern)
+        filter_pattern.parse(pattern)
 
 
 def test_filter_log_events_agrees_with_table(module_cloud):
@@ -82,5 +99,35 @@ def test_filter_log_events_agrees_with_table(module_cloud):
                         logEvents=[{"timestamp": t + i, "message": m} for i, m in enumerate(messages)])
     for pattern in sorted({c[0] for c in CASES}):
         got = [e["message"] for e in logs.filter_log_events(logGroupName="fp", filterPattern=pattern)["events"]]
-        want = [m for m in messages if matches(parse_filter_pattern(pattern), m)]
+        want = [m for m in messages if filter_pattern.matches(filter_pattern.parse(pattern), m)]
         assert got == want, pattern
+
+
+# pattern -> the AST filter_pattern.parse builds, written out by hand
+PARSE_TABLE = [
+    ("", MatchAll()),
+    ("ERROR ?WARN -DEBUG", TermPattern(required=(Term("word", "ERROR"),), optional=(Term("word", "WARN"),),
+                                       excluded=(Term("word", "DEBUG"),))),
+    ('"a phrase"', TermPattern(required=(Term("phrase", "a phrase"),))),
+    ("%time.*out%", TermPattern(required=(Term("regex", "time.*out"),))),
+    ("{ $.status = 500 }", JsonPattern(JCompare(Selector("$.status", ("status",)), "=", Number(500.0)))),
+    ("{ $.a.b[0] EXISTS || $.c IS NULL }", JsonPattern(JOr(JCheck(Selector("$.a.b[0]", ("a", "b", 0)), "exists"),
+                                                           JCheck(Selector("$.c", ("c",)), "null")))),
+    ("[ip, user, ..., status = 5*, bytes > 1000]", DelimitedPattern((
+        DField("ip", None), DField("user", None), Ellipsis_(),
+        DField("status", DCompare("status", "=", Text("5*"))),
+        DField("bytes", DCompare("bytes", ">", Number(1000.0)))))),
+]
+
+
+@pytest.mark.parametrize("pattern,expected", PARSE_TABLE, ids=[row[0] or "(empty)" for row in PARSE_TABLE])
+def test_parse_builds_the_ast(pattern, expected):
+    assert filter_pattern.parse(pattern) == expected
+
+
+def test_to_sql_pushes_term_patterns_down_with_bound_parameters():
+    params: dict = {}
+    sql = filter_pattern.to_sql(filter_pattern.parse("ERROR ?WARN -DEBUG"), "message", params)
+    assert sql == "contains(message, $fp0) AND (contains(message, $fp1)) AND NOT contains(message, $fp2)"
+    assert params == {"fp0": "ERROR", "fp1": "WARN", "fp2": "DEBUG"}
+    assert filter_pattern.to_sql(filter_pattern.parse("{ $.a = 1 }"), "message", {}) is None

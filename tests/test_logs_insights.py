@@ -12,6 +12,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lab_app.localcloud.logs import insights
+from lab_app.localcloud.logs.insights.ast import (
+    BinOp,
+    Call,
+    Compare,
+    Dedup,
+    Field,
+    Fields,
+    Filter,
+    Item,
+    Like,
+    Limit,
+    Not,
+    Number,
+    Query,
+    Regex,
+    Sort,
+    Star,
+    Stats,
+)
+from lab_app.localcloud.logs.insights.parser import AGGREGATES
+from lab_app.localcloud.logs.insights.to_sql import AGGREGATE_FUNCTIONS
+
 GROUP = "insights-table"
 ROUTES = ["/api/activities/home", "/api/activities/search", "/api/messages", "/api/activities/notifications"]
 N_EVENTS = 1500
@@ -378,3 +401,27 @@ def test_several_groups_and_the_log_field(dataset):
                            endTime=dataset["end"] + 60, queryString="stats count(*) as n by @log")["queryId"]
     got = {row[0]["value"]: row[1]["value"] for row in wait_results(logs, qid)["results"]}
     assert got == {f"123456789012:{GROUP}": str(len(dataset["df"])), "123456789012:insights-second": "3"}
+
+
+# query -> the AST insights.parse builds (character offsets included), written out by hand
+PARSE_TABLE = [
+    ("limit 5", (Limit(5),)),
+    ("filter status >= 500", (Filter(Compare(">=", Field("status", 7, 13), Number(500.0))),)),
+    ("fields @timestamp, route as r", (Fields((Item(Field("@timestamp", 7, 17), None, "@timestamp", 7, 17),
+                                              Item(Field("route", 19, 24), "r", "route", 19, 29))),)),
+    ("stats count(*) by route", (Stats((Item(Call("count", (Star(),), 6, 14), None, "count(*)", 6, 14),),
+                                       (Item(Field("route", 18, 23), None, "route", 18, 23),)),)),
+    ("sort @timestamp desc | dedup route", (Sort(((Field("@timestamp", 5, 15), True),)), Dedup(("route",)))),
+    ("filter route like /api/ and not ispresent(user)",
+     (Filter(BinOp("and", Like(Field("route", 7, 12), Regex("api", 18, 23)),
+                   Not(Call("ispresent", (Field("user", 42, 46),), 32, 47)))),)),
+]
+
+
+@pytest.mark.parametrize("query,commands", PARSE_TABLE, ids=[row[0] for row in PARSE_TABLE])
+def test_parse_builds_the_ast(query, commands):
+    assert insights.parse(query) == Query(commands, query)
+
+
+def test_every_aggregate_the_parser_knows_compiles():
+    assert set(AGGREGATE_FUNCTIONS) == AGGREGATES

@@ -13,7 +13,7 @@ from xray_helpers import RecordingXRay
 
 from lab_app.instrument import otel_xray
 from lab_app.localcloud.server import LocalCloud
-from lab_app.localcloud.xray_otlp import XRayOTLP
+from lab_app.localcloud.xray.otlp import XRayOTLP
 from lab_app.runner import ServerThread
 
 AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"  # pragma: allowlist secret

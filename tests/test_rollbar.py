@@ -12,7 +12,7 @@ from flask import got_request_exception
 
 from conftest import Cruddur
 from lab_app import config, services
-from lab_app.query import rollbar as rb
+from lab_app.query import rollbar as rollbar_q
 
 TOKEN = config.LOCAL_ROLLBAR_TOKEN
 
@@ -59,7 +59,7 @@ def test_sdk_reports_are_grouped_into_items(cloud_rb):
     rollbar.report_message("Hello World!", "warning")
     rollbar.report_message("something else", "info")
     rollbar.wait()
-    frame = rb.items()
+    frame = rollbar_q.items()
     assert len(frame) == 4
     by_title = {(t, n) for t, n in zip(frame.title, frame.total_occurrences)}
     assert by_title == {("KeyError: 'missing-key'", 3), ("KeyError: 'other'", 1), ("Hello World!", 2),
@@ -70,10 +70,10 @@ def test_sdk_reports_are_grouped_into_items(cloud_rb):
     assert (frame.first_seen <= frame.last_seen).all()
     assert str(frame.first_seen.dtype).startswith("datetime64")
     key_item = frame[frame.total_occurrences == 3].iloc[0]
-    occ = rb.occurrences(key_item.id)
+    occ = rollbar_q.occurrences(key_item.id)
     assert len(occ) == 3 and set(occ.exception_class) == {"KeyError"}
     assert occ.top_frame.str.contains("fail_here").all()
-    assert rb.item_by_counter(key_item.counter)["id"] == key_item.id  # 301 followed, like Rollbar
+    assert rollbar_q.item_by_counter(key_item.counter)["id"] == key_item.id  # 301 followed, like Rollbar
     one = requests.get(f"{cloud_rb.aws_url}/api/1/instance/{occ.id.iloc[0]}",
                        headers={"X-Rollbar-Access-Token": TOKEN}).json()
     assert one["err"] == 0 and one["result"]["data"]["body"]["trace"]["exception"]["class"] == "KeyError"
@@ -87,10 +87,10 @@ def test_environments_get_separate_items_and_filters_work(cloud_rb):
         rollbar.report_message("same text", "error")
     finally:
         init_rollbar(cloud_rb, "test")
-    frame = rb.items()
+    frame = rollbar_q.items()
     assert sorted(frame.environment) == ["staging", "test"]
-    assert len(rb.items(environment="staging")) == 1
-    assert len(rb.items(level="warning")) == 0
+    assert len(rollbar_q.items(environment="staging")) == 1
+    assert len(rollbar_q.items(level="warning")) == 0
 
 
 def test_flask_unhandled_exceptions_and_rollbar_test_route(cloud_rb):
@@ -110,12 +110,12 @@ def test_flask_unhandled_exceptions_and_rollbar_test_route(cloud_rb):
     finally:
         stack.stop()
     rollbar.wait()
-    frame = rb.items()
+    frame = rollbar_q.items()
     titles = dict(zip(frame.title, frame.total_occurrences))
     injected = [t for t in titles if t.startswith("InjectedException")]
     assert len(injected) == 1 and titles[injected[0]] == 4
     assert titles["Hello World!"] == 1
-    occ = rb.occurrences(frame[frame.title == injected[0]].id.iloc[0])
+    occ = rollbar_q.occurrences(frame[frame.title == injected[0]].id.iloc[0])
     assert set(occ.request_method) == {"GET"} and occ.request_url.str.endswith("/api/message_groups").all()
     assert all(c == {"service": "backend-flask"} for c in occ.custom)
 
@@ -169,8 +169,8 @@ def test_read_endpoints_need_a_token_and_know_404(cloud_rb):
     for path in ("item/123", "item/abc", "item_by_counter/9", "instance/1", "item/5/instances"):
         answer = requests.get(base + path, headers=hdr, timeout=5)
         assert answer.status_code == 404 and answer.json()["err"] == 1, path
-    with pytest.raises(rb.RollbarAPIError):
-        rb.item(42)
+    with pytest.raises(rollbar_q.RollbarAPIError):
+        rollbar_q.item(42)
 
 
 def test_payload_over_one_megabyte_is_413(cloud_rb):

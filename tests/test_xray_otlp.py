@@ -10,7 +10,7 @@ import requests
 from xray_helpers import RecordingXRay
 
 from lab_app.localcloud.server import LocalCloud
-from lab_app.localcloud.xray_otlp import XRayOTLP, otel_trace_id, spans_to_segments, xray_trace_id
+from lab_app.localcloud.xray.otlp import XRayOTLP, otel_trace_id, spans_to_segments, xray_trace_id
 
 NOW = 1_700_000_000.0  # fixed "now" so the 14-day window check is deterministic
 T0 = int(NOW * 1e9)

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from xray_helpers import Spec, documents
 
-from lab_app.query import xray as q
+from lab_app.query import xray as xq
 
 
 @pytest.fixture
@@ -26,12 +26,12 @@ def sent(cloud):
 
 def test_trace_summaries_typed_and_paged(sent):
     specs, base = sent
-    frame = q.trace_summaries(start=base - 5, end=base + 60)
+    frame = xq.trace_summaries(start=base - 5, end=base + 60)
     assert len(frame) == len(specs)
     assert str(frame["start_time"].dtype).startswith("datetime64") and frame["start_time"].dt.tz is not None
     expected = {s.trace_id: s.response_time * 1000 for s in specs}
     assert all(abs(expected[t] - ms) < 0.01 for t, ms in zip(frame["trace_id"], frame["response_time_ms"]))
-    faults = q.trace_summaries(start=base - 5, end=base + 60, filter_expression="fault")
+    faults = xq.trace_summaries(start=base - 5, end=base + 60, filter_expression="fault")
     assert list(faults["trace_id"]) == [specs[3].trace_id]
     assert faults["http_status"].tolist() == [500]
     assert frame.set_index("trace_id").loc[specs[5].trace_id, "annotations"] == {"idx": 5.0}
@@ -40,7 +40,7 @@ def test_trace_summaries_typed_and_paged(sent):
 def test_segments_frame_has_depth_and_offsets(sent):
     specs, _ = sent
     ids = [s.trace_id for s in specs[:7]]  # more than one BatchGetTraces chunk
-    frame = q.segments(ids)
+    frame = xq.segments(ids)
     assert set(frame["trace_id"]) == set(ids)
     one = frame[frame["trace_id"] == specs[1].trace_id].set_index("name")
     assert one.loc["notifications", "depth"].tolist() == [1, 2]  # the call (subsegment) then the downstream segment
@@ -50,11 +50,11 @@ def test_segments_frame_has_depth_and_offsets(sent):
 
 def test_service_graph_frames_and_networkx(sent):
     specs, base = sent
-    nodes, edges = q.service_graph(start=base - 5, end=base + 60)
+    nodes, edges = xq.service_graph(start=base - 5, end=base + 60)
     backend = nodes.set_index("service").loc["backend-flask"]
     assert backend["requests"] == len(specs) and backend["faults"] == 1
     edge = edges.set_index(["source", "target"]).loc[("backend-flask", "notifications")]
     assert edge["requests"] == sum(1 for s in specs if s.downstream)
-    graph = q.service_graph_nx(start=base - 5, end=base + 60)
+    graph = xq.service_graph_nx(start=base - 5, end=base + 60)
     assert list(graph.edges) == [("backend-flask", "notifications")]
     assert graph.nodes["backend-flask"]["root"] is True

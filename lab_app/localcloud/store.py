@@ -56,10 +56,11 @@ class Store:
             return cursor.fetch_arrow_table()
 
     def insert_frame(self, table: str, frame, columns: Sequence[str] | None = None) -> int:
-        """Append a pandas DataFrame or pyarrow Table in one statement (much faster than executemany)."""
+        """Append a pandas DataFrame, a pyarrow Table or a dict of equal-length numpy arrays (column name ->
+        values) in one statement (much faster than executemany)."""
         if table not in self._tables:
             raise KeyError(f"unknown table {table!r}")
-        n = len(frame)
+        n = len(next(iter(frame.values()), ())) if isinstance(frame, dict) else len(frame)
         if n == 0:
             return 0
         cols = list(columns or frame.columns)

@@ -21,11 +21,11 @@ import pandas as pd
 from lab_app import config
 from lab_app.localcloud.aws import paging
 from lab_app.localcloud.logs import exceptions as exc
-from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate, parse_filter_pattern, to_sql
+from lab_app.localcloud.logs import filter_pattern, insights
+from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate
 from lab_app.localcloud.logs.filter_pattern.ast import JsonPattern
-from lab_app.localcloud.logs.filter_pattern.evaluator import dimension_value, metric_value
-from lab_app.localcloud.logs.insights.compiler import EVENTS_TABLE, Scope, compile_query, used_params
-from lab_app.localcloud.logs.insights.parser import parse_query
+from lab_app.localcloud.logs.filter_pattern.evaluate import dimension_value, metric_value
+from lab_app.localcloud.logs.insights.to_sql import EVENTS_TABLE, Scope, used_params
 
 MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26
@@ -525,7 +525,7 @@ class LogsBackend:
             after = _untoken(token)
             params["after_ts"], params["after_id"] = int(after[0]), int(after[1])
             where += " AND (ts, id) > ($after_ts, $after_id)"
-        pushed = to_sql(pattern, "message", params)
+        pushed = filter_pattern.to_sql(pattern, "message", params)
         if pushed:
             where += f" AND {pushed}"
         elif isinstance(pattern, JsonPattern):
@@ -563,7 +563,7 @@ class LogsBackend:
 
     def _pattern(self, text: str | None):
         try:
-            return parse_filter_pattern(text or "")
+            return filter_pattern.parse(text or "")
         except FilterPatternError as e:
             raise exc.InvalidParameterException(f"Invalid filter pattern: {e}") from None
 
@@ -662,7 +662,7 @@ class LogsBackend:
         filters = self.store.execute(
             "SELECT pattern, transformations FROM logs_metric_filters WHERE region = ? AND grp = ?", [region, group])
         for pattern_text, transformations in filters:
-            pattern = parse_filter_pattern(pattern_text)
+            pattern = filter_pattern.parse(pattern_text)
             for t in json.loads(transformations):
                 self._publish(region, pattern, t, timestamps, messages)
 
@@ -722,10 +722,10 @@ class LogsBackend:
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
         for g in groups:
             self._require_group(region, g)
-        query = parse_query(query_string)  # MalformedQueryException with the position
+        query = insights.parse(query_string)  # MalformedQueryException with the position
         scope = Scope(region=region, account=config.ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
-        compiled = compile_query(query, scope, limit)
+        compiled = insights.to_sql(query, scope, limit)
         with self._jobs_lock:
             active = sum(1 for job in self._jobs.values() if job["status"] in ("Scheduled", "Running"))
             if active >= MAX_CONCURRENT_QUERIES:

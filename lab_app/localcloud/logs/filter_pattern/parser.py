@@ -29,7 +29,7 @@ def _unquote(token: str) -> str:
     return re.sub(r'\\(.)', r'\1', inner)
 
 
-def _selector(text: str) -> ast.Selector:
+def selector(text: str) -> ast.Selector:
     path: list = []
     for dotted, index, star in re.findall(r'\.([A-Za-z0-9_@\-]+|\*)|\[(\d+)\]|\[(\*)\]', text[1:]):
         if index:
@@ -79,19 +79,19 @@ class ToAst(Transformer):
     # JSON
     def j_compare(self, items):
         sel, op, value = items
-        return ast.JCompare(_selector(str(sel)), str(op), value)
+        return ast.JCompare(selector(str(sel)), str(op), value)
 
     def j_is_null(self, items):
-        return ast.JCheck(_selector(str(items[0])), "null")
+        return ast.JCheck(selector(str(items[0])), "null")
 
     def j_exists(self, items):
-        return ast.JCheck(_selector(str(items[0])), "exists")
+        return ast.JCheck(selector(str(items[0])), "exists")
 
     def j_not_exists(self, items):
-        return ast.JCheck(_selector(str(items[0])), "not_exists")
+        return ast.JCheck(selector(str(items[0])), "not_exists")
 
     def j_is_bool(self, items):
-        return ast.JCheck(_selector(str(items[0])), str(items[1]).lower())
+        return ast.JCheck(selector(str(items[0])), str(items[1]).lower())
 
     def j_and(self, items):
         return ast.JAnd(items[0], items[1])
@@ -135,7 +135,7 @@ class ToAst(Transformer):
 
 
 @functools.lru_cache(maxsize=256)
-def parse_filter_pattern(text: str | None) -> ast.Pattern:
+def parse(text: str | None) -> ast.Pattern:
     """Parse a CloudWatch Logs filter pattern; raises FilterPatternError with the position of the problem."""
     stripped = (text or "").strip()
     if stripped in ("", '""'):

@@ -1,4 +1,6 @@
-"""CloudWatch Logs Insights: ``grammar.lark`` -> :mod:`parser` (AST) -> :mod:`compiler` (DuckDB SQL, bound parameters)."""
-from lab_app.localcloud.logs.insights.parser import parse_query
+"""CloudWatch Logs Insights: ``grammar.lark`` -> :func:`parse` (:mod:`.ast`) -> :func:`to_sql` (one DuckDB statement,
+bound parameters)."""
+from lab_app.localcloud.logs.insights.parser import parse
+from lab_app.localcloud.logs.insights.to_sql import to_sql
 
-__all__ = ["parse_query"]
+__all__ = ["parse", "to_sql"]

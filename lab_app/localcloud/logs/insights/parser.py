@@ -257,7 +257,7 @@ def _check_regex(pattern: str, start: int, end: int):
 
 
 @functools.lru_cache(maxsize=256)
-def parse_query(text: str) -> ast.Query:
+def parse(text: str) -> ast.Query:
     """Parse Logs Insights query text into an AST or raise MalformedQueryException(position)."""
     if not text or not text.strip():
         raise MalformedQueryException("The query string is empty.", 0, 0)

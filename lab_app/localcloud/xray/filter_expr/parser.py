@@ -10,19 +10,7 @@ from lark import Lark, Transformer, UnexpectedCharacters, UnexpectedEOF, Unexpec
 from lark.exceptions import VisitError
 
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
-from lab_app.localcloud.xray.filter_expr.ast_nodes import (
-    And,
-    AnnotationCompare,
-    BoolKeyword,
-    Compare,
-    EdgeScope,
-    Expr,
-    GroupRef,
-    Not,
-    Or,
-    ServiceRef,
-    ServiceScope,
-)
+from lab_app.localcloud.xray.filter_expr import ast
 
 BOOL_KEYWORDS = {"ok", "error", "fault", "throttle", "partial"}
 NUMBER_KEYWORDS = {"responsetime", "duration", "http.status"}
@@ -94,34 +82,34 @@ class ToAst(Transformer):
                 raise _BadExpression(f"annotation.{key}: {op} needs a string value in double quotes")
             if isinstance(value, str) and op not in STRING_OPS:
                 raise _BadExpression(f"annotation.{key}: {op} needs a number value")
-            return AnnotationCompare(key, op, value)
+            return ast.AnnotationCompare(key, op, value)
         if lname in BOOL_KEYWORDS:
             if op not in ("=", "!=") or not isinstance(value, bool):
                 raise _BadExpression(f"'{name}' is a boolean keyword: use '{name}', '!{name}' or '{name} = true|false'")
-            return BoolKeyword(lname, value if op == "=" else not value)
+            return ast.BoolKeyword(lname, value if op == "=" else not value)
         if lname in NUMBER_KEYWORDS:
             if op not in NUMBER_OPS:
                 raise _BadExpression(f"'{name}' is a number keyword: {op} is not allowed (use = != < <= > >=)")
             if not isinstance(value, float):
                 raise _BadExpression(f"'{name}' is a number keyword: compare it with a number, e.g. {name} > 1")
-            return Compare(lname, op, value)
+            return ast.Compare(lname, op, value)
         if lname in STRING_KEYWORDS:
             if op not in STRING_OPS:
                 raise _BadExpression(f"'{name}' is a string keyword: {op} is not allowed (use = != CONTAINS BEGINSWITH ENDSWITH)")
             if not isinstance(value, str):
                 raise _BadExpression(f'\'{name}\' is a string keyword: compare it with a string in double quotes, e.g. {name} = "x"')
-            return Compare(lname, op, value)
+            return ast.Compare(lname, op, value)
         if lname in ("group.name", "group.arn"):
             if op != "=" or not isinstance(value, str):
                 raise _BadExpression(f'{name} takes = and a string in double quotes')
-            return GroupRef(lname.split(".")[1], value)
+            return ast.GroupRef(lname.split(".")[1], value)
         self._unknown(name)
 
     def bare(self, items):
         (_, name), = items
         lname = name.lower()
         if lname in BOOL_KEYWORDS:
-            return BoolKeyword(lname, True)
+            return ast.BoolKeyword(lname, True)
         if lname.startswith("annotation.") or lname in NUMBER_KEYWORDS or lname in STRING_KEYWORDS:
             raise _BadExpression(f"'{name}' needs an operator and a value, e.g. {name} = ...")
         self._unknown(name)
@@ -140,19 +128,19 @@ class ToAst(Transformer):
 
     def not_(self, items):
         inner = items[0]
-        if isinstance(inner, BoolKeyword):
-            return BoolKeyword(inner.name, not inner.value)
-        return Not(inner)
+        if isinstance(inner, ast.BoolKeyword):
+            return ast.BoolKeyword(inner.name, not inner.value)
+        return ast.Not(inner)
 
     def and_(self, items):
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return items[0] if len(items) == 1 else ast.And(tuple(items))
 
     def or_(self, items):
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return items[0] if len(items) == 1 else ast.Or(tuple(items))
 
     # --- scopes --------------------------------------------------------------------------------
     def ref_name(self, items):
-        return ServiceRef(name=_unquote(items[0]))
+        return ast.ServiceRef(name=_unquote(items[0]))
 
     def id_pair(self, items):
         key, value = str(items[0]).lower(), _unquote(items[1])
@@ -164,17 +152,17 @@ class ToAst(Transformer):
 
     def id_call(self, items):
         pairs = dict(items[1:])
-        return ServiceRef(name=pairs.get("name"), type=pairs.get("type"))
+        return ast.ServiceRef(name=pairs.get("name"), type=pairs.get("type"))
 
     def block(self, items):
         return items[0] if items else None
 
     def service_scope(self, items):
-        ref = items[1] if items[1] is not None else ServiceRef()
-        return ServiceScope(ref, items[2])
+        ref = items[1] if items[1] is not None else ast.ServiceRef()
+        return ast.ServiceScope(ref, items[2])
 
     def edge_scope(self, items):
-        return EdgeScope(items[1], items[2], items[3])
+        return ast.EdgeScope(items[1], items[2], items[3])
 
 
 _EXAMPLES = {
@@ -193,7 +181,7 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=True)
 
 
-def parse(text: str) -> Expr:
+def parse(text: str) -> ast.Expr:
     """Parse a filter expression; raises InvalidRequestException saying where and what is wrong."""
     if text is None or not str(text).strip():
         raise FilterSyntaxError("The filter expression is empty")

@@ -9,7 +9,19 @@ import pytest
 from botocore.exceptions import ClientError
 from xray_helpers import Spec, documents
 
-from lab_app.localcloud.xray.filter_expr import parse
+from lab_app.localcloud.xray import filter_expr
+from lab_app.localcloud.xray.filter_expr.ast import (
+    And,
+    AnnotationCompare,
+    BoolKeyword,
+    Compare,
+    EdgeScope,
+    GroupRef,
+    Not,
+    Or,
+    ServiceRef,
+    ServiceScope,
+)
 
 BASE = time.time() - 1800
 
@@ -164,11 +176,24 @@ def test_user_text_is_bound_not_pasted(xray):
     assert len(matching(xray, "!partial OR partial")) == len(SPECS)
 
 
-def test_parse_builds_the_ast():
-    from lab_app.localcloud.xray.filter_expr.ast_nodes import And, BoolKeyword, Compare
+# expression -> the AST filter_expr.parse builds, written out by hand
+PARSE_TABLE = [
+    ("fault", BoolKeyword("fault")),
+    ("!(error)", BoolKeyword("error", False)),
+    ("ok !partial duration < 3", And((BoolKeyword("ok"), BoolKeyword("partial", False), Compare("duration", "<", 3.0)))),
+    ("http.status >= 500 OR throttle", Or((Compare("http.status", ">=", 500.0), BoolKeyword("throttle")))),
+    ('!(http.url CONTAINS "x")', Not(Compare("http.url", "CONTAINS", "x"))),
+    ('annotation.user = "x"', AnnotationCompare("user", "=", "x")),
+    ("annotation[results] <= 3", AnnotationCompare("results", "<=", 3.0)),
+    ('service("a") { fault }', ServiceScope(ServiceRef("a"), BoolKeyword("fault"))),
+    ('edge("a", "b")', EdgeScope(ServiceRef("a"), ServiceRef("b"), None)),
+    ('group.name = "slow"', GroupRef("name", "slow")),
+]
 
-    assert parse("ok !partial duration < 3") == And((BoolKeyword("ok"), BoolKeyword("partial", False),
-                                                     Compare("duration", "<", 3.0)))
+
+@pytest.mark.parametrize("expression,expected", PARSE_TABLE, ids=[row[0] for row in PARSE_TABLE])
+def test_parse_builds_the_ast(expression, expected):
+    assert filter_expr.parse(expression) == expected
 
 
 def test_service_id_with_type_and_group_arn(module_cloud):

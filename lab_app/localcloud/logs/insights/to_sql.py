@@ -11,6 +11,7 @@ a number, sorted numbers-after-text like AWS's natural sort.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
@@ -441,122 +442,204 @@ class Compiler:
         raise self.error(f"{node.name}() needs a time period such as 5m, 1h or 30s", node)
 
     def call(self, node: ast.Call, agg: bool, in_agg: bool) -> tuple[str, str]:
-        name = node.name
-        if name in AGGREGATES:
+        """A function call, through :data:`FUNCTIONS` (or :data:`AGGREGATE_FUNCTIONS` inside ``stats``)."""
+        if node.name in AGGREGATES:
             if not agg:
-                raise self.error(f"aggregate function {name}() can only be used in stats", node)
+                raise self.error(f"aggregate function {node.name}() can only be used in stats", node)
             if in_agg:
-                raise self.error(f"aggregate function {name}() cannot be nested in another aggregate", node)
+                raise self.error(f"aggregate function {node.name}() cannot be nested in another aggregate", node)
             return self.aggregate(node)
-        e = lambda n: self.expr(n, agg, in_agg)  # noqa: E731
-        if name == "bin":
-            (arg,) = self._args(node, 1)
-            period = self.param(self._period(node, arg))
-            ts = self.resolve("@timestamp", node)
-            return f"(({ts.sql} // {period}) * {period})", "ts"
-        if name in ("datefloor", "dateceil"):
-            value, arg = self._args(node, 2)
-            sql, t = e(value)
-            period = self.param(self._period(node, arg))
-            v = f"CAST({_num(sql, t)} AS BIGINT)"
-            if name == "datefloor":
-                return f"(({v} // {period}) * {period})", "ts"
-            return f"((({v} + {period} - 1) // {period}) * {period})", "ts"
-        if name == "frommillis":
-            (value,) = self._args(node, 1)
-            return f"CAST({_num(*e(value))} AS BIGINT)", "ts"
-        if name == "tomillis":
-            (value,) = self._args(node, 1)
-            sql, t = e(value)
-            return f"CAST({sql if t == 'ts' else _num(sql, t)} AS DOUBLE)", "num"
-        if name == "ispresent":
-            (value,) = self._args(node, 1)
-            sql, _ = e(value)
-            return f"({sql} IS NOT NULL)", "bool"
-        if name in ("isempty", "isblank"):
-            (value,) = self._args(node, 1)
-            text = _text(*e(value))
-            inner = f"trim({text})" if name == "isblank" else text
-            return f"({text} IS NULL OR {inner} = '')", "bool"
-        if name == "coalesce":
-            args = [e(a) for a in self._args(node, 1, 32)]
-            types = {t for _, t in args if t != "null"}
-            if len(types) == 1:
-                t = types.pop()
-                return f"coalesce({', '.join(s for s, _ in args)})", t
-            return f"coalesce({', '.join(_text(s, t) for s, t in args)})", "any"
-        if name == "strlen":
-            (value,) = self._args(node, 1)
-            return f"CAST(length({_text(*e(value))}) AS DOUBLE)", "num"
-        if name in ("toupper", "tolower"):
-            (value,) = self._args(node, 1)
-            return f"{'upper' if name == 'toupper' else 'lower'}({_text(*e(value))})", "str"
-        if name in ("trim", "ltrim", "rtrim"):
-            args = self._args(node, 1, 2)
-            text = _text(*e(args[0]))
-            if len(args) == 2:
-                return f"{name}({text}, {_text(*e(args[1]))})", "str"
-            return f"{name}({text})", "str"
-        if name == "concat":
-            args = self._args(node, 1, 64)
-            return f"concat({', '.join(_text(*e(a)) for a in args)})", "str"
-        if name == "substr":
-            args = self._args(node, 2, 3)
-            text = _text(*e(args[0]))
-            start = f"CAST({_num(*e(args[1]))} AS BIGINT) + 1"
-            if len(args) == 3:
-                return f"substr({text}, {start}, CAST({_num(*e(args[2]))} AS BIGINT))", "str"
-            return f"substr({text}, {start})", "str"
-        if name == "replace":
-            a, b, c = self._args(node, 3)
-            return f"replace({_text(*e(a))}, {_text(*e(b))}, {_text(*e(c))})", "str"
-        if name == "strcontains":
-            a, b = self._args(node, 2)
-            return f"(CASE WHEN contains({_text(*e(a))}, {_text(*e(b))}) THEN 1.0 ELSE 0.0 END)", "num"
-        if name in ("abs", "ceil", "floor", "sqrt", "log"):
-            (value,) = self._args(node, 1)
-            fn = "ln" if name == "log" else name
-            return f"CAST({fn}({_num(*e(value))}) AS DOUBLE)", "num"
-        if name in ("greatest", "least"):
-            args = self._args(node, 1, 32)
-            return f"{name}({', '.join(_num(*e(a)) for a in args)})", "num"
-        raise self.error(f"unknown function {node.name}()", node)
+        function = FUNCTIONS.get(node.name)
+        if function is None:
+            raise self.error(f"unknown function {node.name}()", node)
+        return function.build(self, node, self._args(node, *function.arity), lambda n: self.expr(n, agg, in_agg))
 
     def aggregate(self, node: ast.Call) -> tuple[str, str]:
-        name = node.name
-        inner = lambda n: self.expr(n, agg=True, in_agg=True)  # noqa: E731
-        if name == "count":
-            if not node.args or (len(node.args) == 1 and isinstance(node.args[0], ast.Star)):
-                return "CAST(count(*) AS DOUBLE)", "num"
-            (value,) = self._args(node, 1)
-            sql, _ = inner(value)
-            return f"CAST(count({sql}) AS DOUBLE)", "num"
-        if name == "count_distinct":
-            (value,) = self._args(node, 1)
-            sql, _ = inner(value)
-            return f"CAST(count(DISTINCT {sql}) AS DOUBLE)", "num"
-        if name in ("sum", "avg", "stddev"):
-            (value,) = self._args(node, 1)
-            fn = {"stddev": "stddev_samp"}.get(name, name)
-            return f"CAST({fn}({_num(*inner(value))}) AS DOUBLE)", "num"
-        if name in ("min", "max"):
-            (value,) = self._args(node, 1)
-            sql, t = inner(value)
-            if t == "ts":
-                return f"{name}({sql})", "ts"
-            return f"{name}({_num(sql, t)})", "num"
-        if name in ("pct", "percentile"):
-            value, level = self._args(node, 2)
-            if not isinstance(level, ast.Number) or not 0 <= level.value <= 100:
-                raise self.error(f"{name}() needs a percentile between 0 and 100 as its second argument", node)
-            return f"quantile_cont({_num(*inner(value))}, {self.param(level.value / 100.0)})", "num"
-        if name in ("earliest", "latest", "sortsfirst", "sortslast"):
-            (value,) = self._args(node, 1)
-            sql, t = inner(value)
-            ts = self.resolve("@timestamp", node)
-            fn = "arg_min" if name in ("earliest", "sortsfirst") else "arg_max"
-            return f"{fn}({sql}, {ts.sql})", t
-        raise self.error(f"unknown aggregate {name}()", node)
+        function = AGGREGATE_FUNCTIONS.get(node.name)
+        if function is None:
+            raise self.error(f"unknown aggregate {node.name}()", node)
+        args = node.args if function.arity is None else self._args(node, *function.arity)
+        return function.build(self, node, args, lambda n: self.expr(n, agg=True, in_agg=True))
+
+
+# --- the supported Insights functions -------------------------------------------------------------------
+# Each builder gets the compiler, the call, its arguments (arity already checked) and ``e``, which compiles
+# an argument to ``(sql, type)``; it returns ``(sql, type)`` for the call.
+Builder = Callable[[Compiler, ast.Call, Sequence, Callable], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Function:
+    arity: tuple[int, int] | None  # (min, max) arguments; None: the builder checks them
+    build: Builder
+
+
+def _bin(c: Compiler, node: ast.Call, args: Sequence, e: Callable) -> tuple[str, str]:
+    period = c.param(c._period(node, args[0]))
+    ts = c.resolve("@timestamp", node)
+    return f"(({ts.sql} // {period}) * {period})", "ts"
+
+
+def _date_round(c: Compiler, node: ast.Call, args: Sequence, e: Callable) -> tuple[str, str]:
+    sql, t = e(args[0])
+    period = c.param(c._period(node, args[1]))
+    v = f"CAST({_num(sql, t)} AS BIGINT)"
+    if node.name == "datefloor":
+        return f"(({v} // {period}) * {period})", "ts"
+    return f"((({v} + {period} - 1) // {period}) * {period})", "ts"
+
+
+def _frommillis(c, node, args, e):
+    return f"CAST({_num(*e(args[0]))} AS BIGINT)", "ts"
+
+
+def _tomillis(c, node, args, e):
+    sql, t = e(args[0])
+    return f"CAST({sql if t == 'ts' else _num(sql, t)} AS DOUBLE)", "num"
+
+
+def _ispresent(c, node, args, e):
+    sql, _ = e(args[0])
+    return f"({sql} IS NOT NULL)", "bool"
+
+
+def _isempty(c, node, args, e):
+    text = _text(*e(args[0]))
+    inner = f"trim({text})" if node.name == "isblank" else text
+    return f"({text} IS NULL OR {inner} = '')", "bool"
+
+
+def _coalesce(c, node, args, e):
+    compiled = [e(a) for a in args]
+    types = {t for _, t in compiled if t != "null"}
+    if len(types) == 1:
+        return f"coalesce({', '.join(s for s, _ in compiled)})", types.pop()
+    return f"coalesce({', '.join(_text(s, t) for s, t in compiled)})", "any"
+
+
+def _strlen(c, node, args, e):
+    return f"CAST(length({_text(*e(args[0]))}) AS DOUBLE)", "num"
+
+
+def _case(c, node, args, e):
+    return f"{'upper' if node.name == 'toupper' else 'lower'}({_text(*e(args[0]))})", "str"
+
+
+def _trim(c, node, args, e):
+    text = _text(*e(args[0]))
+    if len(args) == 2:
+        return f"{node.name}({text}, {_text(*e(args[1]))})", "str"
+    return f"{node.name}({text})", "str"
+
+
+def _concat(c, node, args, e):
+    return f"concat({', '.join(_text(*e(a)) for a in args)})", "str"
+
+
+def _substr(c, node, args, e):
+    text = _text(*e(args[0]))
+    start = f"CAST({_num(*e(args[1]))} AS BIGINT) + 1"
+    if len(args) == 3:
+        return f"substr({text}, {start}, CAST({_num(*e(args[2]))} AS BIGINT))", "str"
+    return f"substr({text}, {start})", "str"
+
+
+def _replace(c, node, args, e):
+    a, b, d = args
+    return f"replace({_text(*e(a))}, {_text(*e(b))}, {_text(*e(d))})", "str"
+
+
+def _strcontains(c, node, args, e):
+    a, b = args
+    return f"(CASE WHEN contains({_text(*e(a))}, {_text(*e(b))}) THEN 1.0 ELSE 0.0 END)", "num"
+
+
+def _math(c, node, args, e):
+    fn = "ln" if node.name == "log" else node.name
+    return f"CAST({fn}({_num(*e(args[0]))}) AS DOUBLE)", "num"
+
+
+def _extreme(c, node, args, e):
+    return f"{node.name}({', '.join(_num(*e(a)) for a in args)})", "num"
+
+
+FUNCTIONS: dict[str, Function] = {
+    "bin": Function((1, 1), _bin),
+    "datefloor": Function((2, 2), _date_round),
+    "dateceil": Function((2, 2), _date_round),
+    "frommillis": Function((1, 1), _frommillis),
+    "tomillis": Function((1, 1), _tomillis),
+    "ispresent": Function((1, 1), _ispresent),
+    "isempty": Function((1, 1), _isempty),
+    "isblank": Function((1, 1), _isempty),
+    "coalesce": Function((1, 32), _coalesce),
+    "strlen": Function((1, 1), _strlen),
+    "toupper": Function((1, 1), _case),
+    "tolower": Function((1, 1), _case),
+    "trim": Function((1, 2), _trim),
+    "ltrim": Function((1, 2), _trim),
+    "rtrim": Function((1, 2), _trim),
+    "concat": Function((1, 64), _concat),
+    "substr": Function((2, 3), _substr),
+    "replace": Function((3, 3), _replace),
+    "strcontains": Function((2, 2), _strcontains),
+    **{name: Function((1, 1), _math) for name in ("abs", "ceil", "floor", "sqrt", "log")},
+    "greatest": Function((1, 32), _extreme),
+    "least": Function((1, 32), _extreme),
+}
+
+
+def _count(c: Compiler, node: ast.Call, args: Sequence, inner: Callable) -> tuple[str, str]:
+    if not args or (len(args) == 1 and isinstance(args[0], ast.Star)):
+        return "CAST(count(*) AS DOUBLE)", "num"
+    (value,) = c._args(node, 1)
+    sql, _ = inner(value)
+    return f"CAST(count({sql}) AS DOUBLE)", "num"
+
+
+def _count_distinct(c, node, args, inner):
+    sql, _ = inner(args[0])
+    return f"CAST(count(DISTINCT {sql}) AS DOUBLE)", "num"
+
+
+def _numeric_aggregate(c, node, args, inner):
+    fn = {"stddev": "stddev_samp"}.get(node.name, node.name)
+    return f"CAST({fn}({_num(*inner(args[0]))}) AS DOUBLE)", "num"
+
+
+def _min_max(c, node, args, inner):
+    sql, t = inner(args[0])
+    if t == "ts":
+        return f"{node.name}({sql})", "ts"
+    return f"{node.name}({_num(sql, t)})", "num"
+
+
+def _percentile(c, node, args, inner):
+    value, level = args
+    if not isinstance(level, ast.Number) or not 0 <= level.value <= 100:
+        raise c.error(f"{node.name}() needs a percentile between 0 and 100 as its second argument", node)
+    return f"quantile_cont({_num(*inner(value))}, {c.param(level.value / 100.0)})", "num"
+
+
+def _arg_extreme(c, node, args, inner):
+    sql, t = inner(args[0])
+    ts = c.resolve("@timestamp", node)
+    fn = "arg_min" if node.name in ("earliest", "sortsfirst") else "arg_max"
+    return f"{fn}({sql}, {ts.sql})", t
+
+
+AGGREGATE_FUNCTIONS: dict[str, Function] = {
+    "count": Function(None, _count),
+    "count_distinct": Function((1, 1), _count_distinct),
+    "sum": Function((1, 1), _numeric_aggregate),
+    "avg": Function((1, 1), _numeric_aggregate),
+    "stddev": Function((1, 1), _numeric_aggregate),
+    "min": Function((1, 1), _min_max),
+    "max": Function((1, 1), _min_max),
+    "pct": Function((2, 2), _percentile),
+    "percentile": Function((2, 2), _percentile),
+    **{name: Function((1, 1), _arg_extreme) for name in ("earliest", "latest", "sortsfirst", "sortslast")},
+}
 
 
 def used_params(sql: str, params: dict) -> dict:
@@ -567,5 +650,6 @@ def used_params(sql: str, params: dict) -> dict:
     return {k: v for k, v in params.items() if k in names}
 
 
-def compile_query(query: ast.Query, scope: Scope, limit: int | None = None) -> CompiledQuery:
+def to_sql(query: ast.Query, scope: Scope, limit: int | None = None) -> CompiledQuery:
+    """The query as one DuckDB statement (plus its count statement) with bound parameters."""
     return Compiler(query, scope, limit).compile()

@@ -1,4 +1,4 @@
-"""Evaluate a filter-pattern AST against log messages (Python), or push term patterns down to SQL."""
+"""Evaluate a filter-pattern AST against log messages (Python); :mod:`.to_sql` pushes term patterns down."""
 from __future__ import annotations
 
 import functools
@@ -189,9 +189,9 @@ def metric_value(spec: str, fields: dict[str, Any]) -> float | None:
     if not spec.startswith("$"):
         return float(spec)
     if spec.startswith("$.") and "$json" in fields:
-        from lab_app.localcloud.logs.filter_pattern.parser import _selector
+        from lab_app.localcloud.logs.filter_pattern.parser import selector
 
-        values = _resolve(fields["$json"], _selector(spec).path)
+        values = _resolve(fields["$json"], selector(spec).path)
         raw = values[0] if values else None
     else:
         raw = fields.get(spec[1:])
@@ -207,34 +207,9 @@ def dimension_value(spec: str, fields: dict[str, Any]) -> str | None:
     if not spec.startswith("$"):
         return spec
     if spec.startswith("$.") and "$json" in fields:
-        from lab_app.localcloud.logs.filter_pattern.parser import _selector
+        from lab_app.localcloud.logs.filter_pattern.parser import selector
 
-        values = _resolve(fields["$json"], _selector(spec).path)
+        values = _resolve(fields["$json"], selector(spec).path)
         return _scalar_text(values[0]) if values and values[0] is not None else None
     raw = fields.get(spec[1:])
     return None if raw is None else str(raw)
-
-
-def to_sql(pattern: ast.Pattern, column: str, params: dict) -> str | None:
-    """A SQL condition equivalent to the pattern (bound parameters), or None when only Python can decide.
-
-    Term patterns push down completely; JSON and space-delimited patterns are evaluated in Python.
-    """
-    if isinstance(pattern, ast.MatchAll):
-        return "TRUE"
-    if not isinstance(pattern, ast.TermPattern):
-        return None
-
-    def one(term: ast.Term) -> str:
-        name = f"fp{len(params)}"
-        if term.kind == "regex":
-            params[name] = term.text
-            return f"regexp_matches({column}, ${name})"
-        params[name] = term.text
-        return f"contains({column}, ${name})"
-
-    parts = [one(t) for t in pattern.required]
-    if pattern.optional:
-        parts.append("(" + " OR ".join(one(t) for t in pattern.optional) + ")")
-    parts += [f"NOT {one(t)}" for t in pattern.excluded]
-    return " AND ".join(parts) if parts else "TRUE"

@@ -38,22 +38,24 @@ LOCAL_ROOT`` splitting, span links, and ``origin`` detection from EC2/ECS/EKS re
 """
 from __future__ import annotations
 
-import base64
-import gzip
-import io
 import json
 import math
 import re
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from werkzeug.wrappers import Request, Response
 
+from lab_app.localcloud import otlp
 from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component
+from lab_app.localcloud.otlp.decode import attributes
 
 XRAY_ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 XRAY_METADATA_PREFIX = "aws.xray.metadata."
@@ -108,29 +110,11 @@ class Span:
     resource: dict[str, Any] = field(default_factory=dict)
 
 
-# --- decoding -------------------------------------------------------------------------------------------
-def _any_value(value) -> Any:
-    """An OTLP ``AnyValue`` protobuf as a plain Python value."""
-    which = value.WhichOneof("value")
-    if which is None:
-        return None
-    if which == "array_value":
-        return [_any_value(v) for v in value.array_value.values]
-    if which == "kvlist_value":
-        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
-    if which == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    return getattr(value, which)
-
-
-def _attrs(key_values) -> dict[str, Any]:
-    return {kv.key: _any_value(kv.value) for kv in key_values}
-
-
+# --- decoding (the OTLP message itself is decoded by lab_app.localcloud.otlp) ---------------------------
 def _spans_from_proto(resource_spans: Iterable) -> list[Span]:
     spans = []
     for rs in resource_spans:
-        resource = _attrs(rs.resource.attributes)
+        resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
             for s in ss.spans:
                 spans.append(Span(
@@ -138,9 +122,9 @@ def _spans_from_proto(resource_spans: Iterable) -> list[Span]:
                     parent_span_id=s.parent_span_id.hex() or None, name=s.name,
                     kind=KIND_NAMES.get(s.kind, "UNSPECIFIED"),
                     start_ns=s.start_time_unix_nano, end_ns=s.end_time_unix_nano,
-                    attributes=_attrs(s.attributes),
+                    attributes=attributes(s.attributes),
                     status_code=STATUS_NAMES.get(s.status.code, "UNSET"), status_message=s.status.message,
-                    events=[{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": _attrs(e.attributes)}
+                    events=[{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attributes(e.attributes)}
                             for e in s.events],
                     resource=resource,
                 ))
@@ -508,35 +492,6 @@ def spans_to_segments(resource_spans: Any, indexed_attributes: Sequence[str] = (
     return docs
 
 
-# --- OTLP JSON (hex ids, enum names or numbers) ---------------------------------------------------------
-_ID_FIELDS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
-
-
-def _hex_ids_to_base64(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key in _ID_FIELDS and isinstance(value, str) and value and re.fullmatch(r"[0-9a-fA-F]*", value):
-                out[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            else:
-                out[key] = _hex_ids_to_base64(value)
-        return out
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(v) for v in node]
-    return node
-
-
-def parse_otlp_json(body: bytes):
-    """OTLP/JSON (ids as hex, as the OTLP spec says) -> ``ExportTraceServiceRequest``."""
-    from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("the body is not a JSON object")
-    return json_format.ParseDict(_hex_ids_to_base64(data), ExportTraceServiceRequest())
-
-
 # --- the endpoint ---------------------------------------------------------------------------------------
 class XRayOTLP(Component):
     """``POST /v1/traces`` on the AWS port: X-Ray's OTLP traces endpoint."""
@@ -571,22 +526,17 @@ class XRayOTLP(Component):
             self.index_all_attributes = str(payload["index_all_attributes"]).lower() in ("1", "true", "yes")
         return {"indexed_attributes": self.indexed_attributes, "index_all_attributes": self.index_all_attributes}
 
-    # -- responses in the OTLP/HTTP shape: a google.rpc.Status body on errors ------------------------------
-    def _error(self, status: int, message: str, as_json: bool) -> Response:
-        from google.rpc import status_pb2
-
+    # -- responses in the OTLP/HTTP shape (lab_app.localcloud.otlp): a google.rpc.Status body on errors -----
+    def _error(self, status: int, message: str, as_json: bool, code: int | None = None) -> Response:
         self.counts["bad_requests"] += 1
-        grpc_code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 405: 12, 501: 12}.get(status, 2)
-        if as_json:
-            return Response(json.dumps({"code": grpc_code, "message": message}), status=status,
-                            content_type="application/json")
-        body = status_pb2.Status(code=grpc_code, message=message).SerializeToString()
-        return Response(body, status=status, content_type="application/x-protobuf")
+        if code is None:
+            code = {400: otlp.http.INVALID_ARGUMENT, 403: otlp.http.PERMISSION_DENIED,
+                    405: otlp.http.UNIMPLEMENTED, 501: otlp.http.UNIMPLEMENTED}.get(status, 2)
+        return otlp.error_reply(otlp.OtlpError(status, code, message), as_json)
 
     def __call__(self, environ: dict, start_response):
         request = Request(environ)
-        ctype = (request.mimetype or "").lower()
-        as_json = ctype == "application/json"
+        as_json = otlp.is_json_request(request)
         if request.method != "POST":
             resp = self._error(405, f"{request.method} is not allowed on {self.path}: POST OTLP spans", as_json)
             resp.headers["Allow"] = "POST"
@@ -598,38 +548,24 @@ class XRayOTLP(Component):
                                     "(lab_app.instrument.otel_xray.SigV4Auth does)", as_json)
             resp.headers["x-amzn-ErrorType"] = "MissingAuthenticationTokenException"
             return resp(environ, start_response)
-        if ctype not in ("application/x-protobuf", "application/json"):
-            return self._error(415, f"unsupported content type {ctype or '(none)'!r}: send application/x-protobuf "
-                                    "or application/json", as_json)(environ, start_response)
-        raw = request.get_data(cache=False)
-        encoding = (request.headers.get("Content-Encoding") or "identity").lower()
         try:
-            if encoding == "gzip":
-                raw = _gunzip_bounded(raw)
-            elif encoding not in ("identity", "none"):
-                return self._error(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none",
-                                   as_json)(environ, start_response)
-        except _TooLarge:
-            return self._error(413, "the uncompressed request is larger than 5 MB", as_json)(environ, start_response)
-        except (OSError, EOFError, zlib.error):
-            return self._error(400, "the body is not valid gzip", as_json)(environ, start_response)
-        if len(raw) > MAX_UNCOMPRESSED_BYTES:
-            return self._error(413, "the uncompressed request is larger than 5 MB", as_json)(environ, start_response)
-        try:
-            message = parse_otlp_json(raw) if as_json else _parse_protobuf(raw)
-        except Exception as exc:  # DecodeError, ParseError, ValueError, UnicodeDecodeError
-            kind = "OTLP/JSON" if as_json else "an OTLP ExportTraceServiceRequest"
-            return self._error(400, f"the body is not {kind}: {type(exc).__name__}", as_json)(environ, start_response)
+            body = otlp.read_body(request, MAX_UNCOMPRESSED_BYTES, MAX_UNCOMPRESSED_BYTES, encodings=("gzip",))
+            message = otlp.parse(body, ExportTraceServiceRequest)
+        except otlp.OtlpError as exc:
+            return self._error(exc.status, exc.message, as_json, exc.code)(environ, start_response)
+        return self.export(message, as_json)(environ, start_response)
+
+    def export(self, message: ExportTraceServiceRequest, as_json: bool) -> Response:
+        """Convert a decoded request's spans and hand the segments to the X-Ray stand-in."""
         spans = as_spans(message)
         if len(spans) > MAX_SPANS_PER_REQUEST:
             return self._error(400, f"{len(spans)} spans in one request; the limit is {MAX_SPANS_PER_REQUEST}",
-                               as_json)(environ, start_response)
+                               as_json)
         try:
             xray = self.ctx.component("xray")
         except KeyError:
             return self._error(501, "the X-Ray stand-in is not running in this local cloud, so there is nowhere to "
-                                    "store segments (add lab_app.localcloud.xray.XRay to COMPONENTS)",
-                               as_json)(environ, start_response)
+                                    "store segments (add lab_app.localcloud.xray.XRay to COMPONENTS)", as_json)
         errors: list[tuple[str, str]] = []
         docs = []
         now = self.clock.now()
@@ -650,42 +586,5 @@ class XRayOTLP(Component):
         self.counts["spans"] += len(spans)
         self.counts["segments"] += len(docs) - len(unprocessed or [])
         self.counts["rejected_spans"] += len(errors)
-        return self._ok(errors, as_json)(environ, start_response)
-
-    def _ok(self, errors: list[tuple[str, str]], as_json: bool) -> Response:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
-        resp = ExportTraceServiceResponse()
-        if errors:
-            resp.partial_success.rejected_spans = len(errors)
-            resp.partial_success.error_message = "; ".join(f"{sid}: {msg}" for sid, msg in errors[:5])
-        if as_json:
-            from google.protobuf import json_format
-
-            return Response(json_format.MessageToJson(resp), status=200, content_type="application/json")
-        return Response(resp.SerializeToString(), status=200, content_type="application/x-protobuf")
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _gunzip_bounded(raw: bytes) -> bytes:
-    out = bytearray()
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
-        while True:
-            chunk = fh.read(64 * 1024)
-            if not chunk:
-                break
-            out += chunk
-            if len(out) > MAX_UNCOMPRESSED_BYTES:
-                raise _TooLarge()
-    return bytes(out)
-
-
-def _parse_protobuf(raw: bytes):
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    message = ExportTraceServiceRequest()
-    message.ParseFromString(raw)
-    return message
+        return otlp.success_reply(ExportTraceServiceResponse(), as_json, rejected=len(errors),
+                                  error_message="; ".join(f"{sid}: {msg}" for sid, msg in errors[:5]))

@@ -10,19 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
-from lab_app.localcloud.xray.filter_expr.ast_nodes import (
-    And,
-    AnnotationCompare,
-    BoolKeyword,
-    Compare,
-    EdgeScope,
-    Expr,
-    GroupRef,
-    Not,
-    Or,
-    ServiceRef,
-    ServiceScope,
-)
+from lab_app.localcloud.xray.filter_expr import ast
 
 # keyword -> column, per scope (the same names exist on traces, nodes and edges)
 COLUMNS = {
@@ -43,13 +31,13 @@ class Compiled:
 class Compiler:
     """``Compiler(resolve_group).compile(ast)`` -> Compiled(sql, params) over alias ``t`` (xray_traces)."""
 
-    def __init__(self, resolve_group: Callable[[str, str], Expr] | None = None, depth: int = 0):
+    def __init__(self, resolve_group: Callable[[str, str], ast.Expr] | None = None, depth: int = 0):
         self.resolve_group = resolve_group
         self.depth = depth
         self.params: list[Any] = []
         self._alias = 0
 
-    def compile(self, expr: Expr) -> Compiled:
+    def compile(self, expr: ast.Expr) -> Compiled:
         sql = self._expr(expr, "trace", "t")
         return Compiled(sql, self.params)
 
@@ -62,7 +50,7 @@ class Compiler:
         self.params.append(value)
         return "?"
 
-    def _ref(self, ref: ServiceRef, alias: str, name_col: str = "name", type_col: str = "type") -> list[str]:
+    def _ref(self, ref: ast.ServiceRef, alias: str, name_col: str = "name", type_col: str = "type") -> list[str]:
         parts = []
         if ref.name is not None:
             parts.append(f"{alias}.{name_col} = {self._bind(ref.name)}")
@@ -71,36 +59,34 @@ class Compiler:
         return parts
 
     # --- the walk ------------------------------------------------------------------------------------
-    def _expr(self, expr: Expr, scope: str, alias: str) -> str:
-        if isinstance(expr, And):
+    def _expr(self, expr: ast.Expr, scope: str, alias: str) -> str:
+        if isinstance(expr, ast.And):
             return "(" + " AND ".join(self._expr(e, scope, alias) for e in expr.items) + ")"
-        if isinstance(expr, Or):
+        if isinstance(expr, ast.Or):
             return "(" + " OR ".join(self._expr(e, scope, alias) for e in expr.items) + ")"
-        if isinstance(expr, Not):
+        if isinstance(expr, ast.Not):
             return f"(NOT {self._expr(expr.expr, scope, alias)})"
-        if isinstance(expr, BoolKeyword):
+        if isinstance(expr, ast.BoolKeyword):
             if expr.name == "ok":
                 sql = f"(NOT (coalesce({alias}.has_fault, false) OR coalesce({alias}.has_error, false) OR coalesce({alias}.has_throttle, false)))"
             else:
                 sql = f"coalesce({alias}.{BOOL_COLUMNS[expr.name]}, false)"
             return sql if expr.value else f"(NOT {sql})"
-        if isinstance(expr, Compare):
+        if isinstance(expr, ast.Compare):
             if expr.keyword == "user":
                 return self._user(expr, scope, alias)
             return self._compare(f"{alias}.{COLUMNS[expr.keyword]}", expr.op, expr.value)
-        if isinstance(expr, AnnotationCompare):
+        if isinstance(expr, ast.AnnotationCompare):
             return self._annotation(expr, scope, alias)
-        if isinstance(expr, ServiceScope):
-            if scope != "trace":
-                raise InvalidRequestException("Invalid filter expression: service(...) cannot be nested inside service() or edge()")
+        if isinstance(expr, ast.ServiceScope):
+            _at_trace_scope(scope, "service(...) cannot be nested inside service() or edge()")
             n = self._new_alias("n")
             conds = [f"{n}.trace_id = {alias}.trace_id", *self._ref(expr.ref, n)]
             if expr.body is not None:
                 conds.append(self._expr(expr.body, "node", n))
             return f"EXISTS (SELECT 1 FROM xray_nodes {n} WHERE {' AND '.join(conds)})"
-        if isinstance(expr, EdgeScope):
-            if scope != "trace":
-                raise InvalidRequestException("Invalid filter expression: edge(...) cannot be nested inside service() or edge()")
+        if isinstance(expr, ast.EdgeScope):
+            _at_trace_scope(scope, "edge(...) cannot be nested inside service() or edge()")
             e = self._new_alias("e")
             conds = [f"{e}.trace_id = {alias}.trace_id",
                      *self._ref(expr.source, e, "src_name", "src_type"),
@@ -108,9 +94,8 @@ class Compiler:
             if expr.body is not None:
                 conds.append(self._expr(expr.body, "edge", e))
             return f"EXISTS (SELECT 1 FROM xray_edges {e} WHERE {' AND '.join(conds)})"
-        if isinstance(expr, GroupRef):
-            if scope != "trace":
-                raise InvalidRequestException("Invalid filter expression: group.* cannot be used inside service() or edge()")
+        if isinstance(expr, ast.GroupRef):
+            _at_trace_scope(scope, "group.* cannot be used inside service() or edge()")
             if self.resolve_group is None or self.depth > 3:
                 raise InvalidRequestException("Invalid filter expression: group references cannot be nested this deep")
             inner = self.resolve_group(expr.field, expr.value)
@@ -128,7 +113,7 @@ class Compiler:
         func = {"CONTAINS": "contains", "BEGINSWITH": "starts_with", "ENDSWITH": "ends_with"}[op]
         return f"coalesce({func}({column}, {self._bind(value)}), false)"
 
-    def _user(self, expr: Compare, scope: str, alias: str) -> str:
+    def _user(self, expr: ast.Compare, scope: str, alias: str) -> str:
         if scope == "node":
             return self._compare(f'{alias}."user"', expr.op, expr.value)
         if scope == "edge":
@@ -137,7 +122,7 @@ class Compiler:
         cond = self._compare(f'{u}."user"', expr.op, expr.value)
         return f'EXISTS (SELECT 1 FROM xray_nodes {u} WHERE {u}.trace_id = {alias}.trace_id AND {u}."user" IS NOT NULL AND {cond})'
 
-    def _annotation(self, expr: AnnotationCompare, scope: str, alias: str) -> str:
+    def _annotation(self, expr: ast.AnnotationCompare, scope: str, alias: str) -> str:
         a = self._new_alias("a")
         conds = [f"{a}.trace_id = {alias}.trace_id", f"{a}.key = {self._bind(expr.key)}"]
         if scope == "node":
@@ -154,5 +139,10 @@ class Compiler:
         return f"EXISTS (SELECT 1 FROM xray_annotations {a} WHERE {' AND '.join(conds)})"
 
 
-def to_sql(expr: Expr, resolve_group: Callable[[str, str], Expr] | None = None) -> Compiled:
+def _at_trace_scope(scope: str, problem: str) -> None:
+    if scope != "trace":
+        raise InvalidRequestException(f"Invalid filter expression: {problem}")
+
+
+def to_sql(expr: ast.Expr, resolve_group: Callable[[str, str], ast.Expr] | None = None) -> Compiled:
     return Compiler(resolve_group).compile(expr)

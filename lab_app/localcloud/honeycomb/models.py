@@ -1,0 +1,420 @@
+"""The Honeycomb stand-in's data: spans (one row per OTLP span), saved queries and query results, in DuckDB.
+
+- The dataset is the resource's ``service.name`` (``unknown_service`` when missing, as Honeycomb does),
+  slugified the way Honeycomb slugs dataset names for its API paths.
+- :func:`span_rows` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
+  each scope's spans per column, attributes decoded once per span).
+- :class:`SpanWriter` stores them with group commit: concurrent requests' rows go into DuckDB in one statement,
+  and each request returns only once its own rows are committed (queryable, and in the write-ahead log).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from lab_app import config
+from lab_app.localcloud.honeycomb.exceptions import NotFound
+from lab_app.localcloud.honeycomb.query.ast import ALL_DATASETS, HEATMAP_BUCKETS, Calculation, QuerySpec
+from lab_app.localcloud.honeycomb.query.to_sql import heatmap_range_sql, heatmap_sql, series_sql, to_sql
+from lab_app.localcloud.otlp.decode import attributes
+
+SPANS_TABLE = "otlp_spans"
+QUERIES_TABLE = "honeycomb_queries"
+RESULTS_TABLE = "honeycomb_query_results"
+
+SPANS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SPANS_TABLE} (
+    dataset VARCHAR,            -- Honeycomb dataset slug (from the resource service.name)
+    service VARCHAR,            -- the resource service.name as sent
+    trace_id VARCHAR,           -- 32 hex digits
+    span_id VARCHAR,            -- 16 hex digits
+    parent_id VARCHAR,          -- NULL for a root span
+    name VARCHAR,
+    kind VARCHAR,               -- server, client, internal, producer, consumer, unspecified
+    start_time TIMESTAMP,       -- UTC
+    end_time TIMESTAMP,
+    duration_ms DOUBLE,
+    status_code INTEGER,        -- 0 unset, 1 ok, 2 error (OTLP StatusCode)
+    status_message VARCHAR,
+    error BOOLEAN,              -- status_code = 2, as Honeycomb derives it
+    http_route VARCHAR,         -- promoted copies of the attributes most queries group by
+    http_method VARCHAR,
+    http_status_code BIGINT,
+    http_target VARCHAR,
+    scope_name VARCHAR,
+    attributes JSON,
+    events JSON,
+    links JSON,
+    resource_attributes JSON,
+    received_at TIMESTAMP
+)"""
+QUERIES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {QUERIES_TABLE} (
+    id VARCHAR PRIMARY KEY, dataset VARCHAR, spec JSON, created_at TIMESTAMP
+)"""
+RESULTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
+    id VARCHAR PRIMARY KEY, dataset VARCHAR, query_id VARCHAR, result JSON, created_at TIMESTAMP
+)"""
+
+SPAN_COLUMNS = [
+    "dataset", "service", "trace_id", "span_id", "parent_id", "name", "kind", "start_time", "end_time",
+    "duration_ms", "status_code", "status_message", "error", "http_route", "http_method", "http_status_code",
+    "http_target", "scope_name", "attributes", "events", "links", "resource_attributes", "received_at",
+]
+
+KIND_NAMES = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+
+TEAM = {"name": "Local Cloud", "slug": "local-cloud"}
+ENVIRONMENT = {"name": "local", "slug": "local"}
+
+# json.dumps(value, default=str) without building an encoder per call
+_dumps = json.JSONEncoder(default=str).encode
+
+
+def dataset_slug(service_name: str) -> str:
+    """Honeycomb's dataset slug: lower case, runs of other characters become ``-``."""
+    slug = re.sub(r"[^a-z0-9_\-.]+", "-", service_name.strip().lower()).strip("-")
+    return slug or "unknown_service"
+
+
+def valid_keys() -> set[str]:
+    """Keys the stand-in accepts: the local key plus any listed (comma-separated) in LAB_HONEYCOMB_KEYS."""
+    extra = {k.strip() for k in os.environ.get("LAB_HONEYCOMB_KEYS", "").split(",") if k.strip()}
+    return {config.LOCAL_HONEYCOMB_KEY} | extra
+
+
+# --- spans -> rows --------------------------------------------------------------------------------
+def _as_str(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _as_int(value) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):  # text, NaN, infinity: not a status code
+        return None
+
+
+def _events_json(events) -> str:
+    if not events:
+        return "[]"
+    return _dumps([{"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": attributes(ev.attributes)}
+                   for ev in events])
+
+
+def _links_json(links) -> str:
+    if not links:
+        return "[]"
+    return _dumps([{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(), "attributes": attributes(ln.attributes)}
+                   for ln in links])
+
+
+def span_rows(request, received_at: datetime | None = None) -> dict[str, np.ndarray]:
+    """One row per span of an ``ExportTraceServiceRequest``: a column (numpy array) per :data:`SPAN_COLUMNS`
+    name, ready for DuckDB to scan without a DataFrame in between."""
+    cols: dict[str, list] = {c: [] for c in SPAN_COLUMNS if c not in _COMPUTED}
+    starts: list[int] = []
+    ends: list[int] = []
+    codes: list[int] = []
+    kinds = KIND_NAMES
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        service = resource.get("service.name")
+        service = str(service) if service not in (None, "") else "unknown_service"
+        dataset = dataset_slug(service)
+        resource_json = _dumps(resource)
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            n = len(spans)
+            if not n:
+                continue
+            attrs = [attributes(s.attributes) for s in spans]
+            statuses = [s.status for s in spans]
+            cols["dataset"] += [dataset] * n
+            cols["service"] += [service] * n
+            cols["trace_id"] += [s.trace_id.hex() for s in spans]
+            cols["span_id"] += [s.span_id.hex() for s in spans]
+            cols["parent_id"] += [s.parent_span_id.hex() or None for s in spans]
+            cols["name"] += [s.name for s in spans]
+            cols["kind"] += [kinds.get(s.kind, "unspecified") for s in spans]
+            starts += [s.start_time_unix_nano for s in spans]
+            ends += [s.end_time_unix_nano for s in spans]
+            codes += [st.code for st in statuses]
+            cols["status_message"] += [st.message or None for st in statuses]
+            cols["http_route"] += [_as_str(a.get("http.route")) for a in attrs]
+            cols["http_method"] += [_as_str(a.get("http.method", a.get("http.request.method"))) for a in attrs]
+            cols["http_status_code"] += [_as_int(a.get("http.status_code", a.get("http.response.status_code")))
+                                         for a in attrs]
+            cols["http_target"] += [_as_str(a.get("http.target", a.get("url.path"))) for a in attrs]
+            cols["scope_name"] += [scope_spans.scope.name or None] * n
+            cols["attributes"] += [_dumps(a) for a in attrs]
+            cols["events"] += [_events_json(s.events) for s in spans]
+            cols["links"] += [_links_json(s.links) for s in spans]
+            cols["resource_attributes"] += [resource_json] * n
+    out = {name: np.array(values, dtype=object) for name, values in cols.items()}
+    start_ns = np.array(starts, dtype=np.int64)
+    end_ns = np.array(ends, dtype=np.int64)
+    status = np.array(codes, dtype=np.int32)
+    out["start_time"] = start_ns.astype("datetime64[ns]")
+    out["end_time"] = end_ns.astype("datetime64[ns]")
+    out["duration_ms"] = (end_ns - start_ns) / 1e6
+    out["status_code"] = status
+    out["error"] = status == 2
+    received = np.datetime64(received_at or datetime.now(timezone.utc).replace(tzinfo=None), "us")
+    out["received_at"] = np.full(len(start_ns), received)
+    return {name: out[name] for name in SPAN_COLUMNS}
+
+
+_COMPUTED = {"start_time", "end_time", "duration_ms", "status_code", "error", "received_at"}
+
+
+def row_count(rows: dict[str, np.ndarray]) -> int:
+    return len(rows["trace_id"])
+
+
+class SpanWriter:
+    """Group commit into the spans table: a request's rows are committed before :meth:`write` returns.
+
+    The first request to find no insert running becomes the writer; it takes every batch of rows waiting
+    (its own included), inserts them in one statement and wakes their requests. DuckDB's cost per INSERT is
+    mostly fixed, so concurrent exports share one instead of queueing for one each. When exports have been
+    arriving concurrently (two or more :meth:`request` blocks open at once in the last
+    :attr:`concurrency_window_s`), the writer also waits up to :attr:`linger_s` for a second batch, like a
+    database's commit delay. A lone exporter never waits.
+    """
+
+    linger_s = 0.03
+    concurrency_window_s = 2.0
+
+    def __init__(self, store, table: str = SPANS_TABLE, columns: list[str] = SPAN_COLUMNS):
+        self.store, self.table, self.columns = store, table, columns
+        self._cond = threading.Condition()
+        self._pending: list[dict] = []
+        self._writing = False
+        self._in_flight = 0
+        self._last_overlap = float("-inf")
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Around one export request's decode and write: how the writer knows exports overlap."""
+        with self._cond:
+            self._in_flight += 1
+            if self._in_flight > 1:
+                self._last_overlap = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+
+    def write(self, rows: dict[str, np.ndarray]) -> None:
+        entry: dict[str, Any] = {"rows": rows, "done": False, "error": None}
+        with self._cond:
+            self._pending.append(entry)
+            self._cond.notify_all()
+            while self._writing and not entry["done"]:
+                self._cond.wait()
+            if entry["done"]:
+                batch = None
+            else:
+                self._writing = True
+                now = time.monotonic()
+                if now - self._last_overlap < self.concurrency_window_s:
+                    deadline = now + self.linger_s
+                    while len(self._pending) < 2 and (left := deadline - time.monotonic()) > 0:
+                        self._cond.wait(left)
+                batch, self._pending = self._pending, []
+        if batch is not None:
+            error = None
+            try:
+                parts = [e["rows"] for e in batch]
+                combined = parts[0] if len(parts) == 1 else {
+                    name: np.concatenate([part[name] for part in parts]) for name in self.columns}
+                self.store.insert_frame(self.table, combined, self.columns)
+            except BaseException as exc:  # every waiting request hears about it, not only this one
+                error = exc
+            with self._cond:
+                for e in batch:
+                    e["done"], e["error"] = True, error
+                self._writing = False
+                self._cond.notify_all()
+        if entry["error"] is not None:
+            raise entry["error"]
+
+
+# --- the backend ----------------------------------------------------------------------------------
+class HoneycombBackend:
+    def __init__(self, store):
+        self.store = store
+        self.writer = SpanWriter(store)
+        self.spans_received = 0
+
+    def setup(self) -> None:
+        self.store.ensure_table(SPANS_TABLE, SPANS_DDL)
+        self.store.ensure_table(QUERIES_TABLE, QUERIES_DDL)
+        self.store.ensure_table(RESULTS_TABLE, RESULTS_DDL)
+
+    def reset(self) -> None:
+        self.spans_received = 0
+
+    def status(self) -> dict[str, Any]:
+        rows = self.store.execute(f"SELECT count(*), count(DISTINCT dataset) FROM {SPANS_TABLE}")
+        return {"spans": rows[0][0], "datasets": rows[0][1], "queries": self.store.count(QUERIES_TABLE)}
+
+    # spans ---------------------------------------------------------------------------------------
+    def ingest(self, request) -> int:
+        """Store the spans of an ``ExportTraceServiceRequest``; returns how many."""
+        with self.writer.request():
+            rows = span_rows(request)
+            n = row_count(rows)
+            if n:
+                self.writer.write(rows)
+                self.spans_received += n
+        return n
+
+    def dataset_exists(self, dataset: str) -> bool:
+        if dataset == ALL_DATASETS:
+            return True
+        return bool(self.store.execute(f"SELECT 1 FROM {SPANS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
+
+    def spans_between(self, start=None, end=None, dataset=None, limit: int = 100_000) -> dict:
+        """Stored spans whose start lies in [start, end) (epoch seconds), oldest first."""
+        where, params = [], []
+        if start not in (None, ""):
+            where.append("start_time >= ?")
+            params.append(_epoch_to_dt(float(start)))
+        if end not in (None, ""):
+            where.append("start_time < ?")
+            params.append(_epoch_to_dt(float(end)))
+        if dataset not in (None, "", ALL_DATASETS):
+            where.append("dataset = ?")
+            params.append(dataset_slug(str(dataset)))
+        sql = (f"SELECT * EXCLUDE (received_at) FROM {SPANS_TABLE}"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY start_time, span_id LIMIT ?")
+        params.append(max(0, min(limit, 1_000_000)) + 1)
+        frame = self.store.query_df(sql, params)
+        truncated = len(frame) > limit
+        frame = frame.head(limit)
+        for col in ("start_time", "end_time"):
+            frame[col] = frame[col].map(lambda ts: None if pd.isna(ts) else ts.isoformat() + "Z")
+        records = json.loads(frame.to_json(orient="records"))
+        return {"spans": records, "count": len(records), "truncated": truncated}
+
+    # queries and results -------------------------------------------------------------------------
+    def create_query(self, dataset: str, spec: QuerySpec) -> dict:
+        query_id = new_id()
+        document = {**spec.to_json(), "id": query_id}
+        self.store.execute(f"INSERT INTO {QUERIES_TABLE} VALUES (?, ?, ?, ?)",
+                           [query_id, dataset, json.dumps(document), _now_dt()])
+        return document
+
+    def get_query(self, dataset: str, query_id: str) -> dict:
+        rows = self.store.execute(f"SELECT spec FROM {QUERIES_TABLE} WHERE id = ? AND dataset = ?", [query_id, dataset])
+        if not rows:
+            raise NotFound("Query not found")
+        return json.loads(rows[0][0])
+
+    def save_result(self, dataset: str, query_id: str, result: dict) -> None:
+        self.store.execute(f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                           [result["id"], dataset, query_id, json.dumps(result, default=str), _now_dt()])
+
+    def get_result(self, dataset: str, result_id: str) -> str:
+        """The stored result document, as the JSON text it was saved as."""
+        rows = self.store.execute(f"SELECT result FROM {RESULTS_TABLE} WHERE id = ? AND dataset = ?",
+                                  [result_id, dataset])
+        if not rows:
+            raise NotFound("Query result not found")
+        return rows[0][0]
+
+    def run_query(self, spec: QuerySpec, dataset: str, now: float, limit: int = 10_000, series: bool = True) -> dict:
+        """Run a spec; returns Honeycomb's ``data`` object: ``{"results": [{"data": {...}}], "series": [...]}``."""
+        start, end = spec.window(now)
+        limit = min(limit, spec.limit or limit)
+        sql, params, b_alias, c_alias = to_sql(spec, SPANS_TABLE, dataset, start, end, limit)
+        rows = []
+        for record in self.store.query_df(sql, params).itertuples(index=False):
+            values = record._asdict()
+            data = {name: _plain(values[b]) for name, b in zip(spec.breakdowns, b_alias)}
+            for calc, alias in zip(spec.calculations, c_alias):
+                if calc.op != "HEATMAP":
+                    data[calc.key] = _plain(values[alias])
+            rows.append(data)
+        for calc in spec.calculations:
+            if calc.op == "HEATMAP":
+                self._fill_heatmap(spec, dataset, start, end, calc, rows)
+        out: dict[str, Any] = {"results": [{"data": row} for row in rows]}
+        if series:
+            out["series"] = self._series(spec, dataset, start, end)
+        return out
+
+    def _fill_heatmap(self, spec: QuerySpec, dataset: str, start: float, end: float, calc: Calculation,
+                      rows: list[dict]) -> None:
+        lo, hi = self.store.execute(*heatmap_range_sql(spec, SPANS_TABLE, dataset, start, end, calc))[0]
+        if lo is None:
+            for row in rows:
+                row[calc.key] = {"buckets": []}
+            return
+        width = (hi - lo) / HEATMAP_BUCKETS if hi > lo else 1.0
+        sql, params = heatmap_sql(spec, SPANS_TABLE, dataset, start, end, calc, lo, width)
+        counts: dict[tuple, dict[int, int]] = {}
+        for rec in self.store.query_df(sql, params).itertuples(index=False):
+            values = rec._asdict()
+            key = tuple(_plain(values[f"b{i}"]) for i in range(len(spec.breakdowns)))
+            counts.setdefault(key, {})[int(values["bucket"])] = int(values["n"])
+        for row in rows:
+            per = counts.get(tuple(row[name] for name in spec.breakdowns), {})
+            row[calc.key] = {"buckets": [
+                {"lower": lo + i * width, "upper": lo + (i + 1) * width, "count": per.get(i, 0)}
+                for i in range(HEATMAP_BUCKETS)]}
+
+    def _series(self, spec: QuerySpec, dataset: str, start: float, end: float) -> list[dict]:
+        calcs = [calc for calc in spec.calculations if calc.op != "HEATMAP"]
+        if not calcs:
+            return []
+        granularity = spec.granularity or max(1, int((end - start) // 100))
+        sql, params = series_sql(spec, SPANS_TABLE, dataset, start, end, calcs, granularity)
+        out = []
+        for rec in self.store.query_df(sql, params).itertuples(index=False):
+            values = rec._asdict()
+            data = {name: _plain(values[f"b{i}"]) for i, name in enumerate(spec.breakdowns)}
+            for i, calc in enumerate(calcs):
+                data[calc.key] = _plain(values[f"c{i}"])
+            moment = datetime.fromtimestamp(float(values["t"]), tz=timezone.utc)
+            out.append({"time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data})
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars -> JSON-ready Python values (NaN/NaT -> None)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
+
+
+def _now_dt() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _epoch_to_dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)

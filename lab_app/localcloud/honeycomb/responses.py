@@ -1,0 +1,155 @@
+"""The Honeycomb stand-in's HTTP handlers: OTLP ingest, ``GET /1/auth`` and the Query Data API.
+
+- ``POST /v1/traces``: OTLP/HTTP through :mod:`lab_app.localcloud.otlp` (protobuf, optionally gzip/deflate, or
+  OTLP/JSON). 200 with a serialized ``ExportTraceServiceResponse``; 400 when the body does not decode, 415 for
+  another content type or encoding, 413 over :attr:`HoneycombResponse.max_body_bytes`, 401 without a known
+  ``x-honeycomb-team`` key. Error bodies are a ``google.rpc.Status`` (protobuf requests) or ``{"code",
+  "message"}`` (JSON requests), as the OTLP specification and Honeycomb's ingest do.
+- ``GET /1/auth``: Honeycomb's key check (team, environment, key access).
+- ``POST /1/queries/<dataset>``, ``GET /1/queries/<dataset>/<id>``, ``POST /1/query_results/<dataset>``,
+  ``GET /1/query_results/<dataset>/<id>``: the Query Data API (:mod:`lab_app.localcloud.honeycomb.query`).
+  ``__all__`` queries every dataset of the environment.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.wrappers import Request, Response
+
+from lab_app.localcloud import otlp
+from lab_app.localcloud.component import json_response
+from lab_app.localcloud.honeycomb import exceptions, query
+from lab_app.localcloud.honeycomb.models import ENVIRONMENT, TEAM, HoneycombBackend, new_id, valid_keys
+from lab_app.localcloud.honeycomb.urls import API_PREFIX, url_map
+
+MAX_BODY_BYTES = 20 * 1024 * 1024        # the OpenTelemetry Collector's default max_request_body_size
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+MAX_API_BODY_BYTES = 1024 * 1024
+
+
+class HoneycombResponse:
+    max_body_bytes = MAX_BODY_BYTES
+
+    def __init__(self, backend: HoneycombBackend):
+        self.backend = backend
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        try:
+            if path.startswith(API_PREFIX):
+                self._check_api_key(request)
+            endpoint, args = url_map.bind("localhost").match(path, method=request.method)
+            return getattr(self, endpoint)(request, **args)
+        except exceptions.HoneycombError as exc:
+            return exc.response()
+        except MethodNotAllowed as exc:
+            if path.startswith(API_PREFIX):
+                return json_response({"error": "method not allowed"}, status=405)
+            return Response("method not allowed", status=405, headers={"Allow": ", ".join(exc.valid_methods or [])})
+        except NotFound:
+            return json_response({"error": f"not found: {request.path}"}, status=404)
+
+    # ingest --------------------------------------------------------------------------------------
+    def ingest(self, request: Request) -> Response:
+        is_json = otlp.is_json_request(request)
+        try:
+            key = request.headers.get("x-honeycomb-team", "").strip()
+            if not key:
+                raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "missing 'x-honeycomb-team' header")
+            if key not in valid_keys():
+                raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "unknown API key - check your credentials")
+            body = otlp.read_body(request, self.max_body_bytes, MAX_DECOMPRESSED_BYTES)
+            message = otlp.parse(body, ExportTraceServiceRequest)
+            try:
+                self.backend.ingest(message)
+            except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
+                raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
+                                     f"could not decode ExportTraceServiceRequest: {exc}") from None
+        except otlp.OtlpError as exc:
+            return otlp.error_reply(exc, is_json)
+        return otlp.success_reply(ExportTraceServiceResponse(), body.is_json)
+
+    # the Honeycomb API -----------------------------------------------------------------------------
+    @staticmethod
+    def _check_api_key(request: Request) -> None:
+        key = request.headers.get("X-Honeycomb-Team", "").strip()
+        if not key:
+            raise exceptions.Unauthorized("missing 'X-Honeycomb-Team' header")
+        if key not in valid_keys():
+            raise exceptions.Unauthorized("unknown API key - check your credentials")
+
+    def auth(self, request: Request) -> Response:
+        key = request.headers.get("X-Honeycomb-Team", "").strip()
+        return json_response({
+            "id": "local" + key[:4], "type": "configuration",
+            "api_key_access": {"events": True, "markers": True, "triggers": True, "boards": True,
+                               "queries": True, "columns": True, "createDatasets": True, "slos": True,
+                               "recipients": True, "privateBoards": True},
+            "environment": dict(ENVIRONMENT), "team": dict(TEAM),
+        })
+
+    def _dataset(self, dataset: str) -> str:
+        if not self.backend.dataset_exists(dataset):
+            raise exceptions.NotFound("Dataset not found")
+        return dataset
+
+    @staticmethod
+    def _json_body(request: Request) -> Any:
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_API_BODY_BYTES:
+            raise exceptions.QuerySpecError("request body is too large")
+        try:
+            return json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise exceptions.QuerySpecError("request body is not valid JSON") from None
+
+    def create_query(self, request: Request, dataset: str) -> Response:
+        dataset = self._dataset(dataset)
+        spec = query.parse(self._json_body(request))
+        return json_response(self.backend.create_query(dataset, spec))
+
+    def get_query(self, request: Request, dataset: str, query_id: str) -> Response:
+        return json_response(self.backend.get_query(self._dataset(dataset), query_id))
+
+    @staticmethod
+    def _run_options(body: Any) -> tuple[str, bool, int]:
+        if not isinstance(body, dict) or not isinstance(body.get("query_id"), str):
+            raise exceptions.QuerySpecError(
+                "query_id is required: create the query with POST /1/queries/<dataset> first")
+        disable_series = body.get("disable_series", False)
+        if not isinstance(disable_series, bool):
+            raise exceptions.QuerySpecError("disable_series must be true or false")
+        limit = body.get("limit", 10_000 if disable_series else 1000)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+            raise exceptions.QuerySpecError("limit must be an integer between 1 and 10000")
+        if limit > 1000 and not disable_series:
+            raise exceptions.QuerySpecError("a limit over 1000 needs disable_series: true")
+        return body["query_id"], disable_series, limit
+
+    def run_query(self, request: Request, dataset: str) -> Response:
+        dataset = self._dataset(dataset)
+        query_id, disable_series, limit = self._run_options(self._json_body(request))
+        document = self.backend.get_query(dataset, query_id)
+        spec = query.parse({k: v for k, v in document.items() if k != "id"})
+        data = self.backend.run_query(spec, dataset, now=time.time(), limit=limit, series=not disable_series)
+        result = {"id": new_id(), "complete": True, "query": document, "data": data}
+        result["links"] = self._links(request, dataset, result["id"])
+        self.backend.save_result(dataset, query_id, result)
+        return json_response({k: v for k, v in result.items() if k != "data"}, status=201)
+
+    def get_result(self, request: Request, dataset: str, result_id: str) -> Response:
+        document = self.backend.get_result(self._dataset(dataset), result_id)
+        return Response(document, status=200, content_type="application/json")
+
+    @staticmethod
+    def _links(request: Request, dataset: str, result_id: str) -> dict:
+        base = (f"{request.host_url.rstrip('/')}/{TEAM['slug']}/environments/{ENVIRONMENT['slug']}"
+                f"/datasets/{dataset}/result/{result_id}")
+        return {"query_url": base, "graph_image_url": base + "/snapshot"}

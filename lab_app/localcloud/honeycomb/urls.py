@@ -1,0 +1,16 @@
+"""The Honeycomb stand-in's port: OTLP ingest (Honeycomb's ingest host) and the API subset (its API host)."""
+from __future__ import annotations
+
+from werkzeug.routing import Map, Rule
+
+INGEST_PATH = "/v1/traces"
+API_PREFIX = "/1/"
+
+url_map = Map([
+    Rule(INGEST_PATH, endpoint="ingest", methods=["POST"]),
+    Rule("/1/auth", endpoint="auth", methods=["GET"]),
+    Rule("/1/queries/<dataset>", endpoint="create_query", methods=["POST"]),
+    Rule("/1/queries/<dataset>/<query_id>", endpoint="get_query", methods=["GET"]),
+    Rule("/1/query_results/<dataset>", endpoint="run_query", methods=["POST"]),
+    Rule("/1/query_results/<dataset>/<result_id>", endpoint="get_result", methods=["GET"]),
+])

@@ -1,0 +1,359 @@
+"""Contract tests for the Honeycomb stand-in's OTLP/HTTP receiver: the real OTLPSpanExporter, plain HTTP for bad input."""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+import time
+
+import pytest
+import requests
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from lab_app import config
+from lab_app.localcloud.honeycomb.models import SPANS_TABLE, SpanWriter, span_rows
+
+KEY = config.LOCAL_HONEYCOMB_KEY
+PB = "application/x-protobuf"
+
+
+@pytest.fixture
+def hc(module_cloud):
+    module_cloud.reset()
+    return module_cloud
+
+
+def otlp_url(cloud) -> str:
+    return f"http://127.0.0.1:{cloud.ports['otlp']}"
+
+
+def make_provider(cloud, service: str, compression=Compression.NoCompression, key: str = KEY):
+    memory = InMemorySpanExporter()
+    exporter = OTLPSpanExporter(endpoint=otlp_url(cloud) + "/v1/traces", headers={"x-honeycomb-team": key},
+                                compression=compression, timeout=5)
+    provider = TracerProvider(resource=Resource.create({"service.name": service, "deployment.environment": "test"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return provider, exporter, memory
+
+
+def export_some(cloud, service="backend-flask", n=20, compression=Compression.NoCompression):
+    provider, exporter, memory = make_provider(cloud, service, compression)
+    tracer = provider.get_tracer("tests.otlp", "1.0")
+    t0 = 1_700_000_000_000_000_000
+    for i in range(n):
+        with tracer.start_as_current_span("GET /api/activities/home", kind=SpanKind.SERVER, start_time=t0 + i * 10**9,
+                                          attributes={"http.route": "/api/activities/home", "http.status_code": 200,
+                                                      "http.method": "GET", "i": i, "ratio": i / 4, "ok": i % 2 == 0,
+                                                      "tags": ["a", "b"]},
+                                          end_on_exit=False) as server:
+            with tracer.start_as_current_span("home-activities", start_time=t0 + i * 10**9 + 1000,
+                                              end_on_exit=False) as child:
+                child.add_event("mock-data", {"count": 3}, timestamp=t0 + i * 10**9 + 2000)
+                if i % 5 == 0:
+                    child.set_status(Status(StatusCode.ERROR, "boom"))
+                child.end(end_time=t0 + i * 10**9 + 1000 + (i + 1) * 1_000_000)
+            server.end(end_time=t0 + i * 10**9 + (i + 2) * 1_000_000)
+    spans = list(memory.get_finished_spans())
+    result = exporter.export(spans)
+    return spans, result
+
+
+def stored(cloud):
+    return cloud.store.query_df(f"SELECT * FROM {SPANS_TABLE} ORDER BY trace_id, start_time")
+
+
+def test_real_exporter_spans_are_stored_with_every_field(hc):
+    spans, result = export_some(hc, n=20)
+    assert result is SpanExportResult.SUCCESS
+    frame = stored(hc)
+    assert len(frame) == len(spans) == 40
+    by_id = {f"{s.context.span_id:016x}": s for s in spans}
+    for row in frame.itertuples(index=False):
+        span = by_id[row.span_id]
+        assert row.trace_id == f"{span.context.trace_id:032x}"
+        assert (row.parent_id if isinstance(row.parent_id, str) else None) == (f"{span.parent.span_id:016x}" if span.parent else None)
+        assert row.name == span.name
+        assert row.dataset == row.service == "backend-flask"
+        assert row.kind == ("server" if span.kind is SpanKind.SERVER else "internal")
+        assert row.duration_ms == pytest.approx((span.end_time - span.start_time) / 1e6)
+        assert row.start_time.value // 1000 == span.start_time // 1000  # microsecond precision
+        assert json.loads(row.attributes) == {k: (list(v) if isinstance(v, tuple) else v)
+                                              for k, v in span.attributes.items()}
+        assert json.loads(row.resource_attributes)["deployment.environment"] == "test"
+        assert row.error == (span.status.status_code is StatusCode.ERROR)
+        assert row.scope_name == "tests.otlp"
+    child = frame[frame.name == "home-activities"].iloc[0]
+    events = json.loads(child.events)
+    assert events[0]["name"] == "mock-data" and events[0]["attributes"] == {"count": 3}
+    server = frame[frame.kind == "server"].iloc[0]
+    assert server.http_route == "/api/activities/home" and server.http_status_code == 200
+    assert server.http_method == "GET"
+    assert (frame.error.sum(), len(frame[frame.status_message == "boom"])) == (4, 4)
+
+
+def test_gzip_export(hc):
+    spans, result = export_some(hc, n=7, compression=Compression.Gzip)
+    assert result is SpanExportResult.SUCCESS
+    assert len(stored(hc)) == len(spans) == 14
+
+
+def test_reply_is_an_export_trace_service_response(hc):
+    body = ExportTraceServiceRequest().SerializeToString()
+    reply = requests.post(otlp_url(hc) + "/v1/traces", data=body, headers={"Content-Type": PB, "x-honeycomb-team": KEY})
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == PB
+    ExportTraceServiceResponse().ParseFromString(reply.content)  # decodes
+
+
+def raw_request(service: str | None, n: int = 1) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    if service is not None:
+        kv = rs.resource.attributes.add()
+        kv.key, kv.value.string_value = "service.name", service
+    scope = rs.scope_spans.add()
+    for i in range(n):
+        span = scope.spans.add()
+        span.trace_id = bytes([1] * 15 + [i])
+        span.span_id = bytes([2] * 7 + [i])
+        span.name = f"raw-{i}"
+        span.start_time_unix_nano = 1_700_000_000_000_000_000
+        span.end_time_unix_nano = 1_700_000_000_000_000_000 + 2_500_000
+    return request
+
+
+def post_pb(cloud, message, key=KEY, **headers):
+    hdrs = {"Content-Type": PB, **({"x-honeycomb-team": key} if key else {}), **headers}
+    data = message if isinstance(message, bytes) else message.SerializeToString()
+    return requests.post(otlp_url(cloud) + "/v1/traces", data=data, headers=hdrs, timeout=10)
+
+
+def test_dataset_is_service_name_or_unknown_service(hc):
+    assert post_pb(hc, raw_request(None, 2)).status_code == 200
+    assert post_pb(hc, raw_request("Notifications Service", 1)).status_code == 200
+    frame = stored(hc)
+    assert sorted(zip(frame.dataset, frame.service)) == [
+        ("notifications-service", "Notifications Service"), ("unknown_service", "unknown_service"),
+        ("unknown_service", "unknown_service")]
+    assert frame.duration_ms.tolist() == [2.5, 2.5, 2.5]
+
+
+def test_otlp_json_is_accepted_with_hex_ids(hc):
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
+                               "scopeSpans": [{"spans": [{
+                                   "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",  # pragma: allowlist secret
+                                   "parentSpanId": "eee19b7ec3c1b173", "name": "fetch", "kind": 3,
+                                   "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
+                                   "attributes": [{"key": "http.status_code", "value": {"intValue": "404"}}],
+                                   "status": {"code": 2}}]}]}]}
+    reply = requests.post(otlp_url(hc) + "/v1/traces", json=body, headers={"x-honeycomb-team": KEY})
+    assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json() == {}
+    row = stored(hc).iloc[0]
+    assert (row.trace_id, row.span_id, row.parent_id) == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174",
+                                                          "eee19b7ec3c1b173")
+    assert (row.kind, row.dataset, row.duration_ms, row.http_status_code, bool(row.error)) == (
+        "client", "js-app", 1000.0, 404, True)
+
+
+def _assert_still_serving(cloud):
+    assert post_pb(cloud, raw_request("alive", 1)).status_code == 200
+
+
+def test_missing_key_is_401_with_status_body_and_exporter_fails(hc):
+    reply = post_pb(hc, raw_request("x"), key=None)
+    assert reply.status_code == 401
+    status = status_pb2.Status()
+    status.ParseFromString(reply.content)
+    assert status.code == 16 and "x-honeycomb-team" in status.message
+    reply = requests.post(otlp_url(hc) + "/v1/traces", json={}, timeout=5)
+    assert reply.status_code == 401 and "x-honeycomb-team" in reply.json()["message"]
+    provider, exporter, memory = make_provider(hc, "svc", key="not-a-key")
+    with provider.get_tracer("t").start_as_current_span("s"):
+        pass
+    assert exporter.export(memory.get_finished_spans()) is SpanExportResult.FAILURE
+    assert stored(hc).empty
+    _assert_still_serving(hc)
+
+
+def test_extra_keys_from_environment_are_accepted(hc, monkeypatch):
+    assert post_pb(hc, raw_request("x"), key="team-key-2").status_code == 401
+    monkeypatch.setenv("LAB_HONEYCOMB_KEYS", "team-key-1, team-key-2")
+    assert post_pb(hc, raw_request("x"), key="team-key-2").status_code == 200
+
+
+@pytest.mark.parametrize("headers,body,status", [
+    ({"Content-Type": "text/plain"}, b"hello", 415),
+    ({"Content-Type": "application/xml"}, b"<a/>", 415),
+    ({}, b"\x00\x01", 415),  # no content type
+    ({"Content-Type": PB}, b"\xff\xff\xff\xff\x0f", 400),  # truncated varint
+    ({"Content-Type": PB, "Content-Encoding": "gzip"}, b"not gzip at all", 400),
+    ({"Content-Type": PB, "Content-Encoding": "gzip"}, gzip.compress(b"\x0a\xff\xff\x03")[:-6], 400),
+    ({"Content-Type": PB, "Content-Encoding": "br"}, b"x", 415),
+    ({"Content-Type": "application/json"}, b"{not json", 400),
+    ({"Content-Type": "application/json"}, b"[1, 2]", 400),
+    ({"Content-Type": "application/json"}, json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "zz-not-hex"}]}]}]}).encode(), 400),
+    ({"Content-Type": "application/json"}, json.dumps({"resourceSpans": "nope"}).encode(), 400),
+])
+def test_bad_bodies_get_the_collector_status(hc, headers, body, status):
+    reply = requests.post(otlp_url(hc) + "/v1/traces", data=body, headers={"x-honeycomb-team": KEY, **headers}, timeout=5)
+    assert reply.status_code == status
+    if headers.get("Content-Type") == PB:
+        decoded = status_pb2.Status()
+        decoded.ParseFromString(reply.content)
+        assert decoded.message
+    elif headers.get("Content-Type") == "application/json":
+        assert reply.json()["message"]
+    _assert_still_serving(hc)
+
+
+def test_over_the_size_limit_is_413(hc):
+    responses = hc.component("honeycomb").responses
+    responses.max_body_bytes = 2000
+    try:
+        big = raw_request("big", 60)
+        assert len(big.SerializeToString()) > 2000
+        assert post_pb(hc, big).status_code == 413
+        small = gzip.compress(big.SerializeToString())
+        assert len(small) < 2000
+        assert post_pb(hc, small, **{"Content-Encoding": "gzip"}).status_code == 200  # the limit is on the wire size
+    finally:
+        del responses.max_body_bytes
+    assert post_pb(hc, big).status_code == 200
+
+
+def test_wrong_method_and_path(hc):
+    assert requests.get(otlp_url(hc) + "/v1/traces", timeout=5).status_code == 405
+    assert requests.post(otlp_url(hc) + "/v1/logs", data=b"", headers={"x-honeycomb-team": KEY}, timeout=5).status_code == 404
+
+
+def test_auth_endpoint_like_honeycomb(hc):
+    answer = requests.get(otlp_url(hc) + "/1/auth", headers={"X-Honeycomb-Team": KEY}, timeout=5)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body["team"]) == {"name", "slug"} and set(body["environment"]) == {"name", "slug"}
+    assert body["api_key_access"]["queries"] is True
+    missing = requests.get(otlp_url(hc) + "/1/auth", timeout=5)
+    assert missing.status_code == 401 and "error" in missing.json()
+    wrong = requests.get(otlp_url(hc) + "/1/auth", headers={"X-Honeycomb-Team": "nope"}, timeout=5)
+    assert wrong.status_code == 401 and "error" in wrong.json()
+
+
+def test_status_counts_spans_and_datasets(hc):
+    post_pb(hc, raw_request("a", 3))
+    post_pb(hc, raw_request("b", 2))
+    status = hc.status()["components"]["honeycomb"]
+    assert (status["spans"], status["datasets"]) == (5, 2)
+
+
+def test_fuzz_random_bodies_never_break_the_receiver(hc):
+    rng = random.Random(1234)
+    types = [PB, "application/json", "text/plain", "application/protobuf", ""]
+    seen = set()
+    valid = raw_request("fuzz", 3).SerializeToString()
+    for i in range(150):
+        kind = rng.random()
+        if kind < 0.3:
+            body = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 400)))
+        elif kind < 0.6:  # mutate a valid message
+            data = bytearray(valid)
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(len(data))] = rng.getrandbits(8)
+            body = bytes(data[: rng.randint(1, len(data))])
+        else:
+            body = json.dumps(rng.choice([{}, [], "x", {"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 5}]}]}]},
+                                          {"resourceSpans": [{"resource": None}]}, None, 1e308])).encode()
+        headers = {"Content-Type": rng.choice(types), "x-honeycomb-team": KEY}
+        if rng.random() < 0.2:
+            headers["Content-Encoding"] = "gzip"
+        reply = requests.post(otlp_url(hc) + "/v1/traces", data=body, headers=headers, timeout=5)
+        seen.add(reply.status_code)
+        assert reply.status_code in (200, 400, 413, 415), (i, reply.status_code, body[:60])
+    assert {400, 415} <= seen
+    _assert_still_serving(hc)
+
+
+def test_wait_for_spans_returns_when_every_service_arrived_and_says_what_is_missing(cloud):
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from lab_app.query import spans as spans_q
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("t").start_as_current_span("one") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    frame = spans_q.wait_for_spans([trace_id], services=("backend-flask",), timeout=5)
+    assert list(frame.loc[frame["trace_id"] == trace_id, "name"]) == ["one"]
+    with pytest.raises(TimeoutError, match=r"'notifications': 1"):
+        spans_q.wait_for_spans([trace_id], services=("backend-flask", "notifications"), timeout=0.5)
+
+
+class _RecordingStore:
+    def __init__(self, fail: bool = False):
+        self.inserts: list[list[str]] = []
+        self.fail = fail
+
+    def insert_frame(self, table, rows, columns):
+        if self.fail:
+            raise RuntimeError("disk full")
+        self.inserts.append(list(rows["span_id"]))
+
+
+def _export_concurrently(writer: SpanWriter, batches: list) -> list:
+    """Each batch from its own thread, all in flight at once; returns what each write raised (or None)."""
+    barrier = threading.Barrier(len(batches))
+    errors: list = [None] * len(batches)
+
+    def export(i: int) -> None:
+        with writer.request():
+            barrier.wait()  # every request is in flight before any writes: the writer sees them overlap
+            try:
+                writer.write(span_rows(batches[i]))
+            except RuntimeError as exc:
+                errors[i] = exc
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+def test_concurrent_exports_share_one_insert_and_a_lone_one_never_waits():
+    store = _RecordingStore()
+    writer = SpanWriter(store)
+    writer.linger_s = 10.0  # the bound on waiting for the second batch; it arrives long before
+    a, b = raw_request("a", 2), raw_request("b", 3)
+    assert _export_concurrently(writer, [a, b]) == [None, None]
+    assert len(store.inserts) == 1 and len(store.inserts[0]) == 5
+
+    alone = SpanWriter(store)
+    alone.linger_s = 10.0
+    started = time.monotonic()
+    with alone.request():
+        alone.write(span_rows(raw_request("c", 1)))
+    assert time.monotonic() - started < 5 and len(store.inserts) == 2
+
+
+def test_a_failed_insert_fails_every_request_it_held():
+    writer = SpanWriter(_RecordingStore(fail=True))
+    writer.linger_s = 10.0
+    errors = _export_concurrently(writer, [raw_request("a", 1), raw_request("b", 1)])
+    assert [str(e) for e in errors] == ["disk full", "disk full"]
