@@ -112,12 +112,13 @@ def env_example() -> dict[str, str]:
 
 
 # Variables the workbook reads that a learner never sets: local mode's own (config.local_env() sets them, or the
-# local cloud reads them), and the ones it sets for the notifications process it starts.
+# local cloud reads them), the ones it sets for the notifications process it starts, and a known misspelling.
 NOT_FOR_CLOUD_MODE = {
     "LAB_DATA_DIR", "LAB_AWS_PORT", "LAB_OTLP_PORT", "LAB_XRAY_DAEMON_PORT", "LAB_BACKEND_PORT",
     "LAB_DOWNSTREAM_PORT", "LAB_HONEYCOMB_KEYS", "LAB_ROLLBAR_TOKENS", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY",
     "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "ROLLBAR_ENDPOINT",
     "PORT", "CRUDDUR_FAULTS", "CRUDDUR_LOG_GROUP", "AWS_XRAY_SDK_ENABLED",
+    "AWS_ENDPOINT_URL_LOGS",  # read by the doctor only to report it as the misspelling of ..._CLOUDWATCH_LOGS
 }
 
 
