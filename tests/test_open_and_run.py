@@ -155,11 +155,15 @@ def test_env_example_holds_no_value_that_could_be_a_secret():
 
 
 def test_configuration_shows_every_env_example_variable_and_masks_the_new_secrets(monkeypatch):
-    assert set(env_example()) <= set(config.WATCHED)
+    assert set(env_example()) <= set(config.WATCHED) | set(config.SHOWN_WHEN_SET)
+    for name in config.SHOWN_WHEN_SET:
+        monkeypatch.delenv(name, raising=False)
+    assert not set(config.settings().masked()) & set(config.SHOWN_WHEN_SET)  # unused: no row
     monkeypatch.setenv("HONEYCOMB_CONFIG_KEY", "hcxck_" + "c" * 30)
     monkeypatch.setenv("ROLLBAR_READ_TOKEN", "r" * 32)
     shown = config.settings().masked()
     assert "c" * 30 not in shown["HONEYCOMB_CONFIG_KEY"] and "r" * 32 not in shown["ROLLBAR_READ_TOKEN"]
+    assert shown["HONEYCOMB_CONFIG_KEY"].startswith("hcxc") and shown["ROLLBAR_READ_TOKEN"].startswith("rrrr")
     assert {"HONEYCOMB_CONFIG_KEY", "ROLLBAR_READ_TOKEN"} <= set(config.SECRET_NAMES)
 
 
