@@ -5,6 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LAB_HOST ?= 127.0.0.1
 LAB_PORT ?= 8888
+# Behind a cloud IDE's port forwarding the browser reaches JupyterLab by another name than 127.0.0.1: a codespace at
+# https://<codespace>-8888.<forwarding domain> (GitHub sets both variables), Gitpod at https://8888-<workspace host>.
+# JupyterLab still listens on 127.0.0.1 only; it accepts that one name as local (its DNS-rebinding check) and that one
+# origin for kernel websockets, and no other site. Set LAB_PUBLIC_HOST yourself behind any other proxy.
+LAB_PUBLIC_HOST ?= $(if $(and $(CODESPACE_NAME),$(GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN)),$(CODESPACE_NAME)-$(LAB_PORT).$(GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN),$(if $(GITPOD_WORKSPACE_URL),$(LAB_PORT)-$(patsubst https://%,%,$(GITPOD_WORKSPACE_URL)),))
+PUBLIC_FLAGS = $(if $(LAB_PUBLIC_HOST),--ServerApp.local_hostnames=localhost --ServerApp.local_hostnames=$(LAB_PUBLIC_HOST) --ServerApp.allow_origin=https://$(LAB_PUBLIC_HOST),)
 # `make test` runs the notebooks against its own local cloud (own ports, own data) so it never
 # touches the stack a learner has running on the default ports.
 # JupyterLab refuses to run as root (containers, CI machines) unless told to.
@@ -12,7 +18,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := LAB_DATA_DIR=$(CURDIR)/build/test-lab LAB_AWS_PORT=4666 LAB_OTLP_PORT=4418 LAB_XRAY_DAEMON_PORT=2100 \
             LAB_BACKEND_PORT=4667 LAB_DOWNSTREAM_PORT=4668 LAB_MODE=local
 
-.PHONY: lab test check notebooks workbook install clean bench secrets-baseline doctor
+.PHONY: lab lab-background lab-url lab-stop test check notebooks workbook install clean bench secrets-baseline doctor
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -36,7 +42,26 @@ install: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) -m lab_app.localcloud start
-	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
+	$(VENV)/bin/jupyter lab --ip=$(LAB_HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=notebooks $(ROOT_FLAG) \
+	    $(PUBLIC_FLAGS) $(LAB_FLAGS)
+
+# `make lab` in the background, for a cloud IDE's start step (.devcontainer/devcontainer.json, .ona/automations.yaml,
+# .gitpod.yml): idempotent (a JupyterLab already answering on LAB_PORT is left alone), its log in
+# build/jupyterlab.log, and it prints the address to open, token included. `make lab-url` prints it again. In the
+# background JupyterLab takes LAB_PORT or fails (no silent move to the next port, which nothing forwards).
+SUBMAKE := $(MAKE)
+LAB_LOG ?= build/jupyterlab.log
+lab-background: $(STAMP)
+	@$(PY) tools/jupyterlab.py start $(LAB_PORT) --log $(LAB_LOG) -- \
+	    $(SUBMAKE) --no-print-directory lab LAB_FLAGS=--ServerApp.port_retries=0
+
+lab-url: $(STAMP)
+	@$(PY) tools/jupyterlab.py url $(LAB_PORT)
+
+# Stops what `make lab` started: JupyterLab on LAB_PORT, then the local cloud.
+lab-stop: $(STAMP)
+	-@$(VENV)/bin/jupyter server stop $(LAB_PORT)
+	$(PY) -m lab_app.localcloud stop
 
 # The fast static checks (under a minute): notebook pairs agree, no outputs, ruff, the secret scan.
 check: $(STAMP)

@@ -33,8 +33,8 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
 SECRET_NAMES = (
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "HONEYCOMB_API_KEY",
-    "ROLLBAR_ACCESS_TOKEN", "OTEL_EXPORTER_OTLP_HEADERS",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "HONEYCOMB_API_KEY", "HONEYCOMB_CONFIG_KEY",
+    "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_READ_TOKEN", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 )
 
 
@@ -159,14 +159,24 @@ class Settings:
         return f"<b>mode: {self.mode}</b><table>{rows}</table>"
 
 
+# What lab.configuration() shows (secrets masked): the variables local mode sets, and what cloud mode needs most.
 WATCHED = (
     "LAB_MODE", "LAB_DATA_DIR", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
     "AWS_XRAY_DAEMON_ADDRESS", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME", "HONEYCOMB_API_KEY",
     "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_ENDPOINT",
 )
+# The rest of what .env.example lists for cloud mode (tests/test_open_and_run.py checks): shown, masked where secret,
+# when set; a learner who does not use one sees no row for it.
+SHOWN_WHEN_SET = (
+    "AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "LAB_CLOUDTRAIL_ROLE_ARN",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SDK_DISABLED",
+    "HONEYCOMB_CONFIG_KEY", "HONEYCOMB_API_ENDPOINT", "ROLLBAR_READ_TOKEN", "ROLLBAR_API_ENDPOINT",
+)
 
 
 def settings() -> Settings:
     load_dotenv_file()
-    return Settings(mode=mode(), values={k: os.environ.get(k, "") for k in WATCHED})
+    values = {k: os.environ.get(k, "") for k in WATCHED}
+    values.update({k: os.environ[k] for k in SHOWN_WHEN_SET if os.environ.get(k)})
+    return Settings(mode=mode(), values=values)

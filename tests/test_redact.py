@@ -76,6 +76,12 @@ def test_literal_secrets_from_the_environment(monkeypatch):
     assert r.text("sending plain-literal-key-42 now") == "sending [REDACTED:secret] now"
 
 
+@pytest.mark.parametrize("name", ["HONEYCOMB_CONFIG_KEY", "ROLLBAR_READ_TOKEN"])
+def test_the_cloud_mode_read_keys_are_redacted_too(monkeypatch, name):
+    monkeypatch.setenv(name, "read-key-literal-0042")
+    assert redact.Redactor.from_environment().text("key read-key-literal-0042") == "key [REDACTED:secret]"
+
+
 # --- on the wire ----------------------------------------------------------------------------------------
 class Capture:
     """A tiny HTTP server that keeps every request body (decompressed)."""
