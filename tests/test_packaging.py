@@ -110,3 +110,26 @@ def test_kernels_started_by_jupyter_apps_use_ipc_and_do_not_warn(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "without encryption" not in done.stderr, done.stderr
     assert "ok (3, 11)" in (tmp_path / "out.ipynb").read_text()
+
+
+def test_the_kernel_reports_the_language_info_the_notebooks_carry():
+    """JupyterLab copies the kernel's language_info into the notebook on connect and marks it modified if it
+    differs: the committed metadata must be exactly what the workbook's kernel answers."""
+    import json
+
+    from jupyter_client.manager import start_new_kernel
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import notebooks as nbtool
+    finally:
+        sys.path.pop(0)
+    km, kc = start_new_kernel(kernel_name=nbtool.KERNELSPEC["name"])
+    try:
+        reply = kc.kernel_info(reply=True, timeout=30)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["language_info"] == nbtool.LANGUAGE_INFO
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert json.loads(path.read_text())["metadata"]["language_info"] == nbtool.LANGUAGE_INFO, path.name

@@ -28,6 +28,10 @@ NOTEBOOKS = ROOT / "notebooks"
 FORMATS = "ipynb,py:percent"
 NAV_MARK = "<!-- navigation -->"
 KERNELSPEC = {"display_name": "Python 3 (workbook)", "language": "python", "name": "python3"}
+# exactly what the workbook's kernel reports (lab_app/kernel.py): JupyterLab marks a notebook modified when they differ
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3", "version": "3.11"}
 # what `nbstripout` removes by default besides outputs and execution counts (its own list)
 STRIP_KEYS = ["metadata.signature", "metadata.widgets", "cell.metadata.collapsed", "cell.metadata.ExecuteTime",
               "cell.metadata.execution", "cell.metadata.heading_collapsed", "cell.metadata.hidden",
@@ -44,7 +48,7 @@ def normalise(nb) -> nbformat.NotebookNode:
     nb = copy.deepcopy(nb)
     nb.metadata.pop("jupytext", None)
     nb.metadata = nbformat.from_dict({"jupytext": {"formats": FORMATS}, "kernelspec": dict(KERNELSPEC),
-                                      "language_info": {"name": "python"},
+                                      "language_info": dict(LANGUAGE_INFO),
                                       **{k: v for k, v in nb.metadata.items() if k not in ("kernelspec", "language_info")}})
     nb.nbformat, nb.nbformat_minor = 4, 5
     return strip_output(nb, keep_output=False, keep_count=False, keep_id=False, extra_keys=STRIP_KEYS)
