@@ -202,3 +202,21 @@ def test_read_token_cannot_post(cloud):
     assert requests.get(cloud.aws_url + "/api/1/items", timeout=10,
                         headers={"X-Rollbar-Access-Token": config.LOCAL_ROLLBAR_READ_TOKEN}
                         ).json()["result"]["total_count"] == 0
+
+
+# --- local mode sets both keys and both tokens, masked and redacted -------------------------------------
+def test_local_env_sends_with_the_ingest_key_and_reads_with_the_others(monkeypatch):
+    env = config.local_env(4566, 4318, 2000)
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-honeycomb-team={INGEST_KEY}"
+    assert env["HONEYCOMB_CONFIG_KEY"] == CONFIG_KEY
+    assert (env["ROLLBAR_ACCESS_TOKEN"], env["ROLLBAR_READ_TOKEN"]) == (config.LOCAL_ROLLBAR_POST_TOKEN,
+                                                                       config.LOCAL_ROLLBAR_READ_TOKEN)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    masked = config.settings().masked()
+    assert CONFIG_KEY not in masked["HONEYCOMB_CONFIG_KEY"]
+    assert config.LOCAL_ROLLBAR_READ_TOKEN not in masked["ROLLBAR_READ_TOKEN"]
+    from lab_app.instrument.redact import Redactor
+
+    text = Redactor.from_environment().text(f"read {config.LOCAL_ROLLBAR_READ_TOKEN} query {CONFIG_KEY}")
+    assert config.LOCAL_ROLLBAR_READ_TOKEN not in text and CONFIG_KEY not in text

@@ -67,7 +67,8 @@ SECRET_FIELDS = (
 # without case, dashes or underscores; ``nextToken`` and ``SecretId`` are not secrets and do not match.
 SECRET_SUFFIXES = ("secret", "password", "passwd", "privatekey", "accesstoken", "sessiontoken", "apikey",
                    "secretstring", "secretbinary", "secretaccesskey", "authorization", "cookie")
-ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HONEYCOMB_API_KEY", "ROLLBAR_ACCESS_TOKEN")
+ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HONEYCOMB_API_KEY", "HONEYCOMB_CONFIG_KEY",
+               "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_READ_TOKEN")
 
 
 def _norm(name: str) -> str:
