@@ -26,8 +26,15 @@ HOST = "127.0.0.1"
 # Dummy values the local cloud accepts. They are not secrets: they are the documented placeholders.
 LOCAL_AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 LOCAL_AWS_SECRET_ACCESS_KEY = "local-cloud-dummy-secret"  # pragma: allowlist secret
+# Honeycomb: a configuration key with every permission (queries included) and an ingest key (events only),
+# as a real environment has; the exporter sends with the ingest key, lab_app.query.spans queries with the other.
 LOCAL_HONEYCOMB_KEY = "local-honeycomb-key"  # pragma: allowlist secret
+LOCAL_HONEYCOMB_INGEST_KEY = "local-honeycomb-ingest-key"  # pragma: allowlist secret
+# Rollbar project tokens by scope: one with post_server_item and read, one post_server_item only (what the
+# services send with, like the bootcamp's), one read only (what lab_app.query.rollbar reads with).
 LOCAL_ROLLBAR_TOKEN = "local-rollbar-token"  # pragma: allowlist secret
+LOCAL_ROLLBAR_POST_TOKEN = "local-rollbar-post-token"  # pragma: allowlist secret
+LOCAL_ROLLBAR_READ_TOKEN = "local-rollbar-read-token"  # pragma: allowlist secret
 REGION = "us-east-1"
 # The account the local cloud serves: moto's default, the one boto3 with dummy credentials talks to.
 ACCOUNT_ID = "123456789012"
@@ -101,10 +108,12 @@ def local_env(aws_port: int, otlp_port: int, daemon_port: int, host: str = HOST)
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{otlp_port}",
-        "OTEL_EXPORTER_OTLP_HEADERS": f"x-honeycomb-team={LOCAL_HONEYCOMB_KEY}",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"x-honeycomb-team={LOCAL_HONEYCOMB_INGEST_KEY}",
         "HONEYCOMB_API_KEY": LOCAL_HONEYCOMB_KEY,
+        "HONEYCOMB_CONFIG_KEY": LOCAL_HONEYCOMB_KEY,
         "HONEYCOMB_API_ENDPOINT": f"http://{host}:{otlp_port}",
-        "ROLLBAR_ACCESS_TOKEN": LOCAL_ROLLBAR_TOKEN,
+        "ROLLBAR_ACCESS_TOKEN": LOCAL_ROLLBAR_POST_TOKEN,
+        "ROLLBAR_READ_TOKEN": LOCAL_ROLLBAR_READ_TOKEN,
         "ROLLBAR_ENDPOINT": f"{aws}/api/1/",
         "ROLLBAR_API_ENDPOINT": f"{aws}/api/1/",
     }
@@ -164,14 +173,14 @@ WATCHED = (
     "LAB_MODE", "LAB_DATA_DIR", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
     "AWS_XRAY_DAEMON_ADDRESS", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME", "HONEYCOMB_API_KEY",
-    "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_ENDPOINT",
+    "HONEYCOMB_CONFIG_KEY", "ROLLBAR_ACCESS_TOKEN", "ROLLBAR_READ_TOKEN", "ROLLBAR_ENDPOINT",
 )
 # The rest of what .env.example lists for cloud mode (tests/test_open_and_run.py checks): shown, masked where secret,
 # when set; a learner who does not use one sees no row for it.
 SHOWN_WHEN_SET = (
     "AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "LAB_CLOUDTRAIL_ROLE_ARN",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SDK_DISABLED",
-    "HONEYCOMB_CONFIG_KEY", "HONEYCOMB_API_ENDPOINT", "ROLLBAR_READ_TOKEN", "ROLLBAR_API_ENDPOINT",
+    "HONEYCOMB_API_ENDPOINT", "ROLLBAR_API_ENDPOINT",
 )
 
 

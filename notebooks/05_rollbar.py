@@ -48,7 +48,8 @@
 # %% [markdown]
 # ## Set-up
 # `setup()` starts the local cloud (or finds your real keys in `.env`) and sets the environment variables the SDKs
-# read: `ROLLBAR_ACCESS_TOKEN` (a project token with the `post_server_item` scope) and, in local mode,
+# read: `ROLLBAR_ACCESS_TOKEN` (a project token with the `post_server_item` scope), `ROLLBAR_READ_TOKEN` (one
+# with the `read` scope, for reading items back: section 2 shows how to create it) and, in local mode,
 # `ROLLBAR_ENDPOINT` (the stand-in's `/api/1/`). Run it before anything imports an SDK.
 
 # %%
@@ -174,6 +175,32 @@ assert rollbar.SETTINGS["access_token"] == os.environ["ROLLBAR_ACCESS_TOKEN"], "
 assert rollbar.SETTINGS["endpoint"].endswith("/api/1/"), "the endpoint must end with /api/1/"
 assert got_request_exception.has_receivers_for(app), "connect got_request_exception to this app"
 assert traffic.send("GET", backend.url + "/health").status_code == 200
+
+# %% [markdown]
+# ### Two tokens: one posts, one reads
+# The SDK posts with `ROLLBAR_ACCESS_TOKEN`, a `post_server_item` token: it may report items, not read them.
+# Everything this notebook reads back (`rb.items()`, `rb.occurrences()`, Rollbar's `GET /api/1/items`) uses
+# `ROLLBAR_READ_TOKEN`, a project token with the `read` scope. To create one on rollbar.com: open the project,
+# **Settings > Project Access Tokens**, add a token (name it, say, `workbook-read`), tick only the **read** scope,
+# create it and copy its value (Rollbar shows it once), then put `ROLLBAR_READ_TOKEN=<the value>` in `.env`. Local
+# mode sets both; the stand-in's post token cannot read either. The next cell asks for the item list with the post
+# token: Rollbar answers 403, "insufficient privileges".
+
+# %%
+try:
+    rb.get("items", {"environment": ENV}, token=os.environ["ROLLBAR_ACCESS_TOKEN"])
+    refusal = None
+except rb.RollbarAPIError as exc:
+    refusal = exc
+print(refusal)
+
+# %% [markdown]
+# ### Checkpoint: the post token is refused for reading, the read token is set
+
+# %%
+assert refusal is not None and refusal.status == 403, "a post_server_item token must not read: use another token"
+assert os.environ.get("ROLLBAR_READ_TOKEN"), "export ROLLBAR_READ_TOKEN=<a project token with the read scope>"
+assert os.environ["ROLLBAR_READ_TOKEN"] != os.environ["ROLLBAR_ACCESS_TOKEN"]
 
 # %% [markdown]
 # ## 3. `/rollbar/test`: a message

@@ -7,8 +7,10 @@
     spans.local_spans(start, end)                              # LOCAL ONLY: raw spans, one row per span
 
 :func:`query` and :func:`whoami` speak Honeycomb's API and work unchanged against a real team
-(``HONEYCOMB_API_KEY`` = a configuration key with the "Run queries" permission, ``HONEYCOMB_API_ENDPOINT``
-defaulting to https://api.honeycomb.io; the Query Data API needs a plan that includes it).
+(``HONEYCOMB_CONFIG_KEY``, else ``HONEYCOMB_API_KEY``: a configuration key with the "Manage Queries and
+Columns" and "Run Queries" permissions; ``HONEYCOMB_API_ENDPOINT`` defaulting to https://api.honeycomb.io; the
+Query Data API is an Enterprise feature). Where it is not available, :func:`query_unavailable` says why and
+:func:`query_template_url` gives the link that runs the same query in Honeycomb's UI (any plan).
 :func:`local_spans` reads the local stand-in's store directly: Honeycomb has no "export every span" API.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 from datetime import timezone
 from typing import Any
 
@@ -41,10 +44,10 @@ def _endpoint(endpoint: str | None) -> str:
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
-    key = api_key or os.environ.get("HONEYCOMB_API_KEY")
+    key = api_key or os.environ.get("HONEYCOMB_CONFIG_KEY") or os.environ.get("HONEYCOMB_API_KEY")
     if not key:
-        raise HoneycombQueryError(0, "HONEYCOMB_API_KEY is not set: run lab_app.notebook.setup() for local mode, "
-                                     "or export your Honeycomb configuration key")
+        raise HoneycombQueryError(0, "HONEYCOMB_CONFIG_KEY is not set: run lab_app.notebook.setup() for local "
+                                     "mode, or export your Honeycomb configuration key")
     return {"X-Honeycomb-Team": key, "Content-Type": "application/json"}
 
 
@@ -64,6 +67,33 @@ def _call(method: str, url: str, api_key: str | None, body: Any = None, timeout:
 def whoami(api_key: str | None = None, endpoint: str | None = None) -> dict:
     """``GET /1/auth``: which team and environment the key belongs to (the seed's "whoami" check)."""
     return _call("GET", f"{_endpoint(endpoint)}/1/auth", api_key)
+
+
+def query_unavailable(auth: dict | None = None, api_key: str | None = None,
+                      endpoint: str | None = None) -> str | None:
+    """Why this key cannot use the Query Data API (from ``GET /1/auth``), or None when it may."""
+    auth = whoami(api_key, endpoint) if auth is None else auth
+    if (auth.get("api_key_access") or {}).get("queries"):
+        return None
+    if auth.get("type") == "ingest":
+        return ("the key is an ingest key: it sends events but cannot run queries (set HONEYCOMB_CONFIG_KEY to a "
+                "configuration key with Manage Queries and Columns and Run Queries)")
+    return ("the key may not run queries: the Query Data API is an Enterprise feature and needs a configuration "
+            "key with Manage Queries and Columns and Run Queries")
+
+
+def query_template_url(dataset: str, spec: dict, auth: dict, ui_base: str | None = None) -> str:
+    """A query template link: the dataset's page with the spec as its JSON ``query`` parameter, which runs the
+    query in Honeycomb's UI on any plan. ``auth`` is :func:`whoami`'s answer (team and environment slugs)."""
+    if ui_base is None:
+        api = _endpoint(None)
+        ui_base = ("https://ui.honeycomb.io" if api == DEFAULT_ENDPOINT
+                   else "https://ui.eu1.honeycomb.io" if api == "https://api.eu1.honeycomb.io" else api)
+    team = (auth.get("team") or {}).get("slug", "")
+    environment = (auth.get("environment") or {}).get("slug", "")
+    path = f"/{team}/environments/{environment}/datasets/{dataset}" if environment else f"/{team}/datasets/{dataset}"
+    return (ui_base.rstrip("/") + urllib.parse.quote(path)
+            + "?query=" + urllib.parse.quote(json.dumps(spec, separators=(",", ":")), safe=""))
 
 
 def create_query(dataset: str, spec: dict, api_key: str | None = None, endpoint: str | None = None) -> dict:

@@ -47,7 +47,7 @@ class Honeycomb(Component):
         return self.backend.spans_received
 
     def status(self) -> dict[str, Any]:
-        return {**self.backend.status(), "port": self.ctx.ports["otlp"]}
+        return {**self.backend.status(), "plan": self.responses.plan, "port": self.ctx.ports["otlp"]}
 
     # local-only control routes --------------------------------------------------------------------
     def control(self, action: str, payload: dict) -> dict | None:

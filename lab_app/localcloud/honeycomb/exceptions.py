@@ -29,6 +29,29 @@ class MethodNotAllowed(HoneycombError):
     status = 405
 
 
+class ProblemError(HoneycombError):
+    """An error Honeycomb's v1 API answers in RFC 7807 problem-detail form (docs.honeycomb.io/api/errors)."""
+    problem = "forbidden"
+    title = "You do not have access to this resource."
+
+    def response(self) -> Response:
+        return json_response({"status": self.status, "type": f"https://api.honeycomb.io/problems/{self.problem}",
+                              "title": self.title, "error": self.message, "detail": self.message},
+                             status=self.status)
+
+
+class Forbidden(ProblemError):
+    """The key is valid but lacks the permission, or the team's plan lacks the feature (HTTP 403)."""
+    status = 403
+
+
+class RateLimited(ProblemError):
+    """HTTP 429, without a Retry-After header (the Query Data API's 10 query results a minute)."""
+    status = 429
+    problem = "rate-limited"
+    title = "You have exceeded your rate limit."
+
+
 class QuerySpecError(HoneycombError, ValueError):
     """An invalid query specification (HTTP 400 with Honeycomb's validation-failed body)."""
 

@@ -89,10 +89,32 @@ def dataset_slug(service_name: str) -> str:
     return slug or "unknown_service"
 
 
-def valid_keys() -> set[str]:
-    """Keys the stand-in accepts: the local key plus any listed (comma-separated) in LAB_HONEYCOMB_KEYS."""
+CONFIGURATION_ACCESS = {"events": True, "markers": True, "triggers": True, "boards": True, "queries": True,
+                        "columns": True, "createDatasets": True, "slos": True, "recipients": True,
+                        "privateBoards": True}
+# An ingest key sends events (and may create the datasets they land in); nothing else.
+INGEST_ACCESS = {name: name in ("events", "createDatasets") for name in CONFIGURATION_ACCESS}
+
+
+def api_keys() -> dict[str, str]:
+    """Keys the stand-in accepts and their type (``configuration`` or ``ingest``): the two local keys plus any
+    listed (comma-separated) in LAB_HONEYCOMB_KEYS, which are configuration keys with every permission."""
     extra = {k.strip() for k in os.environ.get("LAB_HONEYCOMB_KEYS", "").split(",") if k.strip()}
-    return {config.LOCAL_HONEYCOMB_KEY} | extra
+    keys = {key: "configuration" for key in extra}
+    keys.update({config.LOCAL_HONEYCOMB_KEY: "configuration", config.LOCAL_HONEYCOMB_INGEST_KEY: "ingest"})
+    return keys
+
+
+def valid_keys() -> set[str]:
+    return set(api_keys())
+
+
+def key_access(key_type: str, plan: str) -> dict[str, bool]:
+    """``api_key_access`` of a key: an ingest key sends events only; on a free team no key may query."""
+    access = dict(CONFIGURATION_ACCESS if key_type == "configuration" else INGEST_ACCESS)
+    if plan != "enterprise":
+        access["queries"] = False
+    return access
 
 
 # --- spans -> rows --------------------------------------------------------------------------------

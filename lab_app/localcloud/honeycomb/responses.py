@@ -9,10 +9,21 @@
 - ``POST /1/queries/<dataset>``, ``GET /1/queries/<dataset>/<id>``, ``POST /1/query_results/<dataset>``,
   ``GET /1/query_results/<dataset>/<id>``: the Query Data API (:mod:`lab_app.localcloud.honeycomb.query`).
   ``__all__`` queries every dataset of the environment.
+
+Keys and plans, as Honeycomb has them: an ingest key (:data:`lab_app.config.LOCAL_HONEYCOMB_INGEST_KEY`) may
+send events but gets 403 from the query endpoints; a configuration key may do both. ``LAB_HONEYCOMB_PLAN=free``
+(read when the local cloud starts; default ``enterprise``) makes the team a free one: ``/1/auth`` shows no query
+access and the query endpoints answer 403, the Query Data API being an Enterprise feature. On an enterprise
+team, ``POST /1/query_results`` allows :attr:`HoneycombResponse.query_results_per_minute` (10) query results per
+team in any 60 s (then 429, no Retry-After) over events of the last 7 days only (an older start is a 400).
+Errors are problem-detail bodies (docs.honeycomb.io/api/errors, /api/rate-limit).
 """
 from __future__ import annotations
 
+import collections
 import json
+import os
+import threading
 import time
 from typing import Any
 
@@ -26,19 +37,41 @@ from werkzeug.wrappers import Request, Response
 from lab_app.localcloud import otlp
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.honeycomb import exceptions, query
-from lab_app.localcloud.honeycomb.models import ENVIRONMENT, TEAM, HoneycombBackend, new_id, valid_keys
+from lab_app.localcloud.honeycomb.models import (
+    ENVIRONMENT,
+    TEAM,
+    HoneycombBackend,
+    api_keys,
+    key_access,
+    new_id,
+    valid_keys,
+)
 from lab_app.localcloud.honeycomb.urls import API_PREFIX, url_map
 
 MAX_BODY_BYTES = 20 * 1024 * 1024        # the OpenTelemetry Collector's default max_request_body_size
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 MAX_API_BODY_BYTES = 1024 * 1024
+PLANS = ("free", "enterprise")
+QUERY_WINDOW_S = 7 * 24 * 3600   # Query Results only over events of the past 7 days
+
+
+def plan_from_env() -> str:
+    plan = (os.environ.get("LAB_HONEYCOMB_PLAN") or "enterprise").strip().lower()
+    if plan not in PLANS:
+        raise ValueError(f"LAB_HONEYCOMB_PLAN={plan!r} is not a plan the stand-in knows: use free or enterprise")
+    return plan
 
 
 class HoneycombResponse:
     max_body_bytes = MAX_BODY_BYTES
+    # Honeycomb's documented Query Data API limit; None lifts it (a test module running dozens of queries)
+    query_results_per_minute: int | None = 10
 
-    def __init__(self, backend: HoneycombBackend):
+    def __init__(self, backend: HoneycombBackend, plan: str | None = None):
         self.backend = backend
+        self.plan = plan or plan_from_env()
+        self._runs: collections.deque[float] = collections.deque()
+        self._runs_lock = threading.Lock()
 
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -87,13 +120,35 @@ class HoneycombResponse:
 
     def auth(self, request: Request) -> Response:
         key = request.headers.get("X-Honeycomb-Team", "").strip()
+        key_type = api_keys()[key]
         return json_response({
-            "id": "local" + key[:4], "type": "configuration",
-            "api_key_access": {"events": True, "markers": True, "triggers": True, "boards": True,
-                               "queries": True, "columns": True, "createDatasets": True, "slos": True,
-                               "recipients": True, "privateBoards": True},
+            "id": "local" + key[:4], "type": key_type, "api_key_access": key_access(key_type, self.plan),
             "environment": dict(ENVIRONMENT), "team": dict(TEAM),
         })
+
+    def _check_may_query(self, request: Request) -> None:
+        """403 unless the team's plan has the Query Data API and the key may run queries."""
+        if self.plan != "enterprise":
+            raise exceptions.Forbidden("the Query Data API is an Enterprise feature: this team's plan does not "
+                                       "include it (run the query in the Honeycomb UI instead)")
+        key_type = api_keys()[request.headers.get("X-Honeycomb-Team", "").strip()]
+        if not key_access(key_type, self.plan)["queries"]:
+            raise exceptions.Forbidden(f"this {key_type} key does not have the Manage Queries and Columns and Run "
+                                       "Queries permissions: use a configuration key that has them")
+
+    def _count_query_result(self) -> None:
+        """10 query results per team in any 60 s; the 11th gets 429 (no Retry-After, as Honeycomb)."""
+        limit = self.query_results_per_minute
+        if limit is None:
+            return
+        now = time.monotonic()
+        with self._runs_lock:
+            while self._runs and now - self._runs[0] >= 60:
+                self._runs.popleft()
+            if len(self._runs) >= limit:
+                raise exceptions.RateLimited(f"You have exceeded your rate limit: the Query Data API allows "
+                                             f"{limit} query results per minute")
+            self._runs.append(now)
 
     def _dataset(self, dataset: str) -> str:
         if not self.backend.dataset_exists(dataset):
@@ -111,11 +166,13 @@ class HoneycombResponse:
             raise exceptions.QuerySpecError("request body is not valid JSON") from None
 
     def create_query(self, request: Request, dataset: str) -> Response:
+        self._check_may_query(request)
         dataset = self._dataset(dataset)
         spec = query.parse(self._json_body(request))
         return json_response(self.backend.create_query(dataset, spec))
 
     def get_query(self, request: Request, dataset: str, query_id: str) -> Response:
+        self._check_may_query(request)
         return json_response(self.backend.get_query(self._dataset(dataset), query_id))
 
     @staticmethod
@@ -134,17 +191,24 @@ class HoneycombResponse:
         return body["query_id"], disable_series, limit
 
     def run_query(self, request: Request, dataset: str) -> Response:
+        self._check_may_query(request)
         dataset = self._dataset(dataset)
         query_id, disable_series, limit = self._run_options(self._json_body(request))
         document = self.backend.get_query(dataset, query_id)
         spec = query.parse({k: v for k, v in document.items() if k != "id"})
-        data = self.backend.run_query(spec, dataset, now=time.time(), limit=limit, series=not disable_series)
+        now = time.time()
+        if spec.window(now)[0] < now - QUERY_WINDOW_S:
+            raise exceptions.QuerySpecError("Query Results can only be created for events with timestamps "
+                                            "within the past 7 days")
+        self._count_query_result()
+        data = self.backend.run_query(spec, dataset, now=now, limit=limit, series=not disable_series)
         result = {"id": new_id(), "complete": True, "query": document, "data": data}
         result["links"] = self._links(request, dataset, result["id"])
         self.backend.save_result(dataset, query_id, result)
         return json_response({k: v for k, v in result.items() if k != "data"}, status=201)
 
     def get_result(self, request: Request, dataset: str, result_id: str) -> Response:
+        self._check_may_query(request)
         document = self.backend.get_result(self._dataset(dataset), result_id)
         return Response(document, status=200, content_type="application/json")
 

@@ -10,8 +10,12 @@ Read side, Rollbar API v1 shapes (token as header or ``?access_token=``):
 ``GET /api/1/item/<id>``, ``GET /api/1/item_by_counter/<counter>`` (301 to the item, like Rollbar),
 ``GET /api/1/item/<id>/instances`` (occurrences, newest first, 20 per page), ``GET /api/1/instance/<id>``.
 
-Valid tokens: :data:`lab_app.config.LOCAL_ROLLBAR_TOKEN` plus any listed (comma-separated) in
-``LAB_ROLLBAR_TOKENS``.
+Project access tokens and their scopes, as on rollbar.com: :data:`lab_app.config.LOCAL_ROLLBAR_POST_TOKEN`
+(``post_server_item``: may POST items, cannot read), :data:`lab_app.config.LOCAL_ROLLBAR_READ_TOKEN` (``read``:
+may read, cannot POST items) and :data:`lab_app.config.LOCAL_ROLLBAR_TOKEN` plus any listed (comma-separated) in
+``LAB_ROLLBAR_TOKENS`` (both scopes). A known token without the scope gets 403 ``{"err": 1, "message":
+"insufficient privileges: <scope> scope is required but the access token only has <scopes>."}``, Rollbar's
+wording for a token of the wrong scope.
 """
 from __future__ import annotations
 
@@ -26,17 +30,31 @@ from lab_app.localcloud.rollbar import urls
 from lab_app.localcloud.rollbar.exceptions import PayloadError, RollbarError, Unauthorized
 from lab_app.localcloud.rollbar.models import MAX_BODY_BYTES, RollbarBackend
 
+POST_SCOPE, READ_SCOPE = "post_server_item", "read"
+
+
+def token_scopes() -> dict[str, tuple[str, ...]]:
+    """Every token the stand-in knows and its scopes."""
+    extra = {t.strip() for t in os.environ.get("LAB_ROLLBAR_TOKENS", "").split(",") if t.strip()}
+    tokens = {t: (POST_SCOPE, READ_SCOPE) for t in extra | {config.LOCAL_ROLLBAR_TOKEN}}
+    tokens[config.LOCAL_ROLLBAR_POST_TOKEN] = (POST_SCOPE,)
+    tokens[config.LOCAL_ROLLBAR_READ_TOKEN] = (READ_SCOPE,)
+    return tokens
+
 
 def valid_tokens() -> set[str]:
-    extra = {t.strip() for t in os.environ.get("LAB_ROLLBAR_TOKENS", "").split(",") if t.strip()}
-    return {config.LOCAL_ROLLBAR_TOKEN} | extra
+    return set(token_scopes())
 
 
-def _check_token(token: str | None) -> None:
+def _check_token(token: str | None, scope: str) -> None:
     if not token:
         raise Unauthorized("access token required")
-    if token not in valid_tokens():
+    scopes = token_scopes().get(token)
+    if scopes is None:
         raise Unauthorized("invalid access token")
+    if scope not in scopes:
+        raise RollbarError(f"insufficient privileges: {scope} scope is required but the access token only has "
+                           f"{', '.join(scopes)}.", status=403)
 
 
 def _page(request: Request) -> int:
@@ -62,7 +80,7 @@ class RollbarResponses:
             return self.post_item(request)
         if request.method != "GET":
             raise RollbarError("method not allowed", status=405)
-        _check_token(request.headers.get("X-Rollbar-Access-Token") or request.args.get("access_token"))
+        _check_token(request.headers.get("X-Rollbar-Access-Token") or request.args.get("access_token"), READ_SCOPE)
         found = urls.route(request.path)
         if found is None:
             raise RollbarError("not found", status=404)
@@ -82,7 +100,7 @@ class RollbarResponses:
             payload = "invalid"
         header_token = request.headers.get("X-Rollbar-Access-Token")
         body_token = payload.get("access_token") if isinstance(payload, dict) else None
-        _check_token(header_token or (body_token if isinstance(body_token, str) else None))
+        _check_token(header_token or (body_token if isinstance(body_token, str) else None), POST_SCOPE)
         if payload == "invalid":
             raise RollbarError("invalid JSON in request body")
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):

@@ -1,0 +1,66 @@
+"""The free-account check: notebooks 02 and 05 run without an error against a fresh local cloud whose
+Honeycomb team is a free one (``LAB_HONEYCOMB_PLAN=free``: no Query Data API), on their own ports and data dir.
+
+Notebook 02 must then say why it cannot query and print a query template link; notebook 05 reads Rollbar with
+ROLLBAR_READ_TOKEN and shows the post token refused.
+"""
+from __future__ import annotations
+
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import free_udp_tcp_port
+from lab_app import config, localcloud
+from lab_app.runner import free_port
+
+NOTEBOOKS = config.REPO_ROOT / "notebooks"
+
+
+def outputs_text(notebook) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append((output.get("data") or {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def free_plan_env(tmp_path, monkeypatch):
+    aws_port = free_port()
+    env = {"LAB_MODE": "local", "LAB_HONEYCOMB_PLAN": "free", "LAB_DATA_DIR": str(tmp_path / "lab"),
+           "LAB_AWS_PORT": str(aws_port), "LAB_OTLP_PORT": str(free_port()),
+           "LAB_XRAY_DAEMON_PORT": str(free_udp_tcp_port()), "LAB_BACKEND_PORT": str(free_port()),
+           "LAB_DOWNSTREAM_PORT": str(free_port())}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for name in ("ROLLBAR_READ_TOKEN", "HONEYCOMB_CONFIG_KEY", "AWS_ENDPOINT_URL", "OTEL_EXPORTER_OTLP_HEADERS"):
+        monkeypatch.delenv(name, raising=False)     # what setup() sets, not left over from another test's cloud
+    yield env
+    localcloud.stop(env["LAB_DATA_DIR"], aws_port)
+
+
+def run_notebook(name: str, cwd) -> nbformat.NotebookNode:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    # nbval's --nbval-lax convention: a cell tagged raises-exception is meant to raise
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    errors = [(i, out.get("ename"), out.get("evalue")) for i, cell in enumerate(notebook.cells)
+              for out in cell.get("outputs", []) if out.get("output_type") == "error"
+              and "raises-exception" not in cell.get("metadata", {}).get("tags", [])]
+    assert not errors, f"{name}: cells raised {errors}"
+    return notebook
+
+
+def test_notebooks_02_and_05_pass_on_a_free_team(free_plan_env):
+    started = time.monotonic()
+    nb02 = run_notebook("02_opentelemetry_honeycomb.ipynb", NOTEBOOKS)
+    text = outputs_text(nb02)
+    assert "No Query Data API: the key may not run queries: the Query Data API is an Enterprise feature" in text
+    assert "The same query in Honeycomb's UI: http://127.0.0.1:" in text and "?query=%7B" in text
+    nb05 = run_notebook("05_rollbar.ipynb", NOTEBOOKS)
+    assert "Rollbar API answered 403: insufficient privileges: read scope is required" in outputs_text(nb05)
+    assert time.monotonic() - started < 60
