@@ -80,7 +80,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from lab_app import services, traffic
-from lab_app.query import spans
+from lab_app.query import spans as spans_q
 from lab_app.services import Faults
 
 # %% [markdown]
@@ -240,9 +240,9 @@ pd.Series(notifications.environment()).to_frame("value")
 cross = traffic.send("GET", backend.url + "/api/activities/notifications", headers={"X-Cruddur-User": "andrewbrown"})
 cross_trace = cross.headers["traceresponse"].split("-")[1]
 provider.force_flush()    # this process's spans; notifications exports its own every half second
-stored = spans.wait_for_spans([cross_trace], services=("backend-flask", "notifications"),
+stored = spans_q.wait_for_spans([cross_trace], services=("backend-flask", "notifications"),
                               start=pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5))
-tree = spans.span_tree(stored, cross_trace)
+tree = spans_q.span_tree(stored, cross_trace)
 tree[["label", "service", "kind", "duration_ms"]]
 
 # %% [markdown]
@@ -263,7 +263,7 @@ assert downstream_server["resource_attributes"]["process.pid"] != os.getpid(), "
 # environment the key belongs to; locally the stand-in answers the same way.
 
 # %%
-who = spans.whoami()
+who = spans_q.whoami()
 pd.DataFrame([{"team": who["team"]["name"], "environment": who["environment"]["name"],
                "can query": who.get("api_key_access", {}).get("queries")}])
 
@@ -289,7 +289,7 @@ time.sleep(1.05 - time.time() % 1)  # start on a fresh second: the query window 
 started = pd.Timestamp.now(tz="UTC")
 requests_df = traffic.generate(backend.url, n=250, concurrency=8, seed=2, progress=False)
 provider.force_flush()
-stored = spans.wait_for_spans(requests_df["otel_trace_id"], start=started)
+stored = spans_q.wait_for_spans(requests_df["otel_trace_id"], start=started)
 traffic.route_summary(requests_df)
 
 # %% [markdown]
@@ -305,7 +305,7 @@ assert set(ours["kind"]) == {"server"}
 
 # %% [markdown]
 # Honeycomb's Query Data API runs a query in three steps: create the query spec, run it, read the result.
-# `spans.query` does the three and returns a DataFrame. Against real Honeycomb this API is an Enterprise feature and
+# `spans_q.query` does the three and returns a DataFrame. Against real Honeycomb this API is an Enterprise feature and
 # needs a *configuration* key (`HONEYCOMB_CONFIG_KEY`) with "Manage Queries and Columns" and "Run Queries"; the
 # exporter's *ingest* key cannot query, and the API allows 10 query results a minute over the last 7 days. On a free
 # team (locally: start the local cloud with `LAB_HONEYCOMB_PLAN=free`) the cell says so and prints a *query template
@@ -322,13 +322,13 @@ latency_spec = {
     "orders": [{"op": "P50", "column": "duration_ms", "order": "descending"}],
     **window,
 }
-no_queries = spans.query_unavailable(who)     # None when this key and team may use the Query Data API
+no_queries = spans_q.query_unavailable(who)     # None when this key and team may use the Query Data API
 if no_queries is None:
-    latency = spans.query("backend-flask", **latency_spec)
+    latency = spans_q.query("backend-flask", **latency_spec)
 else:
     latency = None
     print(f"No Query Data API: {no_queries}.")
-    print("The same query in Honeycomb's UI:", spans.query_template_url("backend-flask", latency_spec, who))
+    print("The same query in Honeycomb's UI:", spans_q.query_template_url("backend-flask", latency_spec, who))
 
 # the same answer from the spans kept in memory: this kernel's server spans that started inside the window
 kept = pd.DataFrame([{"http.route": s.attributes.get("http.route"), "kind": s.kind.name.lower(),
@@ -414,7 +414,7 @@ assert min((s.end_time - s.start_time) / 1e6 for s in mine) >= 180, "the span mu
 # Query Data API (`no_queries` says why), print its query template link and answer from `in_window` with pandas.
 
 # %%
-# errors = spans.query("backend-flask", ...)
+# errors = spans_q.query("backend-flask", ...)
 # most_errors = ...
 
 # %% jupyter={"source_hidden": true}
@@ -427,9 +427,9 @@ errors_spec = {
     **window,
 }
 if no_queries is None:
-    errors = spans.query("backend-flask", **errors_spec)
+    errors = spans_q.query("backend-flask", **errors_spec)
 else:
-    print("The same query in Honeycomb's UI:", spans.query_template_url("backend-flask", errors_spec, who))
+    print("The same query in Honeycomb's UI:", spans_q.query_template_url("backend-flask", errors_spec, who))
     errors = (in_window[in_window["http.status_code"] >= 500].groupby("http.route").size().rename("COUNT")
               .sort_values(ascending=False).reset_index())
 most_errors = errors.iloc[0]["http.route"]

@@ -77,7 +77,7 @@ import rollbar.contrib.flask
 from flask import Flask, g, got_request_exception, has_request_context
 
 from lab_app import config, services, traffic
-from lab_app.query import rollbar as rb
+from lab_app.query import rollbar as rollbar_q
 from lab_app.services import Faults
 
 # %% [markdown]
@@ -164,7 +164,7 @@ pd.Series({k: config.mask(rollbar.SETTINGS[k]) if k == "access_token" else rollb
 
 # %%
 backend = services.serve_backend(app)
-before = rb.occurrence_counts(environment=ENV)
+before = rollbar_q.occurrence_counts(environment=ENV)
 backend
 
 # %% [markdown]
@@ -179,7 +179,7 @@ assert traffic.send("GET", backend.url + "/health").status_code == 200
 # %% [markdown]
 # ### Two tokens: one posts, one reads
 # The SDK posts with `ROLLBAR_ACCESS_TOKEN`, a `post_server_item` token: it may report items, not read them.
-# Everything this notebook reads back (`rb.items()`, `rb.occurrences()`, Rollbar's `GET /api/1/items`) uses
+# Everything this notebook reads back (`rollbar_q.items()`, `rollbar_q.occurrences()`, Rollbar's `GET /api/1/items`) uses
 # `ROLLBAR_READ_TOKEN`, a project token with the `read` scope. To create one on rollbar.com: open the project,
 # **Settings > Project Access Tokens**, add a token (name it, say, `workbook-read`), tick only the **read** scope,
 # create it and copy its value (Rollbar shows it once), then put `ROLLBAR_READ_TOKEN=<the value>` in `.env`. Local
@@ -188,9 +188,9 @@ assert traffic.send("GET", backend.url + "/health").status_code == 200
 
 # %%
 try:
-    rb.get("items", {"environment": ENV}, token=os.environ["ROLLBAR_ACCESS_TOKEN"])
+    rollbar_q.get("items", {"environment": ENV}, token=os.environ["ROLLBAR_ACCESS_TOKEN"])
     refusal = None
-except rb.RollbarAPIError as exc:
+except rollbar_q.RollbarAPIError as exc:
     refusal = exc
 print(refusal)
 
@@ -240,9 +240,9 @@ except ValueError:
     rollbar.report_exc_info(sys.exc_info(), extra_data={"order_id": "demo-42"}, level="warning")
 rollbar.wait()
 
-listing = rb.items(environment=ENV)
+listing = rollbar_q.items(environment=ENV)
 declined = listing[listing["title"].str.startswith("ValueError: card declined")].sort_values("last_seen").iloc[-1]
-occurrence = rb.get(f"item/{declined['id']}/instances")["instances"][0]["data"]   # the newest, as Rollbar stores it
+occurrence = rollbar_q.get(f"item/{declined['id']}/instances")["instances"][0]["data"]   # the newest, as Rollbar stores it
 frame = occurrence["body"]["trace"]["frames"][-1]
 pd.Series(frame["locals"], name=f"locals of {frame['method']}()")
 
@@ -324,13 +324,13 @@ def median_ms(client, n=10):
 
 reported = crashing_client(report=True)
 latency = {"no Rollbar": median_ms(crashing_client(report=False))}
-stored_before = rb.occurrence_counts(environment=ENV).get(CRASH, 0)
+stored_before = rollbar_q.occurrence_counts(environment=ENV).get(CRASH, 0)
 latency["blocking"] = median_ms(reported)
-stored_blocking = rb.occurrence_counts(environment=ENV).get(CRASH, 0) - stored_before   # no rollbar.wait() first
+stored_blocking = rollbar_q.occurrence_counts(environment=ENV).get(CRASH, 0) - stored_before   # no rollbar.wait() first
 switch_handler("thread")
 latency["thread"] = median_ms(reported)
 rollbar.wait()
-stored_both = rb.occurrence_counts(environment=ENV).get(CRASH, 0) - stored_before
+stored_both = rollbar_q.occurrence_counts(environment=ENV).get(CRASH, 0) - stored_before
 pd.Series(latency, name="median ms per crashing request").round(2)
 
 # %% [markdown]
@@ -386,11 +386,11 @@ injected, server_errors
 # ## 7. Items and occurrences in pandas
 #
 # An **item** groups occurrences with the same fingerprint: the exception class and where it was raised, or the
-# message text. `rb.items()` reads Rollbar's `GET /api/1/items` (on rollbar.com that needs a token with the `read`
+# message text. `rollbar_q.items()` reads Rollbar's `GET /api/1/items` (on rollbar.com that needs a token with the `read`
 # scope, `ROLLBAR_READ_TOKEN`); subtracting the baseline keeps the counts right when you re-run the notebook.
 
 # %%
-items = rb.items(environment=ENV)
+items = rollbar_q.items(environment=ENV)
 items[["counter", "title", "level", "total_occurrences", "first_seen", "last_seen"]].head(10)
 
 # %% [markdown]
@@ -400,7 +400,7 @@ items[["counter", "title", "level", "total_occurrences", "first_seen", "last_see
 # every kernel, so each kernel made a new `ZeroDivisionError` item. Counting by title, new since the baseline:
 
 # %%
-new = rb.occurrence_counts(environment=ENV).sub(before, fill_value=0).astype(int)
+new = rollbar_q.occurrence_counts(environment=ENV).sub(before, fill_value=0).astype(int)
 new = new[new > 0]
 new
 
@@ -420,7 +420,7 @@ assert predicted_occurrences == new[injected_titles[0]], \
 
 # %%
 bug = items[items["title"].str.startswith("InjectedException")].sort_values("last_seen").iloc[-1]
-occurrences = rb.occurrences(bug["id"], max_pages=5)
+occurrences = rollbar_q.occurrences(bug["id"], max_pages=5)
 occurrences[["timestamp", "exception_class", "request_method", "request_url", "top_frame"]].head()
 
 # %% [markdown]
@@ -481,7 +481,7 @@ context_df = traffic.generate(backend.url, n=60, concurrency=4, seed=11, mix={"G
                               progress=False)
 rollbar.wait()
 crashed = context_df[context_df["status"] == 500]
-recent = rb.occurrences(bug["id"], max_pages=5)
+recent = rollbar_q.occurrences(bug["id"], max_pages=5)
 recent[["timestamp", "request_url", "custom"]].head()
 
 # %% [markdown]
