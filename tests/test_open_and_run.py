@@ -119,6 +119,7 @@ NOT_FOR_CLOUD_MODE = {
     "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "ROLLBAR_ENDPOINT",
     "PORT", "CRUDDUR_FAULTS", "CRUDDUR_LOG_GROUP", "AWS_XRAY_SDK_ENABLED",
     "AWS_ENDPOINT_URL_LOGS",  # read by the doctor only to report it as the misspelling of ..._CLOUDWATCH_LOGS
+    "LAB_HONEYCOMB_PLAN",  # the local cloud's Honeycomb plan (free or enterprise); a real team has its own
 }
 
 
