@@ -1,6 +1,7 @@
 """Contract tests for the Honeycomb stand-in's OTLP/HTTP receiver: the real OTLPSpanExporter, plain HTTP for bad input."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
@@ -23,7 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lab_app import config
-from lab_app.localcloud.honeycomb.models import SPANS_TABLE, SpanWriter, span_rows
+from lab_app.localcloud.honeycomb.models import SPANS_TABLE, SpanJournal, SpanWriter, span_rows
 
 KEY = config.LOCAL_HONEYCOMB_KEY
 PB = "application/x-protobuf"
@@ -71,6 +72,7 @@ def export_some(cloud, service="backend-flask", n=20, compression=Compression.No
 
 
 def stored(cloud):
+    assert cloud.component("honeycomb").flush_pending(10)   # a reader of the table waits for acknowledged spans
     return cloud.store.query_df(f"SELECT * FROM {SPANS_TABLE} ORDER BY trace_id, start_time")
 
 
@@ -305,55 +307,111 @@ def test_wait_for_spans_returns_when_every_service_arrived_and_says_what_is_miss
 
 
 class _RecordingStore:
-    def __init__(self, fail: bool = False):
+    """Records each INSERT; ``gate`` holds the first one until released (a slow insert), ``fail`` makes them fail."""
+
+    def __init__(self, fail: bool = False, gate: threading.Event | None = None):
         self.inserts: list[list[str]] = []
-        self.fail = fail
+        self.fail, self.gate = fail, gate
+        self.started = threading.Event()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        yield self
+
+    def execute(self, sql, params=None):
+        return []
 
     def insert_frame(self, table, rows, columns):
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+            self.gate = None
         if self.fail:
             raise RuntimeError("disk full")
         self.inserts.append(list(rows["span_id"]))
 
 
-def _export_concurrently(writer: SpanWriter, batches: list) -> list:
-    """Each batch from its own thread, all in flight at once; returns what each write raised (or None)."""
-    barrier = threading.Barrier(len(batches))
-    errors: list = [None] * len(batches)
-
-    def export(i: int) -> None:
-        with writer.request():
-            barrier.wait()  # every request is in flight before any writes: the writer sees them overlap
-            try:
-                writer.write(span_rows(batches[i]))
-            except RuntimeError as exc:
-                errors[i] = exc
-
-    threads = [threading.Thread(target=export, args=(i,)) for i in range(len(batches))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return errors
-
-
-def test_concurrent_exports_share_one_insert_and_a_lone_one_never_waits():
-    store = _RecordingStore()
+def test_batches_queued_while_an_insert_runs_go_in_together_and_flush_waits_for_them():
+    gate = threading.Event()
+    store = _RecordingStore(gate=gate)
     writer = SpanWriter(store)
-    writer.linger_s = 10.0  # the bound on waiting for the second batch; it arrives long before
-    a, b = raw_request("a", 2), raw_request("b", 3)
-    assert _export_concurrently(writer, [a, b]) == [None, None]
-    assert len(store.inserts) == 1 and len(store.inserts[0]) == 5
+    writer.write(span_rows(raw_request("a", 2)))          # the writer takes it and blocks inside the INSERT
+    assert store.started.wait(5)
+    for name, n in (("b", 1), ("c", 3), ("d", 1)):         # answered at once, queued behind the running INSERT
+        started = time.monotonic()
+        writer.write(span_rows(raw_request(name, n)))
+        assert time.monotonic() - started < 1
+    assert not writer.flush(timeout=0.2)                   # not in the table yet: flush says so
+    gate.set()
+    assert writer.flush(timeout=10)
+    assert [len(i) for i in store.inserts] == [2, 5]       # the three queued batches in one statement
+    writer.close()
 
-    alone = SpanWriter(store)
-    alone.linger_s = 10.0
-    started = time.monotonic()
-    with alone.request():
-        alone.write(span_rows(raw_request("c", 1)))
-    assert time.monotonic() - started < 5 and len(store.inserts) == 2
+
+def test_a_failed_insert_is_counted_and_the_writer_goes_on():
+    store = _RecordingStore(fail=True)
+    writer = SpanWriter(store)
+    writer.write(span_rows(raw_request("a", 1)))
+    assert writer.flush(timeout=10)
+    assert writer.write_errors == 1 and writer.last_error == "RuntimeError: disk full"
+    store.fail = False
+    writer.write(span_rows(raw_request("b", 2)))
+    assert writer.flush(timeout=10) and [len(i) for i in store.inserts] == [2]
+    writer.close()
 
 
-def test_a_failed_insert_fails_every_request_it_held():
-    writer = SpanWriter(_RecordingStore(fail=True))
-    writer.linger_s = 10.0
-    errors = _export_concurrently(writer, [raw_request("a", 1), raw_request("b", 1)])
-    assert [str(e) for e in errors] == ["disk full", "disk full"]
+def test_writes_wait_when_the_queue_is_full():
+    gate = threading.Event()
+    store = _RecordingStore(gate=gate)
+    writer = SpanWriter(store)
+    writer.max_pending_rows = 3
+    writer.write(span_rows(raw_request("a", 1)))          # taken by the writer, which blocks
+    assert store.started.wait(5)
+    writer.write(span_rows(raw_request("b", 3)))          # fills the queue
+    blocked = threading.Thread(target=writer.write, args=(span_rows(raw_request("c", 1)),))
+    blocked.start()
+    blocked.join(0.3)
+    assert blocked.is_alive()                              # back-pressure: waits for the writer
+    gate.set()
+    blocked.join(10)
+    assert not blocked.is_alive() and writer.flush(10)
+    assert sum(len(i) for i in store.inserts) == 5
+    writer.close()
+
+
+def test_the_journal_replays_what_was_not_inserted_and_drops_a_torn_record(tmp_path):
+    journal = SpanJournal(tmp_path / "j")
+    assert journal.open(after_seq=0) == []
+    bodies = [raw_request(name, 1).SerializeToString() for name in ("a", "b", "c")]
+    assert [journal.append(b) for b in bodies] == [1, 2, 3]
+    journal.close()
+    with open(tmp_path / "j", "ab") as fh:                 # a write cut short by a kill: never acknowledged
+        fh.write(SpanJournal.HEADER.pack(4, 1000, 0) + b"partial")
+    again = SpanJournal(tmp_path / "j")
+    assert again.open(after_seq=1) == [(2, bodies[1]), (3, bodies[2])]
+    assert again.append(bodies[0]) == 4                    # numbering goes on after the last good record
+    assert not again.truncate_if(3) and again.truncate_if(4)
+    again.close()
+    assert (tmp_path / "j").stat().st_size == 0
+
+
+def test_acknowledged_spans_are_replayed_into_the_table_on_the_next_start(tmp_path):
+    """What a killed process acknowledged but had not inserted yet: in the journal, inserted once on start."""
+    from lab_app.localcloud.honeycomb.models import JOURNAL_FILE, SPANS_TABLE, HoneycombBackend
+    from lab_app.localcloud.store import Store
+
+    journal = SpanJournal(tmp_path / JOURNAL_FILE)
+    journal.open(after_seq=0)
+    for name, n in (("a", 2), ("b", 3)):
+        journal.append(raw_request(name, n).SerializeToString())
+    journal.close()
+    store = Store(tmp_path / "localcloud.duckdb")
+    backend = HoneycombBackend(store)
+    backend.setup()
+    assert store.execute(f"SELECT count(*) FROM {SPANS_TABLE}")[0][0] == 5
+    backend.close()
+    again = HoneycombBackend(store)                        # nothing replayed twice
+    again.setup()
+    assert store.execute(f"SELECT count(*) FROM {SPANS_TABLE}")[0][0] == 5
+    again.close()
+    store.close()

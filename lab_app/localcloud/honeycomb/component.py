@@ -21,7 +21,7 @@ class Honeycomb(Component):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.backend = HoneycombBackend(self.store)
+        self.backend = HoneycombBackend(self.store, log=self.log)
         self.responses = HoneycombResponse(self.backend)
         self._server: ServerThread | None = None
 
@@ -38,6 +38,10 @@ class Honeycomb(Component):
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self.backend.close()          # every acknowledged span inserted before the store closes
+
+    def flush_pending(self, timeout: float) -> bool:
+        return self.backend.writer.flush(timeout)
 
     def reset(self) -> None:
         self.backend.reset()

@@ -4,8 +4,9 @@
   slugified the way Honeycomb slugs dataset names for its API paths.
 - :func:`span_rows` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
   each scope's spans per column, attributes decoded once per span).
-- :class:`SpanWriter` stores them with group commit: concurrent requests' rows go into DuckDB in one statement,
-  and each request returns only once its own rows are committed (queryable, and in the write-ahead log).
+- :class:`SpanJournal` makes an acknowledged export durable with one ``write()``; :class:`SpanWriter` inserts from
+  one writer thread, every batch queued while an INSERT runs going into the next statement; readers flush first,
+  so whatever was acknowledged is what a query sees.
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ import math
 import os
 import re
 import secrets
+import struct
 import threading
 import time
-from contextlib import contextmanager
+import zlib
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from lab_app import config
 from lab_app.localcloud.honeycomb.exceptions import NotFound
@@ -67,6 +71,11 @@ RESULTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
     id VARCHAR PRIMARY KEY, dataset VARCHAR, query_id VARCHAR, result JSON, created_at TIMESTAMP
 )"""
+
+JOURNAL_FILE = "honeycomb-spans.journal"          # beside the DuckDB file
+JOURNAL_TABLE = "honeycomb_journal"
+JOURNAL_DDL = f"""
+CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (id INTEGER PRIMARY KEY, committed_seq UBIGINT NOT NULL)"""
 
 SPAN_COLUMNS = [
     "dataset", "service", "trace_id", "span_id", "parent_id", "name", "kind", "start_time", "end_time",
@@ -206,113 +215,226 @@ def row_count(rows: dict[str, np.ndarray]) -> int:
     return len(rows["trace_id"])
 
 
-class SpanWriter:
-    """Group commit into the spans table: a request's rows are committed before :meth:`write` returns.
+class SpanJournal:
+    """Append-only file of the export requests accepted and not yet inserted: what makes a 200 durable.
 
-    The first request to find no insert running becomes the writer; it takes every batch of rows waiting
-    (its own included), inserts them in one statement and wakes their requests. DuckDB's cost per INSERT is
-    mostly fixed, so concurrent exports share one instead of queueing for one each. When exports have been
-    arriving concurrently (two or more :meth:`request` blocks open at once in the last
-    :attr:`concurrency_window_s`), the writer also waits up to :attr:`linger_s` for a second batch, like a
-    database's commit delay. A lone exporter never waits.
+    A record is ``<seq: u64><length: u32><crc32: u32>`` + the serialized ``ExportTraceServiceRequest``. It is written
+    with one ``write()`` before the request is answered, so a killed process (``kill -9``) loses nothing it
+    acknowledged: the bytes are in the operating system's page cache. (Not a power cut: nothing is fsynced.) On
+    start the records newer than the last inserted ``seq`` are replayed; a torn last record fails its CRC and is
+    dropped, as it was never acknowledged.
     """
 
-    linger_s = 0.03
-    concurrency_window_s = 2.0
+    HEADER = struct.Struct("<QII")
 
-    def __init__(self, store, table: str = SPANS_TABLE, columns: list[str] = SPAN_COLUMNS):
-        self.store, self.table, self.columns = store, table, columns
-        self._cond = threading.Condition()
-        self._pending: list[dict] = []
-        self._writing = False
-        self._in_flight = 0
-        self._last_overlap = float("-inf")
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self.last_seq = 0
 
-    @contextmanager
-    def request(self) -> Iterator[None]:
-        """Around one export request's decode and write: how the writer knows exports overlap."""
-        with self._cond:
-            self._in_flight += 1
-            if self._in_flight > 1:
-                self._last_overlap = time.monotonic()
+    def open(self, after_seq: int) -> list[tuple[int, bytes]]:
+        """Open for appending; returns the records newer than ``after_seq`` (to replay)."""
+        records = list(self._read())
+        self.last_seq = max([after_seq] + [seq for seq, _ in records])
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return [(seq, body) for seq, body in records if seq > after_seq]
+
+    def _read(self) -> Iterator[tuple[int, bytes]]:
         try:
-            yield
-        finally:
-            with self._cond:
-                self._in_flight -= 1
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        offset, size = 0, self.HEADER.size
+        while offset + size <= len(data):
+            seq, length, crc = self.HEADER.unpack_from(data, offset)
+            body = data[offset + size: offset + size + length]
+            if len(body) < length or zlib.crc32(body) != crc:
+                return                        # a torn write: never acknowledged
+            yield seq, body
+            offset += size + length
 
-    def write(self, rows: dict[str, np.ndarray]) -> None:
-        entry: dict[str, Any] = {"rows": rows, "done": False, "error": None}
+    def append(self, body: bytes) -> int:
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError("the span journal is not open")
+            self.last_seq += 1
+            os.write(self._fd, self.HEADER.pack(self.last_seq, len(body), zlib.crc32(body)) + body)
+            return self.last_seq
+
+    def truncate_if(self, committed_seq: int) -> bool:
+        """Empty the file when every record in it has been inserted."""
+        with self._lock:
+            if self._fd is None or self.last_seq != committed_seq:
+                return False
+            os.ftruncate(self._fd, 0)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+class SpanWriter:
+    """Spans reach the table through one writer thread that inserts every batch waiting in one statement.
+
+    DuckDB's cost per INSERT is mostly fixed (milliseconds for this table), so an export request only journals
+    its body (:class:`SpanJournal`, durable against a killed process), queues its rows and is answered; while the
+    writer inserts, the next requests' rows pile up and go in together. The INSERT and the journal position it
+    reached are committed in one transaction, so a restart replays exactly what was not inserted. Readers call
+    :meth:`flush` first: it returns once everything written before the call is in the table, so a query sees every
+    span that was acknowledged. Memory is bounded: :meth:`write` waits while :attr:`max_pending_rows` rows are
+    queued. A failed INSERT is logged and counted (``write_errors``, in ``status()``); its spans are lost.
+    """
+
+    max_pending_rows = 200_000
+
+    def __init__(self, store, journal: SpanJournal | None = None, table: str = SPANS_TABLE,
+                 columns: list[str] = SPAN_COLUMNS, log=None):
+        self.store, self.journal, self.table, self.columns, self.log = store, journal, table, columns, log
+        self._cond = threading.Condition()
+        self._pending: list[tuple[dict, int]] = []
+        self._pending_rows = 0
+        self._written = 0          # batches handed to write()
+        self._done = 0             # batches inserted (or failed)
+        self.inserts = 0
+        self.write_errors = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def write(self, rows: dict[str, np.ndarray], seq: int = 0) -> None:
+        n = row_count(rows)
         with self._cond:
-            self._pending.append(entry)
+            while self._pending_rows and self._pending_rows + n > self.max_pending_rows:
+                self._cond.wait(1.0)          # back-pressure: the writer is behind
+            self._pending.append((rows, seq))
+            self._pending_rows += n
+            self._written += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="honeycomb-span-writer", daemon=True)
+                self._thread.start()
             self._cond.notify_all()
-            while self._writing and not entry["done"]:
-                self._cond.wait()
-            if entry["done"]:
-                batch = None
-            else:
-                self._writing = True
-                now = time.monotonic()
-                if now - self._last_overlap < self.concurrency_window_s:
-                    deadline = now + self.linger_s
-                    while len(self._pending) < 2 and (left := deadline - time.monotonic()) > 0:
-                        self._cond.wait(left)
-                batch, self._pending = self._pending, []
-        if batch is not None:
-            error = None
-            try:
-                parts = [e["rows"] for e in batch]
-                combined = parts[0] if len(parts) == 1 else {
-                    name: np.concatenate([part[name] for part in parts]) for name in self.columns}
-                self.store.insert_frame(self.table, combined, self.columns)
-            except BaseException as exc:  # every waiting request hears about it, not only this one
-                error = exc
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every batch written before this call is in the table; False if ``timeout`` ran out."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._written
+            while self._done < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def insert(self, parts: list[dict], seq: int) -> None:
+        """Insert row batches and record the journal position they reach, in one transaction."""
+        combined = parts[0] if len(parts) == 1 else {
+            name: np.concatenate([part[name] for part in parts]) for name in self.columns}
+        with self.store.transaction() as conn:
+            self.store.insert_frame(self.table, combined, self.columns)
+            if seq:
+                conn.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+                             "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
+
+    def _run(self) -> None:
+        while True:
             with self._cond:
-                for e in batch:
-                    e["done"], e["error"] = True, error
-                self._writing = False
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                batch, self._pending, self._pending_rows = self._pending, [], 0
+                self._cond.notify_all()       # writers held by back-pressure may queue again
+            seq = max(s for _, s in batch)
+            try:
+                self.insert([rows for rows, _ in batch], seq)
+                self.inserts += 1
+                if self.journal is not None and seq:
+                    self.journal.truncate_if(seq)
+            except Exception as exc:  # logged and counted; the writer goes on
+                self.write_errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.log is not None:
+                    self.log.exception("inserting %d span batches failed", len(batch))
+            with self._cond:
+                self._done += len(batch)
                 self._cond.notify_all()
-        if entry["error"] is not None:
-            raise entry["error"]
 
 
 # --- the backend ----------------------------------------------------------------------------------
 class HoneycombBackend:
-    def __init__(self, store):
+    def __init__(self, store, log=None):
         self.store = store
-        self.writer = SpanWriter(store)
+        self.journal = SpanJournal(Path(store.path).with_name(JOURNAL_FILE))
+        self.writer = SpanWriter(store, self.journal, log=log)
+        self.log = log
         self.spans_received = 0
 
     def setup(self) -> None:
         self.store.ensure_table(SPANS_TABLE, SPANS_DDL)
         self.store.ensure_table(QUERIES_TABLE, QUERIES_DDL)
         self.store.ensure_table(RESULTS_TABLE, RESULTS_DDL)
+        self.store.ensure_table(JOURNAL_TABLE, JOURNAL_DDL)
+        committed = (self.store.execute(f"SELECT committed_seq FROM {JOURNAL_TABLE} WHERE id = 1") or [(0,)])[0][0]
+        replay = self.journal.open(after_seq=committed)
+        if replay:  # acknowledged before the process stopped, not inserted yet
+            self.writer.insert([span_rows(ExportTraceServiceRequest.FromString(body)) for _, body in replay],
+                               replay[-1][0])
+            if self.log is not None:
+                self.log.info("replayed %d acknowledged export(s) from the span journal", len(replay))
+        self.journal.truncate_if(max([committed] + [seq for seq, _ in replay]))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.journal.close()
 
     def reset(self) -> None:
+        self.writer.flush()
         self.spans_received = 0
 
     def status(self) -> dict[str, Any]:
+        self.writer.flush()
         rows = self.store.execute(f"SELECT count(*), count(DISTINCT dataset) FROM {SPANS_TABLE}")
-        return {"spans": rows[0][0], "datasets": rows[0][1], "queries": self.store.count(QUERIES_TABLE)}
+        out = {"spans": rows[0][0], "datasets": rows[0][1], "queries": self.store.count(QUERIES_TABLE)}
+        if self.writer.write_errors:
+            out.update(write_errors=self.writer.write_errors, last_write_error=self.writer.last_error)
+        return out
 
     # spans ---------------------------------------------------------------------------------------
-    def ingest(self, request) -> int:
-        """Store the spans of an ``ExportTraceServiceRequest``; returns how many."""
-        with self.writer.request():
-            rows = span_rows(request)
-            n = row_count(rows)
-            if n:
-                self.writer.write(rows)
-                self.spans_received += n
+    def ingest(self, request, raw: bytes | None = None) -> int:
+        """Store the spans of an ``ExportTraceServiceRequest``; returns how many. ``raw``: the request's protobuf
+        bytes when the body was protobuf (journaled as they came, instead of encoding the message again)."""
+        rows = span_rows(request)
+        n = row_count(rows)
+        if n:
+            seq = self.journal.append(raw if raw is not None else request.SerializeToString())  # durable first
+            self.writer.write(rows, seq)
+            self.spans_received += n
         return n
 
     def dataset_exists(self, dataset: str) -> bool:
         if dataset == ALL_DATASETS:
             return True
+        self.writer.flush()
         return bool(self.store.execute(f"SELECT 1 FROM {SPANS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
 
     def spans_between(self, start=None, end=None, dataset=None, limit: int = 100_000) -> dict:
         """Stored spans whose start lies in [start, end) (epoch seconds), oldest first."""
+        self.writer.flush()
         where, params = [], []
         if start not in (None, ""):
             where.append("start_time >= ?")
@@ -363,6 +485,7 @@ class HoneycombBackend:
 
     def run_query(self, spec: QuerySpec, dataset: str, now: float, limit: int = 10_000, series: bool = True) -> dict:
         """Run a spec; returns Honeycomb's ``data`` object: ``{"results": [{"data": {...}}], "series": [...]}``."""
+        self.writer.flush()
         start, end = spec.window(now)
         limit = min(limit, spec.limit or limit)
         sql, params, b_alias, c_alias = to_sql(spec, SPANS_TABLE, dataset, start, end, limit)

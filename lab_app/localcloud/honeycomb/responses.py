@@ -101,7 +101,7 @@ class HoneycombResponse:
             body = otlp.read_body(request, self.max_body_bytes, MAX_DECOMPRESSED_BYTES)
             message = otlp.parse(body, ExportTraceServiceRequest)
             try:
-                self.backend.ingest(message)
+                self.backend.ingest(message, None if body.is_json else body.data)
             except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
                 raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
                                      f"could not decode ExportTraceServiceRequest: {exc}") from None
