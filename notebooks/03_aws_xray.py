@@ -212,7 +212,8 @@ for record in xray_client.get_sampling_rules()["SamplingRuleRecords"]:
 # `2023-03-12T15:21:08+00:00`. Both are right. X-Ray's JSON API sends timestamps as epoch seconds; this workbook pins
 # the **awscli v1** (`python -m awscli`, from PyPI), which prints them as they arrived, and the journal used the
 # **awscli v2**, which converts them to ISO 8601 by default. The setting is `cli_timestamp_format` in the awscli
-# config file (no environment variable). Here it is for one command, from a config file of its own:
+# config file (no environment variable). Here it is for one command, from a config file of its own, compared with the
+# epoch value the create command printed above:
 
 # %%
 cli_config = Path("../build/awscli-iso8601.config")
@@ -220,13 +221,13 @@ cli_config.parent.mkdir(exist_ok=True)
 cli_config.write_text("[default]\ncli_timestamp_format = iso8601\n")
 created_at = ["xray", "get-sampling-rules", "--region", boto3.session.Session().region_name, "--output", "text",
               "--query", "SamplingRuleRecords[?SamplingRule.RuleName=='Cruddur'].CreatedAt"]
-as_sent = subprocess.run([sys.executable, "-m", "awscli", *created_at], capture_output=True, text=True, check=True)
 as_iso = subprocess.run([sys.executable, "-m", "awscli", *created_at], capture_output=True, text=True, check=True,
                         env={**os.environ, "AWS_CONFIG_FILE": str(cli_config)})
-print("awscli v1 default:     ", as_sent.stdout.strip())
 print("cli_timestamp_format = iso8601:", as_iso.stdout.strip())
-assert float(as_sent.stdout) > 1.7e9                                        # seconds since 1970
-assert math.isclose(datetime.fromisoformat(as_iso.stdout.strip()).timestamp(), float(as_sent.stdout), abs_tol=1)
+# the same instant as the epoch seconds the create command printed (boto3 parses them into a datetime)
+record = next(r for r in xray_client.get_sampling_rules()["SamplingRuleRecords"] if r["SamplingRule"]["RuleName"] == "Cruddur")
+print("as sent (epoch seconds):       ", record["CreatedAt"].timestamp())
+assert math.isclose(datetime.fromisoformat(as_iso.stdout.strip()).timestamp(), record["CreatedAt"].timestamp(), abs_tol=1)
 
 # %%
 rules = pd.DataFrame([r["SamplingRule"] for r in xray_client.get_sampling_rules()["SamplingRuleRecords"]])
