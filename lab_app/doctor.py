@@ -732,8 +732,8 @@ class Rollbar(_Pillar):
         from lab_app.query import rollbar as rb
 
         self.api = rb._endpoint(None)
-        self.read_variable = "ROLLBAR_READ_TOKEN" if os.environ.get("ROLLBAR_READ_TOKEN") else (
-            "ROLLBAR_ACCESS_TOKEN" if self.ctx.local else "")
+        # local mode runs with config.local_env(), which always sets the local cloud's own read token
+        self.read_variable = "ROLLBAR_READ_TOKEN" if os.environ.get("ROLLBAR_READ_TOKEN") else ""
         self.read_token = os.environ.get(self.read_variable, "") if self.read_variable else ""
         reading = (f"read with {self.read_variable} at {self.api}" if self.read_token else
                    "no ROLLBAR_READ_TOKEN (the post_server_item token cannot read)")
@@ -755,8 +755,8 @@ class Rollbar(_Pillar):
         try:
             rb.get("items", {"environment": ROLLBAR_ENVIRONMENT, "page": 1}, token=self.read_token)
         except rb.RollbarAPIError as exc:
-            if self.ctx.local and self.read_variable == "ROLLBAR_READ_TOKEN":
-                fix = "in local mode unset ROLLBAR_READ_TOKEN: the local cloud accepts only its own token"
+            if self.ctx.local:      # the local cloud refused its own read token: it runs other code than this
+                fix = RESTART_LOCAL_CLOUD
             else:
                 fix = f"{self.read_variable} must be a project token with the read scope ({ROLLBAR_TOKENS})"
             raise Failed(f"{self.api} refuses {self.read_variable} ({config.mask(self.read_token)}) for reading: "

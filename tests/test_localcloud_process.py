@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import lab_app.localcloud as localcloud
 from conftest import free_udp_tcp_port
 from lab_app import config
-from lab_app.localcloud.server import LOG_FILE
+from lab_app.localcloud import client
+from lab_app.localcloud.server import LOG_FILE, PID_FILE
 from lab_app.runner import free_port
 
 
@@ -139,3 +140,48 @@ def test_acknowledged_spans_survive_kill_9(ports):
     assert not restarted.attached and restarted.pid != info.pid
     assert stored_span_ids(restarted) == acknowledged
     assert localcloud.status(ports["aws_port"])["components"]["honeycomb"]["datasets"] == 2
+
+
+def kill_9(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.05)
+    pytest.fail("the killed process is still there")
+
+
+def test_a_stack_running_older_code_is_restarted_and_keeps_its_data(ports, monkeypatch, capsys):
+    first = start(ports)
+    acknowledged = export_spans(first, 4)
+    assert localcloud.health(ports["aws_port"])["code"] == client.code_version()
+    monkeypatch.setattr(client, "code_version", lambda: "0123456789abcdef")   # the checkout changed since
+    second = start(ports)
+    assert not second.attached and second.pid != first.pid
+    assert "started from other code than this checkout has now" in capsys.readouterr().out
+    assert stored_span_ids(second) == acknowledged
+
+
+def test_a_stack_of_another_data_dir_is_attached_not_restarted(ports, monkeypatch, tmp_path):
+    first = start(ports)
+    monkeypatch.setattr(client, "code_version", lambda: "0123456789abcdef")
+    other = localcloud.start(tmp_path / "someone-elses", ports["aws_port"], ports["otlp_port"],
+                             ports["daemon_port"], set_environ=False, timeout=90)
+    assert other.attached and other.pid == first.pid
+
+
+def test_stop_after_kill_9_leaves_a_process_that_took_the_stale_pid_alone(ports):
+    info = start(ports)
+    kill_9(info.pid)
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (ports["data_dir"] / PID_FILE).write_text(str(stranger.pid))    # as if the pid had been reused
+        assert localcloud.stop(ports["data_dir"], ports["aws_port"]) is False
+        assert stranger.poll() is None, "stop() signalled a process that is not the local cloud"
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab_app import config
-from lab_app.localcloud.server import DB_FILE, IDENTITY, LOG_FILE, PID_FILE
+from lab_app.localcloud.server import DB_FILE, IDENTITY, LOG_FILE, PID_FILE, code_version
 from lab_app.runner import port_is_free
 
 
@@ -95,6 +95,16 @@ def _adopt(info: LocalCloudInfo, answer: dict, pid: int | None = None) -> None:
     info.pid = answer.get("pid", pid)
 
 
+def _runs_older_code(info: LocalCloudInfo, answer: dict) -> bool:
+    """True when the stack answering is ours (this data directory) but runs other source than this checkout.
+
+    A stack of another checkout or data directory is attached to as before: it is not ours to restart."""
+    data_dir = answer.get("data_dir") or (status(info.aws_port) or {}).get("data_dir")
+    if not data_dir or Path(data_dir).resolve() != info.data_dir:
+        return False
+    return answer.get("code") != code_version()
+
+
 def _apply_env(info: LocalCloudInfo) -> None:
     os.environ.update(info.env())
 
@@ -107,6 +117,11 @@ def start(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None, timeou
     """
     info = _resolve(data_dir, aws_port, otlp_port, daemon_port)
     running = health(info.aws_port, info.host)
+    if running and _runs_older_code(info, running):
+        print(f"The local cloud on port {info.aws_port} was started from other code than this checkout has now "
+              "(the files changed since, e.g. a git pull): restarting it. Stored data is kept.")
+        stop(info.data_dir, info.aws_port)
+        running = health(info.aws_port, info.host)
     if running:
         _adopt(info, running)
         info.attached = True
@@ -159,6 +174,8 @@ def stop(data_dir=None, aws_port=None, timeout: float = 20.0) -> bool:
     info = _resolve(data_dir, aws_port)
     running = health(info.aws_port, info.host)
     pid = running.get("pid") if running else _read_pid(info.data_dir)
+    if pid and not running and not _is_local_cloud(pid):
+        pid = None          # a stale pid file (after kill -9): that number may now be someone else's process
     if not running and not pid:
         return False
     if pid:
@@ -194,6 +211,23 @@ def _exited(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def _is_local_cloud(pid: int) -> bool:
+    """True when ``pid`` runs ``python -m lab_app.localcloud serve`` (read from /proc; elsewhere, ``ps``)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False            # /proc works and the process is gone
+        try:
+            argv = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True,
+                                  timeout=5).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            return False
+    except OSError:
+        return False
+    return IDENTITY.encode() in argv and b"serve" in argv
 
 
 def _read_pid(data_dir: Path) -> int | None:

@@ -5,6 +5,8 @@ runs it in the foreground; ``start`` (see ``lab_app.localcloud``) runs that in t
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +36,23 @@ IDENTITY = "lab_app.localcloud"
 DB_FILE = "localcloud.duckdb"
 LOG_FILE = "localcloud.log"
 PID_FILE = "localcloud.pid"
+
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the local cloud's source (every .py and .lark under lab_app/, by content).
+
+    ``health`` answers it, and ``start()`` compares it with its own: a stack started before a ``git pull``
+    runs the old code, so it is restarted rather than attached to (its stored data is kept)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
 
 # Every stand-in, in the order the gateway asks them whether a request is theirs; each issue that adds a
 # stand-in adds its line here.
@@ -155,6 +174,8 @@ class LocalCloud:
         # ("cannot import name 'BackendDict' from partially initialized module"). Imported once per process.
         import moto.core.models  # noqa: F401
 
+        code_version()      # the code this process runs, fixed before anyone edits or pulls the files
+
         for comp in self.components:
             comp.setup()
         self._aws_server = ServerThread(self.gateway, port=self.ports["aws"], host=self.host, name="aws-gateway")
@@ -201,6 +222,7 @@ class LocalCloud:
         return {
             "service": IDENTITY,
             "pid": os.getpid(),
+            "code": code_version(),
             "uptime_s": round(time.time() - self.started_at, 1),
             "data_dir": str(self.data_dir),
             "ports": dict(self.ports),
@@ -220,7 +242,8 @@ class LocalCloud:
 
     def _control(self, request: Request, parts: list[str]) -> Response:
         if parts == ["health"]:
-            return json_response({"service": IDENTITY, "ok": True, "pid": os.getpid(), "ports": self.ports})
+            return json_response({"service": IDENTITY, "ok": True, "pid": os.getpid(), "ports": self.ports,
+                                  "code": code_version(), "data_dir": str(self.data_dir)})
         if parts == ["status"]:
             return json_response(self.status())
         if parts == ["reset"] and request.method == "POST":
