@@ -41,13 +41,14 @@ PID_FILE = "localcloud.pid"
 
 @functools.cache
 def code_version() -> str:
-    """A digest of the local cloud's source (every .py and .lark under lab_app/, by content).
+    """A digest of the local cloud's source (lab_app/localcloud/ and the two modules it imports, by content).
 
     ``health`` answers it, and ``start()`` compares it with its own: a stack started before a ``git pull``
     runs the old code, so it is restarted rather than attached to (its stored data is kept)."""
-    root = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parent
+    root = here.parent
     digest = hashlib.blake2b(digest_size=8)
-    for path in sorted(root.rglob("*")):
+    for path in sorted([*here.rglob("*"), root / "config.py", root / "runner.py"]):
         if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
