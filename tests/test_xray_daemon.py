@@ -52,6 +52,7 @@ def test_malformed_datagrams_are_counted_and_the_daemon_keeps_serving(cloud):
 @pytest.mark.parametrize("payload,reason", [
     (b"x", "no header"), (b'{"format":"xml","version":1}\n{}', "unsupported header"),
     (HEADER + b"nope", "not JSON"), (b"\xff\n{}", "UTF-8"),
+    (HEADER + b"[" * 5000, "nests deeper"), (b"[" * 5000 + b"\n{}", "header is not JSON"),
 ])
 def test_parse_datagram_says_why(payload, reason):
     with pytest.raises(MalformedDatagram, match=reason):
@@ -286,3 +287,89 @@ def test_a_busy_fixed_port_is_refused_without_leaking_the_udp_socket():
             XRayDaemon("127.0.0.1", holder.port, ingest=lambda docs: []).start()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", holder.port))  # the daemon released its UDP socket
+
+
+def test_a_deeply_nested_datagram_is_rejected_and_the_daemon_keeps_storing(cloud):
+    # the fuzzer's finding: ~5 KB of "[" raised RecursionError, which killed the ingest thread for good
+    xray = boto3.client("xray")
+    port = cloud.ports["daemon"]
+    good = documents(Spec(), time.time())[0]
+    send_udp(port, [HEADER + b"[" * 5000, HEADER + b'{"a":' * 3000, HEADER + json.dumps(good).encode()])
+    wait_for(lambda: xray.get_trace_summaries(StartTime=time.time() - 60, EndTime=time.time() + 5)["TraceSummaries"])
+    daemon = cloud.status()["components"]["xray"]["daemon"]
+    assert daemon["malformed"] == 2 and daemon["documents"] == 1 and daemon["worker_errors"] == 0
+    assert cloud.problems() == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")   # the thread dies on purpose
+def test_health_reports_a_dead_daemon_worker():
+    stored = []
+
+    def ingest(docs):
+        if any(doc.get("name") == "fatal" for doc in docs):
+            raise SystemExit("a failure that is not an Exception ends the thread")
+        stored.extend(docs)
+        return []
+
+    daemon = XRayDaemon("127.0.0.1", 0, ingest=ingest).start()
+    try:
+        assert daemon.problems() == []
+        send_udp(daemon.port, [HEADER + json.dumps({"name": "fatal"}).encode()])
+        wait_for(lambda: daemon.problems())
+        assert daemon.problems() == ["X-Ray daemon: its xray-daemon-ingest thread has stopped; segments are not stored"]
+    finally:
+        daemon.stop()
+    assert daemon.problems() == []      # stopped on purpose is not a problem
+
+
+def test_a_worker_error_is_counted_and_the_next_batch_is_stored(monkeypatch):
+    stored = []
+    daemon = XRayDaemon("127.0.0.1", 0, ingest=lambda docs: stored.extend(docs) or []).start()
+    real = daemon._process_batch
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            daemon._queue.popleft()
+            raise RuntimeError("a bug in one batch")
+        real()
+
+    monkeypatch.setattr(daemon, "_process_batch", flaky)
+    try:
+        send_udp(daemon.port, [HEADER + b'{"id": "first"}'])
+        wait_for(lambda: daemon.counters["worker_errors"] == 1)
+        send_udp(daemon.port, [HEADER + b'{"id": "second"}'])
+        wait_for(lambda: stored)
+        assert [doc["id"] for doc in stored] == ["second"] and daemon.problems() == []
+    finally:
+        daemon.stop()
+
+
+def test_the_datagram_queue_is_bounded_and_drops_are_counted(monkeypatch):
+    import threading
+
+    from lab_app.localcloud.xray import daemon as daemon_module
+
+    release, stored = threading.Event(), []
+
+    def slow_ingest(docs):
+        release.wait(10)
+        stored.extend(docs)
+        return []
+
+    payload = HEADER + json.dumps({"id": "x" * 16, "pad": "p" * 900}).encode()
+    monkeypatch.setattr(daemon_module, "QUEUE_MAX_BYTES", 20 * len(payload))
+    daemon = XRayDaemon("127.0.0.1", 0, ingest=slow_ingest).start()
+    try:
+        send_udp(daemon.port, [payload])                   # the worker takes it and blocks in ingest
+        wait_for(lambda: daemon.counters["datagrams"] == 1)
+        send_udp(daemon.port, [payload] * 50)
+        wait_for(lambda: daemon.counters["dropped"] + len(daemon._queue) == 50)
+        assert len(daemon._queue) == 20 and daemon.counters["dropped"] == 30
+        release.set()
+        wait_for(lambda: len(stored) == 21)
+        assert daemon.status()["queued"] == 0
+    finally:
+        release.set()
+        daemon.stop()

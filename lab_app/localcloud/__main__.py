@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, counts in answer["components"].items():
                 detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "-"
                 print(f"  {name:<12} {detail}")
+            for problem in answer.get("problems", []):
+                print(f"PROBLEM: {problem} (restart it: python -m lab_app.localcloud stop && "
+                      "python -m lab_app.localcloud start)")
+            if answer.get("problems"):
+                return 4
         elif args.command == "env":
             for key, value in localcloud.env(args.data_dir, args.aws_port, args.otlp_port, args.daemon_port).items():
                 print(f"export {key}='{value}'")

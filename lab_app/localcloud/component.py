@@ -97,6 +97,10 @@ class Component:
         """Counts for ``python -m lab_app.localcloud status``."""
         return {}
 
+    def problems(self) -> list[str]:
+        """What is broken right now (a worker thread that died, ...); health is ok only when no component has any."""
+        return []
+
     def flush_pending(self, timeout: float) -> bool:
         """Finish queued work now (see :meth:`Context.flush_pending`); True when nothing is left."""
         return True

@@ -219,8 +219,12 @@ class LocalCloud:
         reset_model_data()
         self.log.info("all stored data wiped")
 
+    def problems(self) -> list[str]:
+        return [problem for comp in self.components for problem in comp.problems()]
+
     def status(self) -> dict[str, Any]:
         return {
+            "problems": self.problems(),
             "service": IDENTITY,
             "pid": os.getpid(),
             "code": code_version(),
@@ -243,8 +247,9 @@ class LocalCloud:
 
     def _control(self, request: Request, parts: list[str]) -> Response:
         if parts == ["health"]:
-            return json_response({"service": IDENTITY, "ok": True, "pid": os.getpid(), "ports": self.ports,
-                                  "code": code_version(), "data_dir": str(self.data_dir)})
+            problems = self.problems()
+            return json_response({"service": IDENTITY, "ok": not problems, "problems": problems, "pid": os.getpid(),
+                                  "ports": self.ports, "code": code_version(), "data_dir": str(self.data_dir)})
         if parts == ["status"]:
             return json_response(self.status())
         if parts == ["reset"] and request.method == "POST":

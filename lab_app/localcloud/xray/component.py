@@ -46,6 +46,9 @@ class XRay(Component):
             out["malformed_datagrams"] = self.daemon.counters["malformed"]
         return out
 
+    def problems(self) -> list[str]:
+        return self.daemon.problems() if self.daemon is not None else []
+
     # the public ingest entry point (UDP, PutTraceSegments, the OTLP -> X-Ray converter) ----------------------
     def ingest_documents(self, docs: list[dict]) -> list[dict]:
         """Store segment/subsegment documents (dicts); returns unprocessed entries {Id, ErrorCode, Message}."""

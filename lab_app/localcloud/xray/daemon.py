@@ -36,6 +36,8 @@ RCVBUF_BYTES = 64 * 1024 * 1024
 BATCH_MAX = 2000
 FLUSH_INTERVAL_S = 0.05
 FORWARD_BATCH = 50  # PutTraceSegments takes up to 50 documents per call in practice
+QUEUE_MAX_BYTES = 64 * 1024 * 1024  # datagrams waiting for the worker; beyond it they are dropped and counted,
+                                    # as the kernel drops them when the socket buffer is full
 
 
 class MalformedDatagram(ValueError):
@@ -53,12 +55,14 @@ def parse_datagram(data: bytes) -> list[dict]:
         raise MalformedDatagram("no header line")
     try:
         header = json.loads(header_text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MalformedDatagram("header is not JSON") from None
     if not isinstance(header, dict) or header.get("format") != "json" or header.get("version") != 1:
         raise MalformedDatagram(f"unsupported header {header_text[:80]!r}")
     try:
         doc = json.loads(body)
+    except RecursionError:      # e.g. thousands of nested "[": deeper than any segment document
+        raise MalformedDatagram("segment body nests deeper than the JSON parser allows") from None
     except ValueError:
         raise MalformedDatagram("segment body is not JSON") from None
     if not isinstance(doc, dict):
@@ -126,8 +130,10 @@ class XRayDaemon:
         self.ingest = forwarder.put_trace_segments if forwarder else ingest
         self.forwarder = forwarder
         self.sampling_app = sampling_app
-        self.counters = {"datagrams": 0, "documents": 0, "malformed": 0, "unprocessed": 0, "ingest_errors": 0}
+        self.counters = {"datagrams": 0, "documents": 0, "malformed": 0, "unprocessed": 0, "ingest_errors": 0,
+                         "dropped": 0, "worker_errors": 0}
         self._queue: collections.deque = collections.deque()
+        self._queued_bytes = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sock: socket.socket | None = None
@@ -205,6 +211,13 @@ class XRayDaemon:
         return {**self.counters, "queued": len(self._queue), "rcvbuf_bytes": self.rcvbuf,
                 "mode": "forward" if self.forwarder else "local"}
 
+    def problems(self) -> list[str]:
+        """What health reports: a receive or ingest thread that is no longer running."""
+        if self._stop.is_set() or not self._threads:
+            return []
+        return [f"X-Ray daemon: its {t.name} thread has stopped; segments are not stored"
+                for t in self._threads if not t.is_alive()]
+
     # --- UDP -------------------------------------------------------------------------------------------
     def _receive(self) -> None:
         sock, queue, wake = self._sock, self._queue, self._wake
@@ -217,6 +230,10 @@ class XRayDaemon:
                 if self._stop.is_set():
                     return
                 continue
+            if self._queued_bytes + len(data) > QUEUE_MAX_BYTES:
+                self.counters["dropped"] += 1
+                continue
+            self._queued_bytes += len(data)
             queue.append(data)
             if len(queue) == 1:
                 wake.set()
@@ -227,7 +244,11 @@ class XRayDaemon:
             self._wake.clear()
             stopping = self._stop.is_set()
             while self._queue:
-                self._process_batch()
+                try:
+                    self._process_batch()
+                except Exception:   # a bug in one batch must not stop the daemon for good
+                    self.counters["worker_errors"] += 1
+                    log.exception("the X-Ray daemon could not process a batch of datagrams")
             if stopping:
                 return
 
@@ -237,6 +258,7 @@ class XRayDaemon:
         n = 0
         while queue and n < BATCH_MAX:
             data = queue.popleft()
+            self._queued_bytes -= len(data)
             n += 1
             self.counters["datagrams"] += 1
             try:
