@@ -216,7 +216,10 @@ def cloud_now() -> pd.Timestamp:
     if config.mode() == "local":
         import requests
 
-        answer = requests.get(f"http://{config.HOST}:{config.aws_port()}/_localcloud/clock", timeout=10).json()
+        from lab_app.localcloud import control_headers
+
+        answer = requests.get(f"http://{config.HOST}:{config.aws_port()}/_localcloud/clock",
+                              headers=control_headers(), timeout=10).json()
         return pd.Timestamp(answer["now"], unit="s", tz="UTC")
     return pd.Timestamp.now(tz="UTC")
 

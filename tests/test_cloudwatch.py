@@ -14,6 +14,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from lab_app.localcloud.cloudwatch.rules import aggregate, evaluate_datapoints, evaluation_range
+from lab_app.localcloud.guard import TOKEN_HEADER
 from lab_app.webhook import Webhook
 
 RETAIN = None
@@ -113,7 +114,8 @@ def test_statistics_by_hand():
 
 # --- end to end through the gateway --------------------------------------------------------------
 def _advance(cloud, seconds: float) -> None:
-    answer = requests.post(cloud.aws_url + "/_localcloud/clock", json={"advance_seconds": seconds}, timeout=30)
+    answer = requests.post(cloud.aws_url + "/_localcloud/clock", json={"advance_seconds": seconds},
+                           headers={TOKEN_HEADER: cloud.control_token}, timeout=30)
     assert answer.status_code == 200
 
 

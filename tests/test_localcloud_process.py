@@ -54,7 +54,8 @@ def export_spans(info, n: int, service: str = "durable") -> set[str]:
 
 
 def stored_span_ids(info) -> set[str]:
-    answer = requests.get(info.aws_url + "/_localcloud/honeycomb/spans", params={"limit": 100000}, timeout=30).json()
+    answer = requests.get(info.aws_url + "/_localcloud/honeycomb/spans", params={"limit": 100000},
+                          headers=localcloud.control_headers(info.aws_port), timeout=30).json()
     return {row["span_id"] for row in answer["spans"]}
 
 

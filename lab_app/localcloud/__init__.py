@@ -15,6 +15,7 @@ from lab_app.localcloud.client import (
     LocalCloudError,
     LocalCloudInfo,
     advance_clock,
+    control_headers,
     env,
     health,
     reset,
@@ -23,4 +24,5 @@ from lab_app.localcloud.client import (
     stop,
 )
 
-__all__ = ["LocalCloudInfo", "LocalCloudError", "start", "stop", "status", "env", "reset", "health", "advance_clock"]
+__all__ = ["LocalCloudInfo", "LocalCloudError", "start", "stop", "status", "env", "reset", "health", "advance_clock",
+           "control_headers"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab_app import config
+from lab_app.localcloud.guard import TOKEN_FILE, token_headers
 from lab_app.localcloud.server import DB_FILE, IDENTITY, LOG_FILE, PID_FILE, code_version
 from lab_app.runner import port_is_free
 
@@ -58,12 +59,30 @@ def _resolve(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None) -> 
     )
 
 
-def _get_json(url: str, timeout: float = 1.0, method: str = "GET", body: dict | None = None) -> dict | None:
+def control_headers(aws_port: int | None = None, host: str = config.HOST) -> dict[str, str]:
+    """The header a control route needs: the secret the running stack wrote into its data directory.
+
+    The data directory comes from the stack's health answer, so this works for a stack started with any
+    ``--data-dir``; the file is readable only by the user who started it (see guard.py)."""
+    answer = health(aws_port, host)
+    return token_headers(answer["data_dir"]) if answer and answer.get("data_dir") else {}
+
+
+def _get_json(url: str, timeout: float = 1.0, method: str = "GET", body: dict | None = None,
+              data_dir: Path | str | None = None, headers: dict | None = None) -> dict | None:
+    """None when nothing answers; a control route (``data_dir`` given) is sent with the stack's secret."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 403 and data_dir is not None:
+            raise LocalCloudError(f"the local cloud refused {url}: the secret in {Path(data_dir) / TOKEN_FILE} is "
+                                  "not the running stack's (a file left by another stack? restart it: python -m "
+                                  "lab_app.localcloud stop && python -m lab_app.localcloud start)") from None
+        return None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
@@ -242,10 +261,19 @@ def _read_pid(data_dir: Path) -> int | None:
     return pid
 
 
+def _control_json(aws_port: int, route: str, timeout: float, method: str = "GET", body: dict | None = None):
+    answer = health(aws_port)
+    if not answer:
+        return None
+    data_dir = answer.get("data_dir")
+    return _get_json(f"http://{config.HOST}:{aws_port}/_localcloud/{route}", timeout=timeout, method=method,
+                     body=body, data_dir=data_dir, headers=token_headers(data_dir) if data_dir else {})
+
+
 def status(aws_port=None) -> dict | None:
     """Each component and how much it stores, or None when the stack is not running."""
     port = config.aws_port() if aws_port is None else int(aws_port)
-    return _get_json(f"http://{config.HOST}:{port}/_localcloud/status", timeout=5)
+    return _control_json(port, "status", timeout=5)
 
 
 def env(data_dir=None, aws_port=None, otlp_port=None, daemon_port=None) -> dict[str, str]:
@@ -256,7 +284,7 @@ def reset(data_dir=None, aws_port=None) -> str:
     """Wipe stored data: through the running stack, or by deleting the store file when it is stopped."""
     info = _resolve(data_dir, aws_port)
     if health(info.aws_port, info.host):
-        _get_json(f"{info.aws_url}/_localcloud/reset", method="POST", body={}, timeout=30)
+        _control_json(info.aws_port, "reset", method="POST", body={}, timeout=30)
         return "running stack reset"
     removed = [p for p in info.data_dir.glob(DB_FILE + "*") if p.is_file()]
     for path in removed:
@@ -267,8 +295,7 @@ def reset(data_dir=None, aws_port=None) -> str:
 def advance_clock(seconds: float, aws_port=None) -> dict:
     """LOCAL ONLY: move the local cloud's evaluation clock forward (alarms, retention); AWS has no such thing."""
     port = config.aws_port() if aws_port is None else int(aws_port)
-    answer = _get_json(f"http://{config.HOST}:{port}/_localcloud/clock", method="POST",
-                       body={"advance_seconds": seconds}, timeout=30)
+    answer = _control_json(port, "clock", method="POST", body={"advance_seconds": seconds}, timeout=30)
     if answer is None:
         raise LocalCloudError("the local cloud is not running: start it with lab_app.localcloud.start()")
     return answer

@@ -23,6 +23,7 @@ from lab_app.localcloud.cloudtrail import CloudTrail
 from lab_app.localcloud.cloudwatch import CloudWatch
 from lab_app.localcloud.component import Clock, Component, Context, json_response
 from lab_app.localcloud.events import EventBridge
+from lab_app.localcloud.guard import Guard, create_token
 from lab_app.localcloud.honeycomb import Honeycomb
 from lab_app.localcloud.iam import IamPolicyCheck
 from lab_app.localcloud.logs import Logs
@@ -155,6 +156,7 @@ class LocalCloud:
         self.middleware = [cls(self.context) for cls in (MIDDLEWARE if middleware is None else middleware)]
         self.components = [cls(self.context) for cls in (COMPONENTS if components is None else components)]
         self._aws_server: ServerThread | None = None
+        self.control_token: str | None = None
         self._stopped = threading.Event()
 
     def component(self, name: str) -> Component:
@@ -179,7 +181,9 @@ class LocalCloud:
 
         for comp in self.components:
             comp.setup()
-        self._aws_server = ServerThread(self.gateway, port=self.ports["aws"], host=self.host, name="aws-gateway")
+        self.control_token = create_token(self.data_dir)     # see guard.py: what the control routes require
+        self._aws_server = ServerThread(Guard(self.gateway, self.host, token=lambda: self.control_token),
+                                        port=self.ports["aws"], host=self.host, name="aws-gateway")
         self._aws_server.start()
         self.ports["aws"] = self._aws_server.port
         started: list[Component] = []

@@ -207,7 +207,12 @@ def local_spans(start=None, end=None, dataset: str | None = None, limit: int = 1
     if dataset:
         params["dataset"] = dataset
     try:
-        response = requests.get(f"{base}/_localcloud/honeycomb/spans", params=params, timeout=60)
+        from urllib.parse import urlsplit
+
+        from lab_app.localcloud import control_headers
+
+        headers = control_headers(urlsplit(base).port or 80, urlsplit(base).hostname or config.HOST)
+        response = requests.get(f"{base}/_localcloud/honeycomb/spans", params=params, headers=headers, timeout=60)
     except requests.ConnectionError:
         raise RuntimeError(f"the local cloud does not answer at {base}: start it with lab_app.notebook.setup() "
                            "or `python -m lab_app.localcloud start`") from None

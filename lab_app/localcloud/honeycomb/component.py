@@ -11,6 +11,7 @@ from typing import Any, Callable
 from werkzeug.wrappers import Request
 
 from lab_app.localcloud.component import Component, json_response
+from lab_app.localcloud.guard import Guard
 from lab_app.localcloud.honeycomb.models import HoneycombBackend
 from lab_app.localcloud.honeycomb.responses import HoneycombResponse
 from lab_app.runner import ServerThread
@@ -30,7 +31,8 @@ class Honeycomb(Component):
         self.backend.setup()
 
     def start(self) -> None:
-        self._server = ServerThread(self.wsgi, port=self.ctx.ports["otlp"], host=self.ctx.host, name="otlp")
+        self._server = ServerThread(Guard(self.wsgi, self.ctx.host), port=self.ctx.ports["otlp"], host=self.ctx.host,
+                                    name="otlp")
         self._server.start()
         self.ctx.ports["otlp"] = self._server.port
 

@@ -27,6 +27,7 @@ from typing import Callable
 from werkzeug.wrappers import Request, Response
 
 from lab_app import config
+from lab_app.localcloud.guard import Guard
 from lab_app.runner import ServerThread
 
 log = logging.getLogger("lab_app.localcloud.xray.daemon")
@@ -163,14 +164,15 @@ class XRayDaemon:
         """UDP and TCP on the same port number; for port 0, a number free for both."""
         if self.port:
             sock = self._udp_socket(self.port)
-            tcp = ServerThread(self._tcp_app, port=self.port, host=self.host, name="xray-daemon-tcp")
+            tcp = ServerThread(Guard(self._tcp_app, self.host), port=self.port, host=self.host, name="xray-daemon-tcp")
             try:
                 return sock, tcp.start()
             except BaseException:
                 sock.close()
                 raise
         for _ in range(20):  # the kernel picks a free TCP port; its UDP twin is almost always free too
-            tcp = ServerThread(self._tcp_app, port=0, host=self.host, name="xray-daemon-tcp").start()
+            tcp = ServerThread(Guard(self._tcp_app, self.host), port=0, host=self.host,
+                               name="xray-daemon-tcp").start()
             try:
                 return self._udp_socket(tcp.port), tcp
             except OSError as exc:
