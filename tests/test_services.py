@@ -11,6 +11,7 @@ from conftest import Cruddur
 from lab_app import services
 from lab_app.config import SEED_DATA_DIR
 from lab_app.services import Fault, Faults
+from lab_app.services.notifications import create_notifications_app
 
 SEED_UUID = "68f126b0-1ceb-4a33-88be-d90fa7109eee"
 USERS = {u["handle"] for u in json.loads((SEED_DATA_DIR / "users.json").read_text())["users"]}
@@ -192,3 +193,27 @@ def test_injected_faults_reach_the_client():
         assert requests.get(s.backend_url + "/api/activities/home", timeout=5).status_code == 200
     summary = faults.summary().set_index("rule")
     assert summary.loc["backend-flask:GET /api/message_groups", "exceptions"] == 1
+
+
+def test_every_answer_has_a_request_id_injected_faults_and_errors_included():
+    faults = Faults({"notifications:GET /api/notifications/@<handle>": Fault(error_rate=1.0, error_status=503),
+                     "backend-flask:GET /api/message_groups": Fault(exception_rate=1.0),
+                     "backend-flask:GET /api/activities/search": Fault(error_rate=1.0, error_status=503)}, seed=1)
+    notifications = create_notifications_app(faults=faults)
+    backend = services.create_backend_app("http://127.0.0.1:9", faults=faults)
+    answers = {
+        "downstream 503 (injected)": notifications.test_client().get("/api/notifications/@andrewbrown"),
+        "downstream 404": notifications.test_client().get("/no/such/route"),
+        "backend 500 (injected exception)": backend.test_client().get("/api/message_groups"),
+        "backend 503 (injected)": backend.test_client().get("/api/activities/search?term=x"),
+        "backend 404 while routing": backend.test_client().get("/no/such/route"),
+        "backend 502 (downstream down)": backend.test_client().get("/api/activities/notifications"),
+    }
+    codes = {name: answer.status_code for name, answer in answers.items()}
+    assert codes == {"downstream 503 (injected)": 503, "downstream 404": 404, "backend 500 (injected exception)": 500,
+                     "backend 503 (injected)": 503, "backend 404 while routing": 404,
+                     "backend 502 (downstream down)": 502}
+    ids = [answer.headers.get("X-Request-Id") for answer in answers.values()]
+    assert all(ids) and len(set(ids)) == len(ids), ids
+    kept = backend.test_client().get("/api/message_groups", headers={"X-Request-Id": "req-from-the-caller"})
+    assert kept.status_code == 500 and kept.headers["X-Request-Id"] == "req-from-the-caller"

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import uuid as uuidlib
 from datetime import datetime, timezone
 
 import requests
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 
+from lab_app.services import request_id
 from lab_app.services.data import TTLS, CruddurData, is_uuid, validate_message
 from lab_app.services.faults import Faults
 
@@ -244,14 +244,6 @@ def create_backend_app(downstream_url: str, faults: Faults | None = None, data: 
                      "search": search_activities or SearchActivities()},
     }
 
-    @app.before_request
-    def _request_id():
-        g.request_id = request.headers.get("X-Request-Id") or str(uuidlib.uuid4())
-
-    @app.after_request
-    def _echo_request_id(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        return response
-
+    request_id.install(app)
     app.register_blueprint(api)
     return app

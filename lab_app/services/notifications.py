@@ -29,6 +29,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from opentelemetry import trace
 
 from lab_app.config import SEED_DATA_DIR
+from lab_app.services import request_id
 from lab_app.services.faults import Faults
 
 SERVICE_NAME = "notifications"
@@ -98,6 +99,7 @@ def create_notifications_app(faults: Faults | None = None, quiet: bool = True) -
     app.logger.disabled = quiet
     app.extensions["notifications"] = {"store": NotificationStore(), "faults": faults or Faults.none()}
     app.register_blueprint(api)
+    request_id.install(app)
     return app
 
 
