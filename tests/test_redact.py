@@ -307,3 +307,56 @@ def test_redact_uses_only_the_sdks():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not {m for m in imported if m.startswith("lab_app")}, imported
+
+
+# Six planted values in frame locals and arguments, under names that say nothing (pyrollbar sends every frame's
+# locals by default): before the fix two of them went out, because no pattern recognises a bare token.
+ROLLBAR_LOCALS_SCRIPT = """
+import sys, rollbar
+from lab_app.instrument import redact
+endpoint, redacting, *planted = sys.argv[1:]
+rollbar.init("local-rollbar-token-0000", "test", endpoint=endpoint, handler="blocking",
+             allow_logging_basic_config=False)
+if redacting == "yes":
+    rollbar.events.add_payload_handler(redact.rollbar_payload_handler(redact.Redactor(pii=("email",))))
+
+def handler(first, *rest, **options):
+    value_a, value_b, value_c = rest[0], rest[1], options["x"]
+    bag = {"k": rest[2]}
+    raise RuntimeError("boom")
+
+try:
+    handler(planted[0], planted[1], planted[2], planted[3], x=planted[4], y=planted[5])
+except RuntimeError:
+    rollbar.report_exc_info()
+"""
+PLANTED_LOCALS = [FAKE_ROLLBAR, "0123456789abcdef0123456789abcdef", FAKE_SECRET, FAKE_KEY_ID, FAKE_HONEYCOMB,
+                  "andrew@example.com"]
+
+
+def _rollbar_locals_wire(redacting: bool) -> bytes:
+    import subprocess
+    import sys
+
+    with Capture(reply=json.dumps({"err": 0, "result": {"uuid": "u"}}).encode()) as cap:
+        subprocess.run([sys.executable, "-c", ROLLBAR_LOCALS_SCRIPT, cap.url + "/api/1/",
+                        "yes" if redacting else "no", *PLANTED_LOCALS],
+                       check=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+        return cap.everything()
+
+
+def test_rollbar_frame_locals_are_redacted_all_six():
+    wire = _rollbar_locals_wire(redacting=True)
+    leaked = [value for value in PLANTED_LOCALS if value.encode() in wire]
+    assert leaked == []
+    item = json.loads(wire.partition(b"\n")[2])
+    assert item["data"]["server"]["argv"][1:] == ["[REDACTED:argv]"] * (len(PLANTED_LOCALS) + 2)
+    frames = item["data"]["body"]["trace"]["frames"]
+    handler = next(frame for frame in frames if frame.get("method") == "handler")
+    assert set(handler["locals"]) >= {"first", "value_a", "value_b", "value_c", "bag"}     # the names stay
+    assert handler["locals"]["value_a"] == "[REDACTED:local]"
+
+
+def test_rollbar_frame_locals_without_the_handler_would_leak():
+    wire = _rollbar_locals_wire(redacting=False)
+    assert all(value.encode() in wire for value in PLANTED_LOCALS)

@@ -300,17 +300,64 @@ class RedactingEmitter(UDPEmitter):
 
 
 # --- Rollbar ----------------------------------------------------------------------------------------------
-def rollbar_payload_handler(redactor: Redactor):
+def rollbar_payload_handler(redactor: Redactor, keep_locals: bool = False):
     """A ``rollbar.events`` payload handler: redacts ``payload['data']`` (not the top-level access token).
 
     ``rollbar.events.add_payload_handler(rollbar_payload_handler(redactor))``; keep the function to
     ``remove_payload_handler`` it later (a re-run would otherwise add a second one).
+
+    Frame locals: pyrollbar sends the local variables of every frame of a traceback (``locals.enabled`` is on by
+    default). A secret held in a variable whose *name* says nothing (``token = os.environ[...]``, a 32-hex Rollbar
+    token, a random API key) matches no pattern, so the values of ``locals`` and of the frame arguments are
+    replaced by ``[REDACTED:local]``, keeping the names (what the frame held, not its contents). The same goes
+    for the process's command line, which pyrollbar sends as ``server.argv`` (``--token ...``): every argument
+    after the program becomes ``[REDACTED:argv]``. Pass ``keep_locals=True`` to keep both, redacted by the
+    patterns and field names only.
     """
 
     def redact_rollbar_payload(payload, **kw):
         if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-            payload = {**payload, "data": redactor.value(payload["data"])}
+            data = payload["data"] if keep_locals else _without_locals(payload["data"])
+            payload = {**payload, "data": redactor.value(data)}
         return payload
 
     redact_rollbar_payload.redactor = redactor  # type: ignore[attr-defined]
     return redact_rollbar_payload
+
+
+LOCAL_REDACTED = REDACTED.format(kind="local")
+
+
+def _without_locals(data: dict) -> dict:
+    """``data`` with every frame's ``locals`` values (and ``args``/``kwargs``) replaced, names kept, and the
+    command line's arguments replaced."""
+    server = data.get("server")
+    if isinstance(server, dict) and isinstance(server.get("argv"), list):
+        argv = server["argv"]
+        data = {**data, "server": {**server, "argv": argv[:1] + [REDACTED.format(kind="argv")] * len(argv[1:])}}
+    body = data.get("body")
+    if not isinstance(body, dict):
+        return data
+    traces = [body["trace"]] if isinstance(body.get("trace"), dict) else []
+    traces += [t for t in body.get("trace_chain") or [] if isinstance(t, dict)]
+    if not traces:
+        return data
+    new_traces = []
+    for trace in traces:
+        frames = []
+        for frame in trace.get("frames") or []:
+            if isinstance(frame, dict):
+                frame = dict(frame)
+                if isinstance(frame.get("locals"), dict):
+                    frame["locals"] = {name: LOCAL_REDACTED for name in frame["locals"]}
+                for key in ("args", "kwargs"):
+                    if key in frame:
+                        frame[key] = LOCAL_REDACTED
+            frames.append(frame)
+        new_traces.append({**trace, "frames": frames})
+    body = dict(body)
+    if isinstance(body.get("trace"), dict):
+        body["trace"], new_traces = new_traces[0], new_traces[1:]
+    if "trace_chain" in body:
+        body["trace_chain"] = new_traces
+    return {**data, "body": body}
