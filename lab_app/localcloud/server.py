@@ -25,7 +25,7 @@ from lab_app.localcloud.component import Clock, Component, Context, json_respons
 from lab_app.localcloud.events import EventBridge
 from lab_app.localcloud.guard import Guard, create_token
 from lab_app.localcloud.honeycomb import Honeycomb
-from lab_app.localcloud.iam import IamPolicyCheck
+from lab_app.localcloud.iam import IamPolicyCheck, SignatureCheck
 from lab_app.localcloud.logs import Logs
 from lab_app.localcloud.rollbar import Rollbar
 from lab_app.localcloud.store import Store
@@ -68,8 +68,9 @@ COMPONENTS: list[type[Component]] = [
     XRayOTLP,
     Logs,
 ]
-# What the gateway runs before routing: each may answer a request itself (IAM: a denied call).
-MIDDLEWARE = [IamPolicyCheck]
+# What the gateway runs before routing, in order: each may answer a request itself (a wrong signature, a call
+# IAM denies).
+MIDDLEWARE = [SignatureCheck, IamPolicyCheck]
 
 
 class Gateway:

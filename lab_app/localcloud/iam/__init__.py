@@ -2,5 +2,6 @@
 policies, so a low-privilege user really gets AccessDenied (moto serves the IAM API itself)."""
 from lab_app.localcloud.iam.middleware import IamPolicyCheck
 from lab_app.localcloud.iam.models import evaluate
+from lab_app.localcloud.iam.signature import SignatureCheck
 
-__all__ = ["IamPolicyCheck", "evaluate"]
+__all__ = ["IamPolicyCheck", "SignatureCheck", "evaluate"]
