@@ -133,3 +133,17 @@ def test_signature_matches_botocore_for_a_request_built_by_hand():
     assert expected_signature(environ, body + b" ", signed, credentials.secret_key) != signed.signature
     assert canonical_query("b=2&a=%2F&a=1", False) == "a=%2F&a=1&b=2"
     assert hashlib.sha256(body).hexdigest() != signed.signature
+
+
+@pytest.mark.parametrize("path, headers, expected", [
+    ("/GetSamplingRules", {"Authorization": "garbage"}, (403, "IncompleteSignatureException")),
+    ("/TraceSummaries", {"Authorization": "AWS4-HMAC-SHA256 Credential=x"}, (403, "IncompleteSignatureException")),
+    ("/", {"Authorization": "Bearer abc", "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+           "Content-Type": "application/x-amz-json-1.1"}, (400, "IncompleteSignatureException")),
+], ids=["xray-garbage", "xray-sigv4-without-parts", "logs-bearer"])
+def test_a_malformed_authorization_header_gets_incomplete_signature_not_a_500(module_cloud, path, headers, expected):
+    answer = requests.post(module_cloud.aws_url + path, headers=headers, data=b"{}", timeout=10)
+    code = answer.headers.get("x-amzn-ErrorType") or answer.json()["__type"]
+    assert (answer.status_code, code.split(":")[0]) == expected
+    assert "Authorization header requires 'Credential' parameter" in answer.text
+    assert requests.post(module_cloud.aws_url + "/GetSamplingRules", data=b"{}", timeout=10).status_code == 200

@@ -4,8 +4,10 @@ the signature that key's secret gives, as on AWS.
 Known keys: the local cloud's own documented key (``config.LOCAL_AWS_ACCESS_KEY_ID`` with its secret) and
 every key moto holds (``iam.create_access_key``, ``sts.assume_role`` sessions). A wrong secret for one of them
 is answered as AWS answers it, in the called service's protocol. Any other key id is accepted unverified, as
-before, so that a learner's own dummy credentials keep working locally (the README says so). Unsigned requests
-and requests whose Authorization header is not SigV4 go on unchanged: the service itself answers those.
+before, so that a learner's own dummy credentials keep working locally (the README says so). Unsigned requests,
+S3's SigV2 and SigV4a go on unchanged; any other Authorization header that is not a complete SigV4 one gets
+AWS's ``IncompleteSignatureException`` (``IncompleteSignature`` on the XML protocols) instead of reaching a
+service that cannot parse it.
 Not checked: the 15-minute clock skew AWS allows (the local cloud's clock can be moved on purpose), and
 Signature Version 2 (what boto3 still uses for S3 presigned URLs in us-east-1 unless ``signature_version=
 "s3v4"``), which moto serves as before.
@@ -16,9 +18,10 @@ from werkzeug.wrappers import Response
 
 from lab_app import config
 from lab_app.localcloud.aws import identity, request
-from lab_app.localcloud.aws.errors import AwsError, Wire, wire_of_model
+from lab_app.localcloud.aws.errors import REST_JSON, AwsError, Wire, wire_of_model
 from lab_app.localcloud.aws.sigv4 import signature_matches, signed_parts
 from lab_app.localcloud.component import Context
+from lab_app.localcloud.xray.urls import url_paths as xray_paths
 
 MESSAGE = ("The request signature we calculated does not match the signature you provided. Check your AWS "
            "Secret Access Key and signing method. Consult the service documentation for details.")
@@ -30,6 +33,20 @@ def signature_does_not_match(wire: Wire) -> AwsError:
     if wire.protocol in ("query", "ec2", "rest-xml") or wire.query_compatible:
         return AwsError(MESSAGE, code="SignatureDoesNotMatch", status=403)
     return AwsError(MESSAGE, code="InvalidSignatureException", status=403 if wire.protocol == "rest-json" else 400)
+
+
+INCOMPLETE = "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' " \
+             "parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires " \
+             "existence of either a 'X-Amz-Date' or a 'Date' header."
+# Authorization schemes that are not SigV4 and that moto's services answer themselves (S3's SigV2, SigV4a)
+OTHER_SCHEMES = ("AWS ", "AWS4-ECDSA-P256-SHA256")
+
+
+def incomplete_signature(wire: Wire, header: str) -> AwsError:
+    message = f"{INCOMPLETE} Authorization={header[:60]}"
+    if wire.protocol in ("query", "ec2", "rest-xml") or wire.query_compatible:
+        return AwsError(message, code="IncompleteSignature", status=403)
+    return AwsError(message, code="IncompleteSignatureException", status=403 if wire.protocol == "rest-json" else 400)
 
 
 class SignatureCheck:
@@ -54,7 +71,10 @@ class SignatureCheck:
     def check(self, environ: dict) -> Response | None:
         signed = signed_parts(environ)
         if signed is None:
-            return None
+            header = environ.get("HTTP_AUTHORIZATION", "")
+            if not header.strip() or header.startswith(OTHER_SCHEMES):
+                return None
+            return self._refuse(environ, incomplete_signature, header)
         secret = self.secret_of(signed.scope.access_key_id)
         if secret is None:
             return None
@@ -62,11 +82,22 @@ class SignatureCheck:
         if signature_matches(environ, body, signed, secret):
             self.verified += 1
             return None
-        self.refused += 1
-        call = request.parse(environ, body)
-        wire = wire_of_model(request.service_model(call.service)) if call is not None else Wire()
         self.log.info("signature mismatch for %s (%s)", signed.scope.access_key_id, signed.scope.service)
-        return signature_does_not_match(wire).response(wire)
+        return self._refuse(environ, lambda wire: signature_does_not_match(wire))
+
+    def _refuse(self, environ: dict, error, *args) -> Response:
+        self.refused += 1
+        try:
+            call = request.parse(environ, request.read_body(environ))
+        except Exception:  # a request we cannot even parse: answer in JSON 1.1
+            call = None
+        if call is not None and call.service:
+            wire = wire_of_model(request.service_model(call.service))
+        elif environ.get("PATH_INFO") in xray_paths:     # X-Ray is routed by path (REST-JSON), signed or not
+            wire = REST_JSON
+        else:
+            wire = Wire()
+        return error(wire, *args).response(wire)
 
     def status(self) -> dict:
         return {"verified": self.verified, "refused": self.refused}

@@ -58,11 +58,10 @@ class XRay(Component):
     def matches(self, environ: dict) -> bool:
         if environ.get("PATH_INFO") not in url_paths or environ.get("REQUEST_METHOD") != "POST":
             return False
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if not auth:  # the daemon's unsigned sampling calls, curl
-            return True
-        scope = parse_scope(auth)
-        return scope is not None and scope.service == "xray"
+        # by path first: the daemon's unsigned sampling calls, curl, and a malformed Authorization header too
+        # (which the signature check answers); only a request signed for another service is not ours
+        scope = parse_scope(environ.get("HTTP_AUTHORIZATION", ""))
+        return scope is None or scope.service == "xray"
 
     def __call__(self, environ: dict, start_response: Callable):
         return self.responses.dispatch(environ, url_paths[environ["PATH_INFO"]])(environ, start_response)
