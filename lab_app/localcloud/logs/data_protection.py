@@ -14,6 +14,7 @@ the checks AWS describes (a keyword within 30 characters, the Luhn check for car
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from lab_app.localcloud.logs import exceptions as exc
-from lab_app.localcloud.logs.re2 import find_spans, matches_empty, re2_error
+from lab_app.localcloud.logs.re2 import find_spans, matches_empty, re2_error, which_match
 
 VERSION = "2021-06-01"
 MAX_DOCUMENT_CHARS = 30_720
@@ -108,23 +109,41 @@ class Detector:
     regex: str                                   # RE2 syntax
     keywords: tuple[str, ...] = ()               # one must be within KEYWORD_DISTANCE characters
     check: Callable[[str, int, int], bool] | None = None
+    needs: str = ""                              # a character every match contains (a cheap pre-filter)
 
     def spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        found = find_spans(self.regex, texts)
-        if not self.keywords and self.check is None:
-            return found
-        out = []
-        for text, spans in zip(texts, found):
-            keep = []
-            lower = text.lower() if self.keywords else ""
-            for start, end in spans:
-                if self.check is not None and not self.check(text, start, end):
-                    continue
-                if self.keywords and not _near_keyword(lower, start, end, self.keywords):
-                    continue
-                keep.append((start, end))
-            out.append(keep)
+        """The matches in each text, after the keyword and validity checks."""
+        # texts that cannot match (no required character, no keyword anywhere) never reach the regex engine
+        candidates = [i for i, t in enumerate(texts) if not self.needs or self.needs in t]
+        if self.keywords and candidates:
+            near = which_match(_keyword_regex(self.keywords), [texts[i] for i in candidates])
+            candidates = [i for i, ok in zip(candidates, near) if ok]
+        out: list[list[tuple[int, int]]] = [[] for _ in texts]
+        if not candidates:
+            return out
+        found = find_spans(self.regex, [texts[i] for i in candidates])
+        for i, spans in zip(candidates, found):
+            out[i] = self._checked(texts[i], spans)
         return out
+
+    def _checked(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        if not spans or (not self.keywords and self.check is None):
+            return spans
+        keep = []
+        lower = text.lower() if self.keywords else ""
+        for start, end in spans:
+            if self.check is not None and not self.check(text, start, end):
+                continue
+            if self.keywords and not _near_keyword(lower, start, end, self.keywords):
+                continue
+            keep.append((start, end))
+        return keep
+
+
+@functools.lru_cache(maxsize=None)
+def _keyword_regex(keywords: tuple[str, ...]) -> str:
+    """RE2: any of the keywords, case-insensitively (RE2 runs a literal alternation in one pass)."""
+    return "(?i)" + "|".join(re.escape(k) for k in keywords)
 
 
 def _near_keyword(lower: str, start: int, end: int, keywords: tuple[str, ...]) -> bool:
@@ -143,12 +162,13 @@ def _near_keyword(lower: str, start: int, end: int, keywords: tuple[str, ...]) -
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 
 DETECTORS: dict[str, Detector] = {d.name: d for d in (
-    Detector("EmailAddress", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-    Detector("IpAddress", rf"{_OCTET}(?:\.{_OCTET}){{3}}", check=_ip_ok),
-    Detector("AwsSecretKey", r"[A-Za-z0-9/+]+", check=_secret_ok, keywords=_keyword_variants(
+    Detector("EmailAddress", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", needs="@"),
+    Detector("IpAddress", rf"{_OCTET}(?:\.{_OCTET}){{3}}", check=_ip_ok, needs="."),
+    # maximal runs of the key alphabet, 40 characters exactly (a longer run is something else)
+    Detector("AwsSecretKey", r"[A-Za-z0-9/+]{40,}", check=_secret_ok, keywords=_keyword_variants(
         ("aws_secret_access_key", "credentials", "secret access key", "secret key", "set-awscredential"))),
     Detector("CreditCardNumber", r"[0-9]{4}[ -][0-9]{6}[ -][0-9]{5}|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?"
-             r"|[0-9]+", check=_card_ok, keywords=_keyword_variants((
+             r"|[0-9]{13,19}", check=_card_ok, keywords=_keyword_variants((
                  "account number", "american express", "amex", "bank card", "card", "card number", "card num",
                  "cc #", "ccn", "check card", "credit", "credit card#", "dankort", "debit", "debit card",
                  "diners club", "discover", "electron", "japanese card bureau", "jcb", "mastercard", "mc", "pan",

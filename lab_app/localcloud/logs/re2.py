@@ -43,18 +43,36 @@ def find_spans(pattern: str, texts: list[str]) -> list[list[tuple[int, int]]]:
     with _lock:
         if _conn is None:
             _conn = duckdb.connect(":memory:")
+        # one cheap pass says which texts match at all; only those are walked match by match
+        hit = _conn.execute("SELECT list_transform($t, lambda x: regexp_matches(x, $p))",
+                            {"t": texts, "p": pattern}).fetchall()[0][0]
+        which = [i for i, h in enumerate(hit) if h]
+        if not which:
+            return [[] for _ in texts]
+        subset = [texts[i] for i in which]
         gaps, hits = _conn.execute(
             "SELECT list_transform($t, lambda x: regexp_extract_all(x, $p, 1)), "
-            "list_transform($t, lambda x: regexp_extract_all(x, $p, 2))", {"t": texts, "p": wrapped}).fetchall()[0]
-    out = []
-    for gap_list, hit_list in zip(gaps, hits):
+            "list_transform($t, lambda x: regexp_extract_all(x, $p, 2))", {"t": subset, "p": wrapped}).fetchall()[0]
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    for i, gap_list, hit_list in zip(which, gaps, hits):
         spans, pos = [], 0
-        for gap, hit in zip(gap_list, hit_list):
+        for gap, match in zip(gap_list, hit_list):
             start = pos + len(gap)
-            pos = start + len(hit)
+            pos = start + len(match)
             spans.append((start, pos))
-        out.append(spans)
+        out[i] = spans
     return out
+
+def which_match(pattern: str, texts: list[str]) -> list[bool]:
+    """For each text, whether ``pattern`` matches somewhere in it (RE2, one statement for the batch)."""
+    global _conn
+    if not texts:
+        return []
+    with _lock:
+        if _conn is None:
+            _conn = duckdb.connect(":memory:")
+        return list(_conn.execute("SELECT list_transform($t, lambda x: regexp_matches(x, $p))",
+                                  {"t": texts, "p": pattern}).fetchall()[0][0])
 
 
 @functools.lru_cache(maxsize=512)
