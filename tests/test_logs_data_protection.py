@@ -403,3 +403,64 @@ def test_awscli(cloud, tmp_path):
     r = aws("put-data-protection-policy", "--log-group-identifier", "cli-group", "--policy-document", "{}")
     assert r.returncode != 0 and "InvalidParameterException" in r.stderr
     assert aws("delete-data-protection-policy", "--log-group-identifier", "cli-group").returncode == 0
+
+
+def test_a_store_from_before_data_protection_gets_the_column(tmp_path):
+    """A data directory written by an older version: its events table has no ``unmasked`` column yet."""
+    import duckdb
+
+    from lab_app.localcloud.component import Clock
+    from lab_app.localcloud.logs.models import LogsBackend
+    from lab_app.localcloud.store import Store
+
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE logs_events (region VARCHAR, grp VARCHAR, stream VARCHAR, ts BIGINT, ingest BIGINT, "
+                 "id BIGINT, message VARCHAR, is_json BOOLEAN)")
+    conn.execute("INSERT INTO logs_events VALUES ('us-east-1', 'g', 's', 1, 1, 7, 'old event', FALSE)")
+    conn.close()
+    backend = LogsBackend(Store(path), Clock())
+    backend.setup()
+    backend.create_log_group("us-east-1", "g")
+    backend.create_log_stream("us-east-1", "g", "s")
+    backend.put_data_protection_policy("us-east-1", "g", policy(["EmailAddress"]))
+    backend.deliver("us-east-1", "g", "s", [{"timestamp": now_ms(), "message": LOGIN}])
+    events = backend.filter_log_events("us-east-1", "g", unmask=True)["events"]
+    assert [e["message"] for e in events] == ["old event", LOGIN]
+    assert [e["message"] for e in backend.filter_log_events("us-east-1", "g")["events"]] == [
+        "old event", "login " + "*" * 15 + " from 203.0.113.7"]
+
+
+def test_raw_bad_input_gets_aws_shaped_400s(cloud, logs):
+    import requests
+
+    make_group(logs)
+
+    def call(operation, body):
+        return requests.post(cloud.aws_url, data=json.dumps(body), headers={
+            "X-Amz-Target": f"Logs_20140328.{operation}", "Content-Type": "application/x-amz-json-1.1"})
+
+    cases = [
+        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur", "policyDocument": {"Statement": []}}),
+        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur"}),
+        ("GetDataProtectionPolicy", {"logGroupIdentifier": ""}),
+        ("GetLogEvents", {"logGroupName": "cruddur", "logStreamName": "backend", "unmask": "yes"}),
+        ("PutAccountPolicy", {"policyName": "p", "policyType": "NOPE", "policyDocument": policy()}),
+        ("PutAccountPolicy", {"policyName": "p", "policyType": "FIELD_INDEX_POLICY", "policyDocument": "{}"}),
+        ("DescribeAccountPolicies", {}),
+    ]
+    for operation, body in cases:
+        r = call(operation, body)
+        assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", (operation, body, r.text)
+
+
+def test_get_log_record_unmask_needs_logs_unmask(logs):
+    make_group(logs)
+    logs.put_data_protection_policy(logGroupIdentifier="cruddur", policyDocument=policy())
+    put(logs, "cruddur", "backend", [LOGIN])
+    pointer = query(logs, "cruddur", "fields @message")[0]["@ptr"]
+    viewer = _user("record-viewer", READ).client("logs")
+    assert viewer.get_log_record(logRecordPointer=pointer)["logRecord"]["@message"] == LOGIN_MASKED
+    with pytest.raises(viewer.exceptions.ClientError) as info:
+        viewer.get_log_record(logRecordPointer=pointer, unmask=True)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
