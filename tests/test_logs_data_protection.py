@@ -464,3 +464,35 @@ def test_get_log_record_unmask_needs_logs_unmask(logs):
     with pytest.raises(viewer.exceptions.ClientError) as info:
         viewer.get_log_record(logRecordPointer=pointer, unmask=True)
     assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_account_policy_needs_put_data_protection_policy_too(logs):
+    only_account = _user("account-admin", ["logs:PutAccountPolicy"]).client("logs")
+    with pytest.raises(only_account.exceptions.ClientError) as info:
+        only_account.put_account_policy(policyName="p", policyType="DATA_PROTECTION_POLICY", policyDocument=policy())
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "logs:PutDataProtectionPolicy" in info.value.response["Error"]["Message"]
+    both = _user("dp-admin", ["logs:PutAccountPolicy", "logs:PutDataProtectionPolicy"]).client("logs")
+    assert both.put_account_policy(policyName="p", policyType="DATA_PROTECTION_POLICY",
+                                   policyDocument=policy())["accountPolicy"]["policyName"] == "p"
+
+
+def test_metric_filters_see_the_masked_event(logs):
+    """AWS masks at every egress point, metric filters included: a filter on the address no longer counts it."""
+    from datetime import datetime, timedelta, timezone
+
+    make_group(logs)
+    logs.put_data_protection_policy(logGroupIdentifier="cruddur", policyDocument=policy())
+    for name, pattern in (("address", '"ana@example.com"'), ("login", '"login"')):
+        logs.put_metric_filter(logGroupName="cruddur", filterName=name, filterPattern=pattern, metricTransformations=[
+            {"metricName": name, "metricNamespace": "DataProtectionTest", "metricValue": "1"}])
+    put(logs, "cruddur", "backend", [LOGIN])
+    cw, now = boto3.client("cloudwatch"), datetime.now(timezone.utc)
+
+    def total(name):
+        points = cw.get_metric_statistics(Namespace="DataProtectionTest", MetricName=name, Period=600,
+                                          StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5),
+                                          Statistics=["Sum"])["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert (total("address"), total("login")) == (0, 1.0)

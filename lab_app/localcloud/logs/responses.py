@@ -197,6 +197,9 @@ class LogsResponses:
         return {}
 
     def PutAccountPolicy(self, region, body):
+        if body.get("policyType") == "DATA_PROTECTION_POLICY":
+            # AWS: a data protection account policy needs logs:PutDataProtectionPolicy besides logs:PutAccountPolicy
+            CALLER.get()("logs:PutDataProtectionPolicy", "*")
         return self.backend.put_account_policy(region, _req(body, "policyName"), _req(body, "policyDocument"),
                                                _req(body, "policyType"), body.get("scope"),
                                                body.get("selectionCriteria"))
