@@ -496,3 +496,21 @@ def test_metric_filters_see_the_masked_event(logs):
         return sum(p["Sum"] for p in points)
 
     assert (total("address"), total("login")) == (0, 1.0)
+
+
+def test_findings_to_firehose(logs):
+    s3, firehose = boto3.client("s3"), boto3.client("firehose")
+    s3.create_bucket(Bucket="firehose-findings")
+    firehose.create_delivery_stream(DeliveryStreamName="findings", ExtendedS3DestinationConfiguration={
+        "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose", "BucketARN": "arn:aws:s3:::firehose-findings"})
+    make_group(logs)
+    logs.put_data_protection_policy(logGroupIdentifier="cruddur", policyDocument=policy(
+        destination={"Firehose": {"DeliveryStream": "findings"}}))
+    put(logs, "cruddur", "backend", [LOGIN, CLEAN, CARD])
+    objects = s3.list_objects_v2(Bucket="firehose-findings")["Contents"]
+    text = "".join(s3.get_object(Bucket="firehose-findings", Key=o["Key"])["Body"].read().decode() for o in objects)
+    assert [[d["name"] for d in json.loads(line)["dataIdentifiers"]] for line in text.splitlines()] == [
+        ["EmailAddress", "IpAddress"], ["CreditCardNumber"]]
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_data_protection_policy(logGroupIdentifier="cruddur", policyDocument=policy(
+            destination={"Firehose": {"DeliveryStream": "no-such-stream"}}))
