@@ -403,6 +403,16 @@ def test_awscli(cloud, tmp_path):
     r = aws("put-data-protection-policy", "--log-group-identifier", "cli-group", "--policy-document", "{}")
     assert r.returncode != 0 and "InvalidParameterException" in r.stderr
     assert aws("delete-data-protection-policy", "--log-group-identifier", "cli-group").returncode == 0
+    r = aws("put-account-policy", "--policy-name", "cli-account", "--policy-type", "DATA_PROTECTION_POLICY",
+            "--policy-document", f"file://{doc}", "--scope", "ALL")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["accountPolicy"]["policyName"] == "cli-account"
+    listed = json.loads(aws("describe-account-policies", "--policy-type", "DATA_PROTECTION_POLICY").stdout)
+    assert [p["policyName"] for p in listed["accountPolicies"]] == ["cli-account"]
+    assert aws("delete-account-policy", "--policy-name", "cli-account", "--policy-type",
+               "DATA_PROTECTION_POLICY").returncode == 0
+    r = aws("delete-account-policy", "--policy-name", "cli-account", "--policy-type", "DATA_PROTECTION_POLICY")
+    assert r.returncode != 0 and "ResourceNotFoundException" in r.stderr
 
 
 def test_a_store_from_before_data_protection_gets_the_column(tmp_path):
