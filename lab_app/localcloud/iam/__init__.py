@@ -1,7 +1,7 @@
 """IAM for the local cloud: a gateway middleware that checks IAM users' and role sessions' calls against their
 policies, so a low-privilege user really gets AccessDenied (moto serves the IAM API itself)."""
-from lab_app.localcloud.iam.middleware import IamPolicyCheck
+from lab_app.localcloud.iam.middleware import IamPolicyCheck, denial
 from lab_app.localcloud.iam.models import evaluate
 from lab_app.localcloud.iam.signature import SignatureCheck
 
-__all__ = ["IamPolicyCheck", "SignatureCheck", "evaluate"]
+__all__ = ["IamPolicyCheck", "SignatureCheck", "denial", "evaluate"]
