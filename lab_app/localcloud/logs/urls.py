@@ -9,6 +9,7 @@ OPERATIONS = (
     "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup", "TagResource", "UntagResource", "ListTagsForResource",
     "DescribeSubscriptionFilters",
     "StartQuery", "GetQueryResults", "GetLogRecord", "StopQuery", "DescribeQueries",
+    "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
 )
 
 
