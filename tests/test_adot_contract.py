@@ -59,7 +59,7 @@ class AdotStyleSession(requests.Session):
         headers = dict(headers or {})
         headers.update(dict(aws_request.headers))
         self.signed.append(headers["Authorization"])
-        return super().request(method=method, url=url, *args, data=data, headers=headers, **kwargs)
+        return super().request(method, url, *args, data=data, headers=headers, **kwargs)
 
 
 def export_three_traces(exporter) -> list[str]:
