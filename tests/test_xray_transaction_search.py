@@ -305,3 +305,40 @@ def test_indexing_is_about_one_percent_of_random_trace_ids():
     ids = [format(rng.getrandbits(128), "032x") for _ in range(20_000)]
     share = sum(indexed(t, 1.0) for t in ids) / len(ids)
     assert 0.008 < share < 0.012       # binomial(20000, 0.01): sd 0.0007
+
+
+def test_switching_back_to_xray_turns_the_otlp_endpoint_off_again(cloud):
+    enable_transaction_search(cloud)
+    xray = boto3.client("xray")
+    back = xray.update_trace_segment_destination(Destination="XRay")
+    assert (back["Destination"], back["Status"]) == ("XRay", "PENDING")
+    assert post_spans(cloud, tree_for(trace_hex("00000000"), shift())).status_code == 200   # still CloudWatchLogs
+    cloud.context.clock.advance(3)
+    assert xray.get_trace_segment_destination()["Status"] == "ACTIVE"
+    assert post_spans(cloud, tree_for(trace_hex("00000000"), shift())).status_code == 400
+
+
+# --- CloudWatch Logs resource policies (what enabling needs) ---------------------------------------------------------
+def test_resource_policy_limits_and_errors(cloud):
+    logs = boto3.client("logs")
+    document = json.dumps(SPANS_POLICY)
+    first = logs.put_resource_policy(policyName="p0", policyDocument=document)
+    assert first["resourcePolicy"]["policyScope"] == "ACCOUNT"
+    assert first["revisionId"] == first["resourcePolicy"]["revisionId"]
+    replaced = logs.put_resource_policy(policyName="p0", policyDocument=document)    # same name: replaced
+    assert replaced["revisionId"] != first["revisionId"]
+    with pytest.raises(ClientError) as err:
+        logs.put_resource_policy(policyName="p0", policyDocument=document, expectedRevisionId=first["revisionId"])
+    assert err.value.response["Error"]["Code"] == "OperationAbortedException"
+    for i in range(1, 10):
+        logs.put_resource_policy(policyName=f"p{i}", policyDocument=document)
+    with pytest.raises(ClientError) as err:                                            # 10 per Region
+        logs.put_resource_policy(policyName="p10", policyDocument=document)
+    assert err.value.response["Error"]["Code"] == "LimitExceededException"
+    assert len(logs.describe_resource_policies()["resourcePolicies"]) == 10
+    with pytest.raises(ClientError) as err:
+        logs.put_resource_policy(policyName="p1", policyDocument="{not json")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as err:
+        logs.put_resource_policy(policyName="p1", policyDocument=json.dumps({"Version": "2012-10-17"}))
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
