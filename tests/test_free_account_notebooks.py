@@ -80,8 +80,9 @@ def test_notebook_06_enables_transaction_search_on_a_new_account(free_plan_env):
     assert "Transaction Search enabled: destination CloudWatchLogs PENDING" in text
     assert "trace segment destination now: CloudWatchLogs ACTIVE" in text
     assert "indexing rule Default: 1 % of traces" in text
-    xray = boto3.client("xray", endpoint_url=aws_url, region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test")
+    xray = boto3.client("xray", endpoint_url=aws_url, region_name=config.REGION,
+                        aws_access_key_id=config.LOCAL_AWS_ACCESS_KEY_ID,
+                        aws_secret_access_key=config.LOCAL_AWS_SECRET_ACCESS_KEY)
     destination = xray.get_trace_segment_destination()
     assert (destination["Destination"], destination["Status"]) == ("CloudWatchLogs", "ACTIVE")
     rule, = xray.get_indexing_rules()["IndexingRules"]

@@ -213,10 +213,8 @@ def test_otlp_is_refused_while_the_switch_is_pending(cloud):
 
 
 @pytest.mark.parametrize("authorization, status, code", [
-    ("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/logs/aws4_request, "
-     "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64, 403, "InvalidSignatureException"),
-    ("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/execute-api/aws4_request, "
-     "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64, 403, "InvalidSignatureException"),
+    (SIGNED["Authorization"].replace("/xray/", "/logs/"), 403, "InvalidSignatureException"),
+    (SIGNED["Authorization"].replace("/xray/", "/execute-api/"), 403, "InvalidSignatureException"),
     ("Bearer abc", 403, "MissingAuthenticationTokenException"),
     (None, 403, "MissingAuthenticationTokenException"),
 ], ids=["logs-scope", "execute-api-scope", "not-sigv4", "unsigned"])
