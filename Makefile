@@ -28,9 +28,10 @@ $(PY):
 # keeps them so), so JupyterLab opens
 # them without marking them changed. jupyter/: kernels talk to JupyterLab over local IPC sockets (no TCP port,
 # so no "running over TCP without encryption" warning), and JupyterLab does not ask to fetch Jupyter news.
-$(STAMP): $(PY) requirements.txt pyproject.toml jupyter/jupyter_config.py jupyter/ipython_kernel_config.py jupyter/overrides.json
+$(STAMP): $(PY) requirements.txt requirements-adot.txt pyproject.toml jupyter/jupyter_config.py jupyter/ipython_kernel_config.py jupyter/overrides.json
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --upgrade --target build/adot -r requirements-adot.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbook)" >/dev/null
 	mkdir -p $(VENV)/etc/jupyter $(VENV)/etc/ipython $(VENV)/share/jupyter/lab/settings

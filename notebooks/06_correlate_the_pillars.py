@@ -30,7 +30,7 @@
 # 3. One failing request, side by side in the four tools
 # 4. Find the slow route and the failing dependency from the data
 # 5. A latency heatmap, error rate by route, and two service maps
-# 6. From the X-Ray SDK to OpenTelemetry: X-Ray's OTLP endpoint
+# 6. From the X-Ray SDK to OpenTelemetry: X-Ray's OTLP endpoint and CloudWatch Transaction Search
 # 7. Your app.py now
 
 # %% [markdown]
@@ -61,6 +61,7 @@ lab
 # ## Imports
 
 # %%
+import json
 import logging
 import math
 import os
@@ -442,8 +443,72 @@ assert heat.to_numpy().sum() == len(run)
 # service `xray` (`otel_xray.signed_session()` is a `requests.Session` whose auth signs with botocore's signer and
 # your usual AWS credentials: the one piece of lab_app here, because the OTLP exporter has no SigV4 of its own;
 # ADOT's `aws-opentelemetry-distro` does the same in production). The ids need nothing special: the endpoint
-# accepts W3C trace ids. On a real account the endpoint requires **CloudWatch Transaction Search** to be enabled
-# (spans land in the `aws/spans` log group; by default 1 % are indexed as trace summaries).
+# accepts W3C trace ids. On a real account the endpoint requires **CloudWatch Transaction Search**, which the
+# next cells switch on.
+#
+# ### CloudWatch Transaction Search: where OTLP spans land
+#
+# A new account sends trace data to X-Ray's own store (`GetTraceSegmentDestination` says `XRay`), and the OTLP
+# endpoint refuses spans there. Transaction Search is an account-wide switch to the `CloudWatchLogs` destination:
+#
+# * **every** span is stored as a structured log event in the log group `aws/spans`, queryable with Logs Insights;
+#   span ingestion is billed as CloudWatch Logs data (CloudWatch pricing, "Transaction Search");
+# * a share of the traces is also **indexed** as X-Ray trace summaries (what `GetTraceSummaries`, filter
+#   expressions and the service graph read): 1 % by default, free; indexing more is charged.
+#
+# Enabling it with the API takes two calls, as AWS's guide does it: a CloudWatch Logs **resource policy** that
+# lets `xray.amazonaws.com` write to `aws/spans` (`PutResourcePolicy`), then `UpdateTraceSegmentDestination`. The
+# answer is `PENDING`; it turns `ACTIVE` after a while (minutes on AWS, seconds locally). The cell checks first, so
+# a re-run (or an account that already has it) changes nothing. Your IAM identity needs
+# `xray:GetTraceSegmentDestination`, `xray:UpdateTraceSegmentDestination`, `xray:GetIndexingRules`,
+# `xray:UpdateIndexingRule` and `logs:PutResourcePolicy`.
+
+# %%
+xray = boto3.client("xray")
+logs_api = boto3.client("logs")
+destination = xray.get_trace_segment_destination()
+print("trace segment destination before:", destination["Destination"], destination["Status"])
+if destination["Destination"] != "CloudWatchLogs":
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    region = xray.meta.region_name
+    spans_policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TransactionSearchXRayAccess", "Effect": "Allow", "Principal": {"Service": "xray.amazonaws.com"},
+        "Action": "logs:PutLogEvents",
+        "Resource": [f"arn:aws:logs:{region}:{account}:log-group:aws/spans:*",
+                     f"arn:aws:logs:{region}:{account}:log-group:/aws/application-signals/data:*"],
+        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:xray:{region}:{account}:*"},
+                      "StringEquals": {"aws:SourceAccount": account}}}]}
+    logs_api.put_resource_policy(policyName="TransactionSearchXRayAccess", policyDocument=json.dumps(spans_policy))
+    destination = xray.update_trace_segment_destination(Destination="CloudWatchLogs")
+    print("Transaction Search enabled: destination", destination["Destination"], destination["Status"])
+deadline = time.monotonic() + 900          # AWS: usually a few minutes
+while destination["Status"] != "ACTIVE" and time.monotonic() < deadline:
+    time.sleep(1 if lab.local else 15)
+    destination = xray.get_trace_segment_destination()
+print("trace segment destination now:", destination["Destination"], destination["Status"])
+
+# %% [markdown]
+# The **indexing rule** `Default` says which share of traces becomes trace summaries. This run is small (60
+# requests) and the checkpoints below look for every one of its traces in X-Ray, so we index 100 % while it runs
+# and put the rule back at the end of the section. On a busy service you would keep the free 1 % and find single
+# requests in `aws/spans` instead.
+
+# %%
+default_rule = xray.get_indexing_rules()["IndexingRules"][0]
+indexing_before = default_rule["Rule"]["Probabilistic"]["DesiredSamplingPercentage"]
+print(f"indexing rule {default_rule['Name']}: {indexing_before:g} % of traces")
+xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": 100}})
+
+# %% [markdown]
+# ### Checkpoint: Transaction Search is on
+
+# %%
+assert (destination["Destination"], destination["Status"]) == ("CloudWatchLogs", "ACTIVE")
+assert xray.get_indexing_rules()["IndexingRules"][0]["Rule"]["Probabilistic"]["DesiredSamplingPercentage"] == 100
+assert 0 <= indexing_before <= 100
+
+# %% [markdown]
+# ### The exporter
 #
 # We add the exporter to the process's provider (spans now go to Honeycomb *and* X-Ray), and build the backend
 # without `XRayMiddleware`: X-Ray now learns about it only from OpenTelemetry. The `requests` patch of the X-Ray
@@ -500,6 +565,17 @@ otel_nodes, otel_graph_edges = xq.service_graph(start=otel_start, end=otel_end)
 otel_nodes
 
 # %% [markdown]
+# Every span, indexed or not, is also a log event in `aws/spans`: the OTLP span as JSON (`traceId`, `spanId`,
+# `parentSpanId`, `name`, `kind`, `durationNano`, `attributes`, `resource`). Logs Insights counts them per trace;
+# the trace ids are in the 32-hex W3C spelling.
+
+# %%
+spans_per_trace = insights.run_query(
+    "filter ispresent(traceId) | stats count(*) as spans, max(durationNano) as longest_ns by traceId",
+    log_groups="aws/spans", start=otel_start, end=otel_end)
+spans_per_trace.head()
+
+# %% [markdown]
 # ### Checkpoint: OpenTelemetry spans became X-Ray segments
 
 # %%
@@ -508,6 +584,19 @@ assert "backend-flask" in set(otel_nodes["service"])
 assert correlate.xray_id(home["otel_trace_id"]) in set(by_user["trace_id"])   # an indexed attribute, filterable
 assert "remote" in set(one["namespace"].dropna())                      # the client span is a remote subsegment
 assert not (one["service"] == "notifications").any()                   # notifications' spans went to Honeycomb only
+otel_hex = set(otel_run["otel_trace_id"].dropna())
+assert otel_hex <= set(spans_per_trace["traceId"])                     # every trace's spans are in aws/spans
+one_in_logs = spans_per_trace.set_index("traceId").loc[one["trace_id"].iloc[0].replace("-", "")[1:]]
+assert one_in_logs["spans"] == len(one)                                # one log event per segment/subsegment
+assert math.isclose(one_in_logs["longest_ns"] / 1e6, one["duration_ms"].max(), abs_tol=0.01)
+
+# %% [markdown]
+# Put the indexing rule back (100 % of a real service's traces is a bill, not a default):
+
+# %%
+xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": indexing_before}})
+assert xray.get_indexing_rules()["IndexingRules"][0]["Rule"]["Probabilistic"][
+    "DesiredSamplingPercentage"] == indexing_before
 
 # %%
 backend.stop()
@@ -641,6 +730,9 @@ for call in ("trace.set_tracer_provider(provider)", "RequestsInstrumentor().inst
 #   request and out of the traces.
 # - One more exporter (OTLP to X-Ray's endpoint, SigV4-signed) sends the same spans to X-Ray; server spans become
 #   segments, client spans remote subsegments, attributes listed in `aws.xray.annotations` annotations.
+# - That endpoint needs CloudWatch Transaction Search (a logs resource policy, then
+#   `UpdateTraceSegmentDestination`): every span lands in `aws/spans` for Logs Insights, and the `Default`
+#   indexing rule (1 % unless you change it) decides which traces also become X-Ray trace summaries.
 #
 # ## What's next
 #
@@ -650,6 +742,12 @@ for call in ("trace.set_tracer_provider(provider)", "RequestsInstrumentor().inst
 # ## Resources
 # - AWS: [CloudWatch Transaction Search](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Transaction-Search.html)
 #   (required by the OTLP endpoint; spans in `aws/spans`, 1 % indexed by default),
+#   [Enable Transaction Search](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Enable-TransactionSearch.html)
+#   (the resource policy, UpdateTraceSegmentDestination, UpdateIndexingRule; 1 % of spans indexed for free),
+#   [the span log group](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Transaction-Search-ingesting-span-log-groups.html),
+#   [CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/) (span ingestion and indexing),
+#   X-Ray API [UpdateTraceSegmentDestination](https://docs.aws.amazon.com/xray/latest/api/API_UpdateTraceSegmentDestination.html),
+#   [UpdateIndexingRule](https://docs.aws.amazon.com/xray/latest/api/API_UpdateIndexingRule.html),
 #   [X-Ray OTLP endpoint](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html),
 #   [segment documents](https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html)
 # - OpenTelemetry collector: [AWS X-Ray exporter, data conversion](https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/awsxrayexporter)

@@ -1,13 +1,19 @@
-"""The free-account check: notebooks 02 and 05 run without an error against a fresh local cloud whose
-Honeycomb team is a free one (``LAB_HONEYCOMB_PLAN=free``: no Query Data API), on their own ports and data dir.
+"""The free-account check: notebooks 02, 05 and 06 run without an error against a fresh local cloud that is a
+new free account: its Honeycomb team is a free one (``LAB_HONEYCOMB_PLAN=free``: no Query Data API), Rollbar has
+separate post and read tokens, and X-Ray has CloudWatch Transaction Search at a new account's default (trace
+segment destination ``XRay``, so the OTLP endpoint refuses spans; ``Default`` indexing rule 1 %), on its own ports
+and data dir.
 
 Notebook 02 must then say why it cannot query and print a query template link; notebook 05 reads Rollbar with
-ROLLBAR_READ_TOKEN and shows the post token refused.
+ROLLBAR_READ_TOKEN and shows the post token refused; notebook 06 finds Transaction Search off, enables it as a
+real account must (logs resource policy, UpdateTraceSegmentDestination, PENDING until ACTIVE), and leaves the
+indexing rule at the 1 % it found.
 """
 from __future__ import annotations
 
 import time
 
+import boto3
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -64,3 +70,20 @@ def test_notebooks_02_and_05_pass_on_a_free_team(free_plan_env):
     nb05 = run_notebook("05_rollbar.ipynb", NOTEBOOKS)
     assert "Rollbar API answered 403: insufficient privileges: read scope is required" in outputs_text(nb05)
     assert time.monotonic() - started < 60
+
+
+def test_notebook_06_enables_transaction_search_on_a_new_account(free_plan_env):
+    aws_url = f"http://127.0.0.1:{free_plan_env['LAB_AWS_PORT']}"
+    nb06 = run_notebook("06_correlate_the_pillars.ipynb", NOTEBOOKS)
+    text = outputs_text(nb06)
+    assert "trace segment destination before: XRay ACTIVE" in text
+    assert "Transaction Search enabled: destination CloudWatchLogs PENDING" in text
+    assert "trace segment destination now: CloudWatchLogs ACTIVE" in text
+    assert "indexing rule Default: 1 % of traces" in text
+    xray = boto3.client("xray", endpoint_url=aws_url, region_name=config.REGION,
+                        aws_access_key_id=config.LOCAL_AWS_ACCESS_KEY_ID,
+                        aws_secret_access_key=config.LOCAL_AWS_SECRET_ACCESS_KEY)
+    destination = xray.get_trace_segment_destination()
+    assert (destination["Destination"], destination["Status"]) == ("CloudWatchLogs", "ACTIVE")
+    rule, = xray.get_indexing_rules()["IndexingRules"]
+    assert rule["Rule"]["Probabilistic"]["DesiredSamplingPercentage"] == 1.0     # put back as found

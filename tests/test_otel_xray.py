@@ -12,6 +12,7 @@ from botocore.credentials import Credentials
 from xray_helpers import RecordingXRay
 
 from lab_app.instrument import otel_xray
+from lab_app.localcloud.logs import Logs
 from lab_app.localcloud.server import LocalCloud
 from lab_app.localcloud.xray.otlp import XRayOTLP
 from lab_app.runner import ServerThread
@@ -98,7 +99,7 @@ def test_exporter_delivers_w3c_ids_to_the_otlp_endpoint(tmp_path):
     from opentelemetry.trace import SpanKind
 
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=[XRayOTLP, RecordingXRay]).start()
+                    components=[XRayOTLP, RecordingXRay, Logs]).start()
     try:
         provider = TracerProvider(resource=Resource.create({"service.name": "backend-flask"}))
         provider.add_span_processor(SimpleSpanProcessor(

@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
+from xray_helpers import enable_transaction_search
 
 from lab_app import config
 from lab_app.instrument import otel_xray
@@ -160,6 +161,7 @@ def test_replies():
 
 # --- both receivers on the same bodies -----------------------------------------------------------
 def _post_both(cloud, body: bytes, content_type: str, encoding: str | None = None):
+    enable_transaction_search(cloud, percentage=100)       # X-Ray's OTLP endpoint needs Transaction Search
     headers = {"Content-Type": content_type, **({"Content-Encoding": encoding} if encoding else {})}
     honeycomb = requests.post(f"http://127.0.0.1:{cloud.ports['otlp']}/v1/traces", data=body, timeout=10,
                               headers={**headers, "x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY})

@@ -35,6 +35,10 @@ VALID = {
     "DeleteSamplingRule": {"RuleName": "nope"},
     "GetSamplingTargets": {"SamplingStatisticsDocuments": [
         {"RuleName": "Default", "ClientID": "a" * 24, "Timestamp": 0, "RequestCount": 1, "SampledCount": 1}]},
+    "GetTraceSegmentDestination": {},
+    "UpdateTraceSegmentDestination": {"Destination": "XRay"},
+    "GetIndexingRules": {},
+    "UpdateIndexingRule": {"Name": "Default", "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 1}}},
 }
 
 

@@ -7,8 +7,9 @@ import time
 
 import pytest
 import requests
-from xray_helpers import RecordingXRay
+from xray_helpers import RecordingXRay, enable_transaction_search
 
+from lab_app.localcloud.logs import Logs
 from lab_app.localcloud.server import LocalCloud
 from lab_app.localcloud.xray.otlp import XRayOTLP, otel_trace_id, spans_to_segments, xray_trace_id
 
@@ -231,7 +232,7 @@ SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/202
 @pytest.fixture
 def otlp_cloud(tmp_path):
     lc = LocalCloud(tmp_path / "lab", aws_port=0, otlp_port=0, daemon_port=0,
-                    components=[XRayOTLP, RecordingXRay]).start()
+                    components=[XRayOTLP, RecordingXRay, Logs]).start()
     yield lc
     lc.stop()
 
@@ -322,6 +323,7 @@ def test_span_tree_shows_up_in_trace_summaries_and_the_service_graph(cloud):
 
     from lab_app.instrument import otel_xray
 
+    enable_transaction_search(cloud, percentage=100)
     tree = _recent_tree()
     session = otel_xray.signed_session()
     r = session.post(cloud.aws_url + "/v1/traces", data=gzip.compress(_proto_body(tree)), timeout=10,

@@ -20,6 +20,18 @@ def wait_for(predicate, timeout: float = 5.0):
     raise AssertionError("condition not met in time")
 
 
+class AllIndexed:
+    """Transaction Search enabled with every trace indexed (what RecordingXRay's OTLP tests assume)."""
+
+    @staticmethod
+    def effective_destination() -> str:
+        return "CloudWatchLogs"
+
+    @staticmethod
+    def percentage() -> float:
+        return 100.0
+
+
 class RecordingXRay(Component):
     """Test double of the X-Ray stand-in's ingest API (pass ``RecordingXRay`` in ``components=``)."""
 
@@ -28,6 +40,7 @@ class RecordingXRay(Component):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.docs: list[dict] = []
+        self.transaction_search = AllIndexed()
 
     def ingest_documents(self, docs):
         self.docs.extend(docs)
@@ -118,3 +131,28 @@ def documents(spec: Spec, start: float) -> list[dict]:
             down["error"] = True
         docs.append(down)
     return docs
+
+
+SPANS_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "TransactionSearchXRayAccess", "Effect": "Allow", "Principal": {"Service": "xray.amazonaws.com"},
+    "Action": "logs:PutLogEvents",
+    "Resource": ["arn:aws:logs:us-east-1:123456789012:log-group:aws/spans:*",
+                 "arn:aws:logs:us-east-1:123456789012:log-group:/aws/application-signals/data:*"],
+    "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:xray:us-east-1:123456789012:*"},
+                  "StringEquals": {"aws:SourceAccount": "123456789012"}}}]}
+
+
+def enable_transaction_search(cloud, percentage: float | None = None) -> None:
+    """What AWS's "Enable Transaction Search" guide does with the API, then the PENDING wait skipped with the clock."""
+    import json
+
+    import boto3
+
+    boto3.client("logs").put_resource_policy(policyName="TransactionSearchAccess",
+                                             policyDocument=json.dumps(SPANS_POLICY))
+    xray = boto3.client("xray")
+    xray.update_trace_segment_destination(Destination="CloudWatchLogs")
+    cloud.context.clock.advance(3)
+    assert xray.get_trace_segment_destination()["Status"] == "ACTIVE"
+    if percentage is not None:
+        xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": percentage}})

@@ -9,7 +9,9 @@ Notebook 06 adds the exporter in a cell:
     provider.add_span_processor(BatchSpanProcessor(
         OTLPSpanExporter(endpoint=otel_xray.endpoint(), session=otel_xray.signed_session())))
 
-On a real account the endpoint needs CloudWatch Transaction Search enabled. Trace ids need nothing special:
+The endpoint needs CloudWatch Transaction Search enabled (trace segment destination ``CloudWatchLogs``), on a
+real account and in the local cloud alike, which starts as a new account does: notebook 06 enables it with
+``PutResourcePolicy`` and ``UpdateTraceSegmentDestination``. Trace ids need nothing special:
 W3C ids are accepted and shown as ``1-<first 8 hex>-<last 24 hex>``.
 """
 from __future__ import annotations

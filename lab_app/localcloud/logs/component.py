@@ -11,6 +11,7 @@ from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.models import LogsBackend
+from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
@@ -39,10 +40,12 @@ class Logs(Component):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.backend = LogsBackend(self.store, self.clock, publish_to_moto_cloudwatch)
-        self.responses = LogsResponses(self.backend)
+        self.resource_policies = ResourcePolicies(self.store, self.backend.now_ms)
+        self.responses = LogsResponses(self.backend, self.resource_policies)
 
     def setup(self) -> None:
         self.backend.setup()
+        self.resource_policies.setup()
 
     def stop(self) -> None:
         self.backend.shutdown()
@@ -84,6 +87,14 @@ class Logs(Component):
         Raises ``ResourceNotFoundException`` when the group does not exist.
         """
         return self.backend.deliver(region, log_group_name, log_stream_name, events)
+
+    def ensure_group(self, log_group_name: str, region: str = config.REGION) -> bool:
+        """Create a log group a service owns (X-Ray's ``aws/spans``) unless it exists; True when created."""
+        try:
+            self.backend.create_log_group(region, log_group_name)
+        except exc.ResourceAlreadyExistsException:
+            return False
+        return True
 
     def control(self, action: str, payload: dict) -> dict | None:
         if action == "status":

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier
+from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 
 
 def _req(body: dict, key: str) -> Any:
@@ -45,8 +46,9 @@ def _group(body: dict, backend: LogsBackend, region: str) -> str:
 class LogsResponses:
     """One method per operation: request dict in, response dict out."""
 
-    def __init__(self, backend: LogsBackend):
+    def __init__(self, backend: LogsBackend, resource_policies: ResourcePolicies | None = None):
         self.backend = backend
+        self.resource_policies = resource_policies
 
     def CreateLogGroup(self, region, body):
         self.backend.create_log_group(region, _req(body, "logGroupName"), body.get("kmsKeyId"), body.get("logGroupClass"))
@@ -210,6 +212,17 @@ class LogsResponses:
 
     def DeleteAccountPolicy(self, region, body):
         self.backend.delete_account_policy(region, _req(body, "policyName"), _req(body, "policyType"))
+        return {}
+
+    def PutResourcePolicy(self, region, body):
+        return self.resource_policies.put(region, body.get("policyName"), body.get("policyDocument"),
+                                          body.get("resourceArn"), body.get("expectedRevisionId"))
+
+    def DescribeResourcePolicies(self, region, body):
+        return self.resource_policies.describe(region, body.get("limit"), body.get("nextToken"))
+
+    def DeleteResourcePolicy(self, region, body):
+        self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
         return {}
 
     def handler(self, operation: str) -> Callable | None:

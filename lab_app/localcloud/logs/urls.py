@@ -11,6 +11,7 @@ OPERATIONS = (
     "StartQuery", "GetQueryResults", "GetLogRecord", "StopQuery", "DescribeQueries",
     "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
+    "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
 )
 
 

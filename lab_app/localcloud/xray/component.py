@@ -10,6 +10,7 @@ from lab_app.localcloud.component import Component
 from lab_app.localcloud.xray.daemon import XRayDaemon
 from lab_app.localcloud.xray.models import XRayBackend
 from lab_app.localcloud.xray.responses import XRayResponse
+from lab_app.localcloud.xray.transaction_search import SPANS_LOG_GROUP, XRAY_PRINCIPAL
 from lab_app.localcloud.xray.urls import daemon_paths, url_paths
 
 
@@ -25,6 +26,31 @@ class XRay(Component):
     # lifecycle ---------------------------------------------------------------------------------------
     def setup(self) -> None:
         self.backend.setup()
+        search = self.backend.transaction_search
+        search.may_write_spans = self._may_write_spans
+        search.on_active = self._create_spans_group
+
+    @property
+    def transaction_search(self):
+        """The destination and indexing rules (what the OTLP endpoint asks before it takes spans)."""
+        return self.backend.transaction_search
+
+    # Transaction Search needs the CloudWatch Logs stand-in: its resource policies and the aws/spans group
+    def _logs(self):
+        try:
+            return self.ctx.component("logs")
+        except KeyError:
+            return None
+
+    def _may_write_spans(self, region: str) -> bool:
+        logs = self._logs()
+        return logs is not None and logs.resource_policies.allows(region, XRAY_PRINCIPAL, "logs:PutLogEvents",
+                                                                  SPANS_LOG_GROUP)
+
+    def _create_spans_group(self, region: str) -> None:
+        logs = self._logs()
+        if logs is not None:
+            logs.ensure_group(SPANS_LOG_GROUP, region)
 
     def start(self) -> None:
         self.daemon = XRayDaemon(self.ctx.host, self.ctx.ports["daemon"], ingest=self.ingest_documents,

@@ -19,6 +19,7 @@ from lab_app.localcloud.xray import sampling
 from lab_app.localcloud.xray.exceptions import InvalidRequestException, RuleLimitExceededException
 from lab_app.localcloud.xray.filter_expr import parse, to_sql
 from lab_app.localcloud.xray.summarize import summarize
+from lab_app.localcloud.xray.transaction_search import TransactionSearch
 
 TRACE_ID = re.compile(r"^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")
 ENTITY_ID = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -164,11 +165,13 @@ class XRayBackend:
         self._seq = 0
         self.reservoir = sampling.ReservoirAllocator()
         self.counters = {"documents": 0, "unprocessed": 0}
+        self.transaction_search = TransactionSearch(store, clock, region)
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> None:
         for name, ddl in TABLES.items():
             self.store.ensure_table(name, ddl)
+        self.transaction_search.setup()
         self._seq = self.store.execute("SELECT coalesce(max(seq), 0) FROM xray_segments")[0][0]
         self._ensure_default_rule()
 

@@ -2,8 +2,22 @@
 
 AWS accepts OTLP/HTTP on ``https://xray.<region>.amazonaws.com/v1/traces`` (SigV4-signed, service
 ``xray``; protobuf or JSON bodies, gzip or no compression, at most 10,000 spans and 5 MB uncompressed per
-request, spans from 14 days in the past to 2 hours in the future). The local cloud serves the same path on
-the AWS port and turns the spans into segment documents the way the AWS X-Ray exporter of the
+request, spans from 14 days in the past to 2 hours in the future), and only with CloudWatch Transaction Search
+enabled (trace segment destination ``CloudWatchLogs``, see :mod:`~lab_app.localcloud.xray.transaction_search`).
+
+What the endpoint answers, in order:
+
+* no SigV4 ``Authorization``: 403 ``MissingAuthenticationTokenException``;
+* signed for another service than ``xray``: 403 ``InvalidSignatureException``, "Credential should be scoped to
+  correct service: 'xray'. " (AWS's words for a wrong credential scope);
+* Transaction Search off (destination ``XRay``, a new account's default, or ``CloudWatchLogs`` still PENDING):
+  400 ``InvalidRequestException`` naming UpdateTraceSegmentDestination (:data:`TRANSACTION_SEARCH_OFF`: AWS does
+  not document its exact words, so this is the closest documented behaviour, not a copy);
+* otherwise every valid span is stored as a span event in the ``aws/spans`` log group (stream ``default``,
+  :mod:`~lab_app.localcloud.xray.spans_log`) through the Logs stand-in's ``deliver``, so Logs Insights queries
+  them, and the spans of the traces the ``Default`` indexing rule selects become trace summaries.
+
+The local cloud serves the same path on the AWS port and turns the indexed spans into segment documents the way the AWS X-Ray exporter of the
 OpenTelemetry collector (ADOT) documents it, then hands them to the X-Ray stand-in through its public
 ``ingest_documents(docs) -> unprocessed`` so that GetTraceSummaries, BatchGetTraces and GetServiceGraph
 work on them.
@@ -56,6 +70,8 @@ from lab_app.localcloud import otlp
 from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component
 from lab_app.localcloud.otlp.decode import attributes
+from lab_app.localcloud.xray import spans_log, transaction_search
+from lab_app.localcloud.xray.transaction_search import CLOUDWATCH_LOGS, SPANS_LOG_GROUP, SPANS_LOG_STREAM
 
 XRAY_ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 XRAY_METADATA_PREFIX = "aws.xray.metadata."
@@ -88,6 +104,15 @@ _SQL_FIELDS = {"db.connection_string": "url", "db.system": "database_type", "db.
                "db.user": "user"}
 
 
+# AWS documents that the OTLP traces endpoint requires Transaction Search, not the words it answers with when it is
+# off. This is the closest documented behaviour: a 400 InvalidRequestException (X-Ray's error for a request it
+# will not take) that names the API call that fixes it.
+TRANSACTION_SEARCH_OFF = (
+    "The OTLP API is supported with CloudWatch Logs as a Trace Segment Destination. Please enable the CloudWatch "
+    "Logs destination for your traces using the UpdateTraceSegmentDestination API "
+    "(https://docs.aws.amazon.com/xray/latest/api/API_UpdateTraceSegmentDestination.html)")
+
+
 class InvalidSpan(ValueError):
     """A span X-Ray cannot store (bad ids, timestamps outside the accepted window, too large)."""
 
@@ -108,6 +133,8 @@ class Span:
     status_message: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     resource: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, str] = field(default_factory=dict)
+    flags: int = 0
 
 
 # --- decoding (the OTLP message itself is decoded by lab_app.localcloud.otlp) ---------------------------
@@ -116,6 +143,7 @@ def _spans_from_proto(resource_spans: Iterable) -> list[Span]:
     for rs in resource_spans:
         resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
+            scope = {"name": ss.scope.name, "version": ss.scope.version} if ss.scope.name else {}
             for s in ss.spans:
                 spans.append(Span(
                     trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
@@ -126,7 +154,7 @@ def _spans_from_proto(resource_spans: Iterable) -> list[Span]:
                     status_code=STATUS_NAMES.get(s.status.code, "UNSET"), status_message=s.status.message,
                     events=[{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attributes(e.attributes)}
                             for e in s.events],
-                    resource=resource,
+                    resource=resource, scope=scope, flags=s.flags,
                 ))
     return spans
 
@@ -503,7 +531,8 @@ class XRayOTLP(Component):
         super().__init__(ctx)
         self.indexed_attributes: list[str] = []
         self.index_all_attributes = False
-        self.counts = {"requests": 0, "spans": 0, "segments": 0, "rejected_spans": 0, "bad_requests": 0}
+        self.counts = {"requests": 0, "spans": 0, "logged_spans": 0, "segments": 0, "rejected_spans": 0,
+                       "bad_requests": 0}
 
     def matches(self, environ: dict) -> bool:
         return environ.get("PATH_INFO", "") == self.path
@@ -543,10 +572,15 @@ class XRayOTLP(Component):
             return resp(environ, start_response)
         auth = request.headers.get("Authorization", "")
         scope = parse_scope(auth)
-        if not auth.startswith("AWS4-HMAC-SHA256 ") or scope is None or scope.service != "xray":
+        if not auth.startswith("AWS4-HMAC-SHA256 ") or scope is None:
             resp = self._error(403, "Missing Authentication Token: sign the request with SigV4 for service 'xray' "
                                     "(lab_app.instrument.otel_xray.SigV4Auth does)", as_json)
             resp.headers["x-amzn-ErrorType"] = "MissingAuthenticationTokenException"
+            return resp(environ, start_response)
+        if scope.service != "xray":
+            # AWS's answer to a signature scoped to another service (the same words every AWS endpoint uses)
+            resp = self._error(403, "Credential should be scoped to correct service: 'xray'. ", as_json)
+            resp.headers["x-amzn-ErrorType"] = "InvalidSignatureException"
             return resp(environ, start_response)
         try:
             body = otlp.read_body(request, MAX_UNCOMPRESSED_BYTES, MAX_UNCOMPRESSED_BYTES, encodings=("gzip",))
@@ -566,8 +600,20 @@ class XRayOTLP(Component):
         except KeyError:
             return self._error(501, "the X-Ray stand-in is not running in this local cloud, so there is nowhere to "
                                     "store segments (add lab_app.localcloud.xray.XRay to COMPONENTS)", as_json)
+        search = xray.transaction_search
+        if search.effective_destination() != CLOUDWATCH_LOGS:
+            resp = self._error(400, TRANSACTION_SEARCH_OFF, as_json)
+            resp.headers["x-amzn-ErrorType"] = "InvalidRequestException"
+            return resp
+        try:
+            logs = self.ctx.component("logs")
+        except KeyError:
+            return self._error(501, "the CloudWatch Logs stand-in is not running in this local cloud, so there is no "
+                                    "aws/spans log group to store spans in", as_json)
+        percentage = search.percentage()
         errors: list[tuple[str, str]] = []
         docs = []
+        events = []
         now = self.clock.now()
         for span in spans:
             try:
@@ -578,7 +624,13 @@ class XRayOTLP(Component):
             if len(json.dumps(doc)) > MAX_SPAN_BYTES:
                 errors.append((span.span_id, "span larger than 200 KB"))
                 continue
-            docs.append(doc)
+            events.append(spans_log.span_event(span))
+            if transaction_search.indexed(span.trace_id, percentage):
+                docs.append(doc)
+        if events:
+            logs.ensure_group(SPANS_LOG_GROUP)
+            logs.deliver(SPANS_LOG_GROUP, SPANS_LOG_STREAM, events)
+        self.counts["logged_spans"] += len(events)
         unprocessed = xray.ingest_documents(docs) if docs else []
         for item in unprocessed or []:
             errors.append((str(item.get("Id", "")), str(item.get("Message") or item.get("ErrorCode") or "")))

@@ -126,5 +126,18 @@ class XRayResponse:
     def DeleteSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
         return {"SamplingRuleRecord": backend.delete_sampling_rule(body.get("RuleName"), body.get("RuleARN"))}
 
+    # --- Transaction Search ------------------------------------------------------------------------------
+    def GetTraceSegmentDestination(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.transaction_search.destination()
+
+    def UpdateTraceSegmentDestination(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.transaction_search.update_destination(body.get("Destination"))
+
+    def GetIndexingRules(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.transaction_search.get_indexing_rules(body.get("NextToken"))
+
+    def UpdateIndexingRule(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.transaction_search.update_indexing_rule(body.get("Name"), body.get("Rule"))
+
     def GetSamplingTargets(self, backend: XRayBackend, body: dict) -> dict:
         return backend.get_sampling_targets(_required(body, "SamplingStatisticsDocuments", list))

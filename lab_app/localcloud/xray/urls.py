@@ -17,6 +17,10 @@ url_paths = {
     "/UpdateSamplingRule": "UpdateSamplingRule",
     "/DeleteSamplingRule": "DeleteSamplingRule",
     "/SamplingTargets": "GetSamplingTargets",
+    "/GetTraceSegmentDestination": "GetTraceSegmentDestination",
+    "/UpdateTraceSegmentDestination": "UpdateTraceSegmentDestination",
+    "/GetIndexingRules": "GetIndexingRules",
+    "/UpdateIndexingRule": "UpdateIndexingRule",
 }
 
 # The only two the X-Ray daemon's TCP side answers (the SDK's centralized sampling calls).
