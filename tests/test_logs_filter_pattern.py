@@ -131,3 +131,23 @@ def test_to_sql_pushes_term_patterns_down_with_bound_parameters():
     assert sql == "contains(message, $fp0) AND (contains(message, $fp1)) AND NOT contains(message, $fp2)"
     assert params == {"fp0": "ERROR", "fp1": "WARN", "fp2": "DEBUG"}
     assert filter_pattern.to_sql(filter_pattern.parse("{ $.a = 1 }"), "message", {}) is None
+
+
+@pytest.mark.parametrize("pattern, message, expected", [
+    ("%(a+)+$%", "a" * 40 + "!", False),                     # exponential for a backtracking engine
+    ("%(a|aa)+$%", "a" * 60 + "!", False),
+    ('{ $.user = "*a*a*a*a*a*a*a*a*a*a*b" }', json.dumps({"user": "a" * 5000}), False),   # many wildcards
+    ("%(x+x+)+y%", "x" * 5000, False),
+], ids=["nested-plus", "alternation", "wildcards", "polynomial"])
+def test_hostile_regexes_run_in_linear_time(pattern, message, expected):
+    started = time.perf_counter()
+    assert filter_pattern.matches(filter_pattern.parse(pattern), message) is expected
+    assert time.perf_counter() - started < 2            # Python's re took seconds to hours on these
+
+
+def test_test_metric_filter_with_a_redos_pattern_answers_at_once(module_cloud):
+    logs = boto3.client("logs")
+    started = time.perf_counter()
+    answer = logs.test_metric_filter(filterPattern="%(a+)+$%", logEventMessages=["a" * 40 + "!", "aaa"])
+    assert [m["eventMessage"] for m in answer["matches"]] == ["aaa"]
+    assert time.perf_counter() - started < 2

@@ -1,4 +1,8 @@
-"""Is a regular expression acceptable to DuckDB's RE2 engine (which runs our regex matches)?
+"""RE2 for every user regex: is it acceptable to RE2 (DuckDB's engine, which runs the SQL matches), and a
+compiled RE2 pattern (google-re2) for the matches made in Python (filter patterns, TestMetricFilter).
+
+RE2 runs in time linear in the input: a pattern like ``(a+)+$`` that makes Python's backtracking ``re`` take
+seconds (exponentially in the input, holding the GIL, so every listener stalls) is as fast as any other.
 
 Python's ``re`` accepts things RE2 does not (look-arounds, back-references); checking both at parse
 time turns them into the service's parse error instead of a failed query later.
@@ -9,6 +13,7 @@ import functools
 import threading
 
 import duckdb
+import re2 as _google_re2
 
 _lock = threading.Lock()
 _conn: duckdb.DuckDBPyConnection | None = None
@@ -83,3 +88,19 @@ def matches_empty(pattern: str) -> bool:
         if _conn is None:
             _conn = duckdb.connect(":memory:")
         return bool(_conn.execute("SELECT regexp_matches('', $p)", {"p": pattern}).fetchall()[0][0])
+
+
+_OPTIONS = _google_re2.Options()
+_OPTIONS.log_errors = False        # a bad pattern is an error for the caller, not a line on the server's stderr
+_OPTIONS.dot_nl = False
+
+
+@functools.lru_cache(maxsize=1024)
+def compile(pattern: str, dot_all: bool = False):
+    """``pattern`` compiled by RE2 (``.search`` / ``.match`` / ``.fullmatch`` as in ``re``); raises
+    ``re2.error`` for what RE2 does not accept. ``dot_all``: ``.`` matches a newline too."""
+    if not dot_all:
+        return _google_re2.compile(pattern, _OPTIONS)
+    options = _google_re2.Options()
+    options.log_errors, options.dot_nl = False, True
+    return _google_re2.compile(pattern, options)

@@ -6,19 +6,20 @@ import json
 import re
 from typing import Any
 
+from lab_app.localcloud.logs import re2
 from lab_app.localcloud.logs.filter_pattern import ast
 
 _MISSING = object()
 
 
+# Both run on RE2 (linear time): a user's %regex% or a value with many * wildcards cannot stall the server.
 @functools.lru_cache(maxsize=512)
-def _wildcard(text: str) -> re.Pattern:
-    return re.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$", re.S)
+def _wildcard(text: str):
+    return re2.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$", dot_all=True)
 
 
-@functools.lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+def _regex(pattern: str):
+    return re2.compile(pattern)
 
 
 def _term_matches(term: ast.Term, message: str) -> bool:
