@@ -450,18 +450,24 @@ def test_raw_bad_input_gets_aws_shaped_400s(cloud, logs):
         return requests.post(cloud.aws_url, data=json.dumps(body), headers={
             "X-Amz-Target": f"Logs_20140328.{operation}", "Content-Type": "application/x-amz-json-1.1"})
 
+    # a member of the wrong JSON type is a SerializationException, as AWS's JSON services answer it
+    # (aws/validate.py); a value that breaks a constraint is an InvalidParameterException
     cases = [
-        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur", "policyDocument": {"Statement": []}}),
-        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur"}),
-        ("GetDataProtectionPolicy", {"logGroupIdentifier": ""}),
-        ("GetLogEvents", {"logGroupName": "cruddur", "logStreamName": "backend", "unmask": "yes"}),
-        ("PutAccountPolicy", {"policyName": "p", "policyType": "NOPE", "policyDocument": policy()}),
-        ("PutAccountPolicy", {"policyName": "p", "policyType": "FIELD_INDEX_POLICY", "policyDocument": "{}"}),
-        ("DescribeAccountPolicies", {}),
+        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur", "policyDocument": {"Statement": []}},
+         "SerializationException"),
+        ("PutDataProtectionPolicy", {"logGroupIdentifier": "cruddur"}, "InvalidParameterException"),
+        ("GetDataProtectionPolicy", {"logGroupIdentifier": ""}, "InvalidParameterException"),
+        ("GetLogEvents", {"logGroupName": "cruddur", "logStreamName": "backend", "unmask": "yes"},
+         "SerializationException"),
+        ("PutAccountPolicy", {"policyName": "p", "policyType": "NOPE", "policyDocument": policy()},
+         "InvalidParameterException"),
+        ("PutAccountPolicy", {"policyName": "p", "policyType": "FIELD_INDEX_POLICY", "policyDocument": "{}"},
+         "InvalidParameterException"),
+        ("DescribeAccountPolicies", {}, "InvalidParameterException"),
     ]
-    for operation, body in cases:
+    for operation, body, code in cases:
         r = call(operation, body)
-        assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", (operation, body, r.text)
+        assert r.status_code == 400 and r.json()["__type"] == code, (operation, body, r.text)
 
 
 def test_get_log_record_unmask_needs_logs_unmask(logs):

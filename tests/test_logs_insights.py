@@ -342,10 +342,15 @@ def test_query_unknown_group_and_bad_ranges(dataset):
 
 def test_log_group_identifiers_and_several_groups(dataset):
     logs = boto3.client("logs")
-    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}:*"
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}"
     qid = logs.start_query(logGroupIdentifiers=[arn], startTime=dataset["start"], endTime=dataset["end"],
                            queryString="stats count(*) as n")["queryId"]
     assert wait_results(logs, qid)["results"][0][0]["value"] == str(len(dataset["df"]))
+    # the StartQuery reference: "If you specify an ARN, ... Don't include an * at the end" (AWS refuses it with
+    # InvalidParameterException, as reported in grafana/grafana#79155)
+    with pytest.raises(logs.exceptions.InvalidParameterException, match="at 'logGroupIdentifiers.1.member' failed"):
+        logs.start_query(logGroupIdentifiers=[arn + ":*"], startTime=dataset["start"], endTime=dataset["end"],
+                         queryString="stats count(*) as n")
 
 
 def test_stop_query_cancels_a_scheduled_query(dataset, module_cloud, monkeypatch):

@@ -93,7 +93,8 @@ class SignatureCheck:
             call = None
         if call is not None and call.service:
             wire = wire_of_model(request.service_model(call.service))
-        elif environ.get("PATH_INFO") in xray_paths:     # X-Ray is routed by path (REST-JSON), signed or not
+        elif environ.get("PATH_INFO") in xray_paths or environ.get("PATH_INFO") == "/v1/traces":
+            # X-Ray (and its OTLP endpoint) is routed by path (REST-JSON), signed or not
             wire = REST_JSON
         else:
             wire = Wire()

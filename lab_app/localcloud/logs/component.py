@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from lab_app import config
-from lab_app.localcloud.aws import request
+from lab_app.localcloud.aws import request, validate
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
@@ -65,9 +65,13 @@ class Logs(Component):
             handler = self.responses.handler(operation)
             if handler is None:
                 raise exc.UnknownOperationException(f"Operation {operation} is not supported by the local cloud.")
+            body = request.json_body(request.read_body(environ))
+            model = validate.operation("logs", operation)
+            if model is not None:
+                validate.check(model, body, exc.model_violation)
             token = CALLER.set(_caller(environ))
             try:
-                result = handler(region_of(environ), request.json_body(request.read_body(environ)))
+                result = handler(region_of(environ), body)
             finally:
                 CALLER.reset(token)
             response = json_response(result, content_type="application/x-amz-json-1.1")

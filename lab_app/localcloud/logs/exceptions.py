@@ -70,3 +70,13 @@ class ValidationException(LogsError):
     def constraint(cls, parameter: str, value: Any, constraint: str) -> "ValidationException":
         return cls(f"1 validation error detected: Value '{value}' at '{parameter}' failed to satisfy "
                    f"constraint: {constraint}")
+
+
+def model_violation(message: str) -> LogsError:
+    """The error for a request the botocore model rejects (aws/validate.py): ``InvalidParameterException``, as
+    CloudWatch Logs answers constraint violations, except a ``logGroupIdentifier`` that breaks its pattern (an
+    ARN ending in ``:*``), which AWS answers with ``ValidationException`` (reported against the real service:
+    cloudquery/cloudquery#10216)."""
+    if "at 'logGroupIdentifier' failed to satisfy constraint: Member must satisfy regular expression" in message:
+        return ValidationException(message)
+    return InvalidParameterException(message)
