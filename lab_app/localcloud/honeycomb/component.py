@@ -3,6 +3,8 @@ ingest and API hosts (:mod:`.responses`), spans and queries in the store (:mod:`
 
 Local-only helper: ``/_localcloud/honeycomb/spans?start=&end=&dataset=&limit=`` (on the AWS port) returns the
 stored spans of a time range; :func:`lab_app.query.spans.local_spans` turns it into a DataFrame.
+``/_localcloud/honeycomb/metrics?start=&end=&dataset=&metric=&limit=`` does the same for metric points
+(:mod:`.metrics`; :func:`lab_app.query.metrics.local_points`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any, Callable
 from werkzeug.wrappers import Request
 
 from lab_app.localcloud.component import Component, json_response
+from lab_app.localcloud.honeycomb.metrics import MetricsBackend
 from lab_app.localcloud.honeycomb.models import HoneycombBackend
 from lab_app.localcloud.honeycomb.responses import HoneycombResponse
 from lab_app.runner import ServerThread
@@ -22,12 +25,14 @@ class Honeycomb(Component):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.backend = HoneycombBackend(self.store, log=self.log)
-        self.responses = HoneycombResponse(self.backend)
+        self.metrics = MetricsBackend(self.store, log=self.log)
+        self.responses = HoneycombResponse(self.backend, metrics=self.metrics)
         self._server: ServerThread | None = None
 
     # lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> None:
         self.backend.setup()
+        self.metrics.setup()
 
     def start(self) -> None:
         self._server = ServerThread(self.wsgi, port=self.ctx.ports["otlp"], host=self.ctx.host, name="otlp")
@@ -45,19 +50,23 @@ class Honeycomb(Component):
 
     def reset(self) -> None:
         self.backend.reset()
+        self.metrics.reset()
 
     @property
     def spans_received(self) -> int:
         return self.backend.spans_received
 
     def status(self) -> dict[str, Any]:
-        return {**self.backend.status(), "plan": self.responses.plan, "port": self.ctx.ports["otlp"]}
+        return {**self.backend.status(), **self.metrics.status(), "plan": self.responses.plan, "port": self.ctx.ports["otlp"]}
 
     # local-only control routes --------------------------------------------------------------------
     def control(self, action: str, payload: dict) -> dict | None:
         if action == "spans":
             return self.backend.spans_between(payload.get("start"), payload.get("end"), payload.get("dataset"),
                                               int(payload.get("limit") or 100_000))
+        if action == "metrics":
+            return self.metrics.points_between(payload.get("start"), payload.get("end"), payload.get("dataset"),
+                                               payload.get("metric"), int(payload.get("limit") or 100_000))
         return None
 
     # the Honeycomb port's WSGI app -----------------------------------------------------------------
