@@ -152,10 +152,18 @@ def point_rows(decoded: DecodedMetrics, dataset: str, request_key: str,
         cols["attributes"].append(attrs_text)
         cols["resource_attributes"].append(res_text)
         cols["received_at"].append(received)
-    out = {name: np.array(values, dtype=object) for name, values in cols.items()}
+    out = {name: _objects(values) for name, values in cols.items()}
     out["timestamp"] = np.array(cols["timestamp"], dtype=np.int64).astype("datetime64[ns]")
     out["time_unix_nano"] = np.array(cols["time_unix_nano"], dtype=np.int64)
     out["received_at"] = np.array(cols["received_at"], dtype="datetime64[us]")
+    return out
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array (``np.array`` would turn equal-length lists into a 2-D array)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
     return out
 
 
@@ -378,7 +386,8 @@ class MetricsBackend:
             if calc.op == "HEATMAP" and not heatmaps:
                 continue
             self._fill(spec, dataset, start, end, metrics, granularity, calc, rows)
-        return list(rows.values())
+        order = ["__t", *spec.breakdowns, *[c.key for c in spec.calculations]]   # the spec's order, as Honeycomb
+        return [{k: row[k] for k in order if k in row} for row in rows.values()]
 
     def _fill(self, spec, dataset, start, end, metrics, granularity, calc, rows: dict[tuple, dict]) -> None:
         """Calculations over distributions (and HEATMAP over numbers), computed from the matching points."""
