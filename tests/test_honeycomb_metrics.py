@@ -45,6 +45,11 @@ def hc(module_cloud):
     return module_cloud
 
 
+def stored_count(cloud) -> int:
+    assert cloud.component("honeycomb").flush_pending(10)    # acknowledged points are inserted by a writer thread
+    return cloud.store.execute(f"SELECT count(*) FROM {METRICS_TABLE}")[0][0]
+
+
 def otlp_url(cloud) -> str:
     return f"http://127.0.0.1:{cloud.ports['otlp']}"
 
@@ -218,7 +223,7 @@ def test_gzip_and_the_ingest_key(hc):
         assert provider.force_flush(10_000)
     finally:
         provider.shutdown()
-    assert hc.store.execute(f"SELECT count(*) FROM {METRICS_TABLE}")[0][0] == 10   # force_flush + shutdown
+    assert stored_count(hc) == 10   # force_flush + shutdown
 
 
 def test_missing_dataset_header_goes_to_unknown_metrics(hc):
@@ -387,7 +392,7 @@ def test_bad_or_missing_key_is_401_and_the_exporter_fails(hc):
                                   timeout=5)
     assert exporter.export(memory.get_metrics_data()) is MetricExportResult.FAILURE
     provider.shutdown()
-    assert hc.store.execute(f"SELECT count(*) FROM {METRICS_TABLE}")[0][0] == 0
+    assert stored_count(hc) == 0
     _assert_still_serving(hc)
 
 
@@ -444,3 +449,31 @@ def test_status_counts_metric_points(hc):
     _assert_still_serving(hc)
     status = hc.component("honeycomb").status()
     assert status["metric_points"] == 1 and status["metric_datasets"] == 1
+
+
+def test_acknowledged_points_are_replayed_into_the_table_on_the_next_start(tmp_path):
+    from lab_app.localcloud.honeycomb.metrics import MetricsBackend
+    from lab_app.localcloud.otlp.metrics import decode_metrics
+    from lab_app.localcloud.store import Store
+
+    path = tmp_path / "lab.duckdb"
+    store = Store(path)
+    backend = MetricsBackend(store)
+    backend.setup()
+    backend.writer.write = lambda rows, seq=0: None      # the process is killed before the writer inserts
+    message = request_of(gauge("replayed.gauge", int(time.time()) * 10**9, 2.0),
+                         gauge("replayed.other", int(time.time()) * 10**9, 3.0))
+    assert backend.ingest(decode_metrics(message), DATASET, message) == 2
+    backend.journal.close()
+    store.close()
+
+    store = Store(path)
+    backend = MetricsBackend(store)
+    backend.setup()                                       # replays the journal
+    rows = store.execute(f"SELECT metric_name, value, event_id, dataset FROM {METRICS_TABLE} ORDER BY metric_name")
+    assert [(name, value, ds) for name, value, _, ds in rows] == [("replayed.gauge", 2.0, DATASET),
+                                                                   ("replayed.other", 3.0, DATASET)]
+    assert rows[0][2] == rows[1][2]                       # still one event
+    assert path.with_name("honeycomb-metrics.journal").stat().st_size == 0
+    backend.close()
+    store.close()

@@ -44,9 +44,10 @@ class Honeycomb(Component):
             self._server.stop()
             self._server = None
         self.backend.close()          # every acknowledged span inserted before the store closes
+        self.metrics.close()          # and every acknowledged metric point
 
     def flush_pending(self, timeout: float) -> bool:
-        return self.backend.writer.flush(timeout)
+        return self.backend.writer.flush(timeout) and self.metrics.writer.flush(timeout)
 
     def reset(self) -> None:
         self.backend.reset()

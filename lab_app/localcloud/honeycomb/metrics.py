@@ -35,17 +35,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lab_app.localcloud.honeycomb.exceptions import QuerySpecError
-from lab_app.localcloud.honeycomb.models import dataset_slug
+from lab_app.localcloud.honeycomb.models import SpanJournal, dataset_slug
 from lab_app.localcloud.honeycomb.query.ast import HEATMAP_BUCKETS, PERCENTILES, QuerySpec
 from lab_app.localcloud.honeycomb.query.metrics_sql import DISTRIBUTION_TYPES, metric_groups_sql, metric_values_sql
-from lab_app.localcloud.otlp.metrics import DecodedMetrics, MetricPoint
+from lab_app.localcloud.otlp.metrics import DecodedMetrics, MetricPoint, decode_metrics
 
 METRICS_TABLE = "otlp_metric_points"
 UNKNOWN_METRICS = "unknown_metrics"
@@ -88,7 +91,11 @@ METRIC_COLUMNS = [
     "received_at",
 ]
 NUMERIC_TYPES = ("gauge", "sum")
-INT64_MAX = 2**63 - 1
+
+JOURNAL_FILE = "honeycomb-metrics.journal"          # beside the DuckDB file
+JOURNAL_TABLE = "honeycomb_metrics_journal"
+JOURNAL_DDL = f"""
+CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (id INTEGER PRIMARY KEY, committed_seq UBIGINT NOT NULL)"""
 
 
 def dataset_from_header(value: str | None) -> str:
@@ -97,8 +104,8 @@ def dataset_from_header(value: str | None) -> str:
     return dataset_slug(value) if value else UNKNOWN_METRICS
 
 
-def _canonical(values: dict) -> str:
-    return json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+# json.dumps(values, sort_keys=True, ...) without building an encoder per call: the event key's attribute text
+_canonical = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
 
 
 def point_rows(decoded: DecodedMetrics, dataset: str, request_key: str,
@@ -110,8 +117,6 @@ def point_rows(decoded: DecodedMetrics, dataset: str, request_key: str,
     resource_json: dict[int, str] = {}
     received = received_at or datetime.now(timezone.utc).replace(tzinfo=None)
     for p in decoded.points:
-        if p.time_unix_nano > INT64_MAX or (p.start_time_unix_nano or 0) > INT64_MAX:
-            raise OverflowError(f"{p.name}: time_unix_nano {p.time_unix_nano} is past the year 2262")
         rid = id(p.resource)
         if rid not in resource_json:
             resource_json[rid] = _canonical(p.resource)
@@ -268,39 +273,171 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# --- the writer ---------------------------------------------------------------------------------------
+class PointWriter:
+    """Metric points reach the table through one writer thread that inserts every batch waiting in one statement
+    (DuckDB's cost per INSERT is mostly fixed), the same design as the span writer: a request journals its body
+    (:class:`~lab_app.localcloud.honeycomb.models.SpanJournal`'s file format, its own file), queues its rows and is
+    answered; the INSERT and the journal position it reached commit in one transaction; readers :meth:`flush`
+    first, so a query sees every point that was acknowledged. A failed INSERT is logged and counted."""
+
+    max_pending_rows = 200_000
+
+    def __init__(self, store, journal: SpanJournal | None = None, log=None):
+        self.store, self.journal, self.log = store, journal, log
+        self._cond = threading.Condition()
+        self._pending: list[tuple[dict, int]] = []
+        self._pending_rows = 0
+        self._written = 0
+        self._done = 0
+        self.inserts = 0
+        self.write_errors = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def write(self, rows: dict[str, np.ndarray], seq: int = 0) -> None:
+        n = len(rows["event_id"])
+        with self._cond:
+            while self._pending_rows and self._pending_rows + n > self.max_pending_rows:
+                self._cond.wait(1.0)          # back-pressure: the writer is behind
+            self._pending.append((rows, seq))
+            self._pending_rows += n
+            self._written += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="honeycomb-metric-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every batch written before this call is in the table; False if ``timeout`` ran out."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._written
+            while self._done < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def insert(self, parts: list[dict], seq: int) -> None:
+        combined = parts[0] if len(parts) == 1 else {
+            name: np.concatenate([part[name] for part in parts]) for name in METRIC_COLUMNS}
+        with self.store.transaction() as conn:
+            self.store.insert_frame(METRICS_TABLE, combined, METRIC_COLUMNS)
+            if seq:
+                conn.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+                             "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                batch, self._pending, self._pending_rows = self._pending, [], 0
+                self._cond.notify_all()
+            seq = max(s for _, s in batch)
+            try:
+                self.insert([rows for rows, _ in batch], seq)
+                self.inserts += 1
+                if self.journal is not None and seq:
+                    self.journal.truncate_if(seq)
+            except Exception as exc:  # logged and counted; the writer goes on
+                self.write_errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.log is not None:
+                    self.log.exception("inserting %d metric point batches failed", len(batch))
+            with self._cond:
+                self._done += len(batch)
+                self._cond.notify_all()
+
+
+def journal_record(dataset: str, body: bytes) -> bytes:
+    """What the journal keeps of a request: the dataset it went to and the protobuf body."""
+    return dataset.encode() + b"\n" + body
+
+
+def replay_rows(seq: int, record: bytes) -> dict[str, np.ndarray]:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    dataset, _, body = record.partition(b"\n")
+    return point_rows(decode_metrics(ExportMetricsServiceRequest.FromString(body)), dataset.decode(), str(seq))
+
+
 # --- the backend ------------------------------------------------------------------------------------
 class MetricsBackend:
-    """Metric points in :data:`METRICS_TABLE`: ingest (one INSERT per request, committed before the reply) and
-    the Query Data API's calculations over metrics datasets."""
+    """Metric points in :data:`METRICS_TABLE` (through :class:`PointWriter`) and the Query Data API's
+    calculations over metrics datasets."""
 
     def __init__(self, store, log=None):
         self.store = store
         self.log = log
+        self.journal = SpanJournal(Path(store.path).with_name(JOURNAL_FILE))
+        self.writer = PointWriter(store, self.journal, log=log)
         self.points_received = 0
-        self._requests = 0
 
     def setup(self) -> None:
         self.store.ensure_table(METRICS_TABLE, METRICS_DDL)
+        self.store.ensure_table(JOURNAL_TABLE, JOURNAL_DDL)
+        committed = (self.store.execute(f"SELECT committed_seq FROM {JOURNAL_TABLE} WHERE id = 1") or [(0,)])[0][0]
+        replay = self.journal.open(after_seq=committed)
+        parts = []
+        for seq, record in replay:   # acknowledged before the process stopped, not inserted yet
+            try:
+                parts.append(replay_rows(seq, record))
+            except Exception:  # a record that no longer decodes: logged, the rest goes in
+                if self.log is not None:
+                    self.log.exception("metric journal record %d could not be replayed", seq)
+        if parts:
+            self.writer.insert(parts, replay[-1][0])
+            if self.log is not None:
+                self.log.info("replayed %d acknowledged metric export(s) from the journal", len(parts))
+        self.journal.truncate_if(max([committed] + [seq for seq, _ in replay]))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.journal.close()
 
     def reset(self) -> None:
+        """After the store's reset: points acknowledged before it but inserted after it are wiped too."""
+        self.writer.flush()
+        self.store.execute(f"DELETE FROM {METRICS_TABLE}")
         self.points_received = 0
 
     def status(self) -> dict[str, Any]:
+        self.writer.flush()
         rows = self.store.execute(f"SELECT count(*), count(DISTINCT dataset) FROM {METRICS_TABLE}")
-        return {"metric_points": rows[0][0], "metric_datasets": rows[0][1]}
+        out = {"metric_points": rows[0][0], "metric_datasets": rows[0][1]}
+        if self.writer.write_errors:
+            out.update(metric_write_errors=self.writer.write_errors, last_metric_write_error=self.writer.last_error)
+        return out
 
-    def ingest(self, decoded: DecodedMetrics, dataset: str) -> int:
-        """Store the decoded points of one request in ``dataset``; returns how many."""
+    def ingest(self, decoded: DecodedMetrics, dataset: str, message=None, raw: bytes | None = None) -> int:
+        """Store the decoded points of one request in ``dataset``; returns how many. ``raw``: the request's
+        protobuf bytes when it came as protobuf (journaled as they came), else ``message`` is serialized."""
         if not decoded.points:
             return 0
-        self._requests += 1
-        key = f"{datetime.now(timezone.utc).timestamp()}-{self._requests}"
-        rows = point_rows(decoded, dataset, key)
-        self.store.insert_frame(METRICS_TABLE, rows, METRIC_COLUMNS)
+        body = raw if raw is not None else message.SerializeToString()
+        seq = self.journal.append(journal_record(dataset, body))           # durable first
+        self.writer.write(point_rows(decoded, dataset, str(seq)), seq)
         self.points_received += len(decoded.points)
         return len(decoded.points)
 
     def dataset_exists(self, dataset: str) -> bool:
+        self.writer.flush()
         return bool(self.store.execute(f"SELECT 1 FROM {METRICS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
 
     def metric_types(self, dataset: str) -> dict[str, str]:
@@ -310,6 +447,7 @@ class MetricsBackend:
 
     def points_between(self, start=None, end=None, dataset=None, metric=None, limit: int = 100_000) -> dict:
         """LOCAL ONLY helper: stored points whose event time is in [start, end) (epoch seconds), oldest first."""
+        self.writer.flush()
         where, params = [], []
         if start not in (None, ""):
             where.append("timestamp >= ?")

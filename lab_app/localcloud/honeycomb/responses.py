@@ -133,7 +133,8 @@ class HoneycombResponse:
             message = otlp.parse(body, ExportMetricsServiceRequest)
             try:
                 decoded = decode_metrics(message)
-                self.metrics.ingest(decoded, dataset_from_header(request.headers.get(DATASET_HEADER)))
+                self.metrics.ingest(decoded, dataset_from_header(request.headers.get(DATASET_HEADER)), message,
+                                    None if body.is_json else body.data)
             except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
                 raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
                                      f"could not decode ExportMetricsServiceRequest: {exc}") from None

@@ -73,20 +73,32 @@ class DecodedMetrics:
         return shown + (f" (and {more} more)" if more > 0 else "")
 
 
+_LAYOUTS: dict[tuple[float, ...], tuple[list[float], list[float]]] = {}
+
+
+def _layout(bounds: tuple[float, ...]) -> tuple[list[float], list[float]]:
+    """The (lower, upper) lists of ``explicit_bounds``, checked once per distinct layout (an instrument sends the
+    same bounds every time): shared, never modified."""
+    layout = _LAYOUTS.get(bounds)
+    if layout is None:
+        if any(not math.isfinite(b) for b in bounds) or any(b >= c for b, c in zip(bounds, bounds[1:])):
+            raise ValueError("explicit_bounds must be finite and strictly increasing")
+        layout = ([-math.inf, *bounds], [*bounds, math.inf])
+        if len(_LAYOUTS) < 1024:
+            _LAYOUTS[bounds] = layout
+    return layout
+
+
 def explicit_buckets(bounds, counts) -> tuple[list[float], list[float], list[int]]:
     """``explicit_bounds`` and ``bucket_counts`` as (lower, upper, count) lists; ValueError when they do not match."""
-    bounds = [float(b) for b in bounds]
-    counts = [int(c) for c in counts]
+    counts = list(counts)
     if not counts:
-        if bounds:
+        if len(bounds):
             raise ValueError(f"{len(bounds)} explicit_bounds but no bucket_counts")
         return [], [], []
     if len(counts) != len(bounds) + 1:
         raise ValueError(f"{len(counts)} bucket_counts for {len(bounds)} explicit_bounds (must be one more)")
-    if any(not math.isfinite(b) for b in bounds) or any(b >= c for b, c in zip(bounds, bounds[1:])):
-        raise ValueError("explicit_bounds must be finite and strictly increasing")
-    lower = [-math.inf] + bounds
-    upper = bounds + [math.inf]
+    lower, upper = _layout(tuple(bounds))
     return lower, upper, counts
 
 
@@ -161,7 +173,12 @@ def decode_metrics(request) -> DecodedMetrics:
     return out
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _point(point, kind: str, common: dict) -> MetricPoint:
+    if point.time_unix_nano > INT64_MAX or point.start_time_unix_nano > INT64_MAX:
+        raise ValueError(f"time_unix_nano {point.time_unix_nano} is past the year 2262")
     base = MetricPoint(time_unix_nano=int(point.time_unix_nano),
                        start_time_unix_nano=int(point.start_time_unix_nano) or None,
                        attributes=attributes(point.attributes), **common)
