@@ -477,3 +477,65 @@ def test_acknowledged_points_are_replayed_into_the_table_on_the_next_start(tmp_p
     assert path.with_name("honeycomb-metrics.journal").stat().st_size == 0
     backend.close()
     store.close()
+
+
+def test_filters_orders_havings_limit_and_series(hc):
+    now = int(time.time()) * 10**9
+    body = request_of(*[gauge("queue.depth", now - k * 60 * 10**9, float(depth), {"queue": queue})
+                        for k, (queue, depth) in enumerate([("mail", 4), ("mail", 10), ("push", 1), ("sms", 7),
+                                                            ("push", 3)])])
+    assert post(hc, body.SerializeToString()).status_code == 200
+    spec = {"calculations": [{"op": "MAX", "column": "queue.depth"}, {"op": "AVG", "column": "queue.depth"}],
+            "breakdowns": ["queue"], "time_range": 900, "granularity": 60}
+    # default order: the first calculation, descending: mail 10, sms 7, push 3
+    assert [r["queue"] for r in results(hc, spec)] == ["mail", "sms", "push"]
+    rows = results(hc, {**spec, "orders": [{"column": "queue", "order": "ascending"}], "limit": 2})
+    assert rows == [{"queue": "mail", "MAX(queue.depth)": 10.0, "AVG(queue.depth)": 7.0},
+                    {"queue": "push", "MAX(queue.depth)": 3.0, "AVG(queue.depth)": 2.0}]
+    rows = results(hc, {**spec, "havings": [{"calculate_op": "AVG", "column": "queue.depth", "op": ">", "value": 5}]})
+    assert {r["queue"] for r in rows} == {"mail", "sms"}
+    rows = results(hc, {**spec, "filters": [{"column": "queue", "op": "!=", "value": "mail"}]})
+    assert {r["queue"] for r in rows} == {"sms", "push"}
+    # the series: one bucket per minute and queue, each holding that point's value
+    series = run(hc, spec)["series"]
+    assert sorted(point["data"]["MAX(queue.depth)"] for point in series) == [1.0, 3.0, 4.0, 7.0, 10.0]
+    assert all(point["time"].endswith(":00Z") for point in series)
+    frame = metrics_q.series(metrics_q.query(DATASET, **{k: v for k, v in spec.items()}))
+    assert len(frame) == 5 and str(frame["MAX(queue.depth)"].dtype) == "float64"
+
+
+def test_a_free_team_cannot_query_metrics(hc):
+    assert post(hc, request_of(gauge("g", int(time.time()) * 10**9, 1.0)).SerializeToString()).status_code == 200
+    responses = hc.component("honeycomb").responses
+    responses.plan = "free"
+    try:
+        created = api(hc, "POST", f"/1/queries/{DATASET}", {"time_range": 600})
+        assert created.status_code == 403 and "Enterprise" in created.json()["error"]
+    finally:
+        responses.plan = "enterprise"
+
+
+def test_random_bodies_never_break_the_receiver(hc):
+    import random
+
+    rng = random.Random(15)
+    good = request_of(gauge("fuzz.gauge", int(time.time()) * 10**9, 1.0),
+                      metrics_pb2.Metric(name="fuzz.hist", histogram=metrics_pb2.Histogram(data_points=[
+                          metrics_pb2.HistogramDataPoint(time_unix_nano=int(time.time()) * 10**9, count=2, sum=3.0,
+                                                         explicit_bounds=[1.0], bucket_counts=[1, 1])]))
+                      ).SerializeToString()
+    seen = set()
+    for i in range(150):
+        body = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            body[rng.randrange(len(body))] = rng.randrange(256)
+        headers = {}
+        data = bytes(body)
+        if i % 5 == 0:
+            data = gzip.compress(data)
+            headers["Content-Encoding"] = "gzip"
+        reply = post(hc, data, **headers)
+        seen.add(reply.status_code)
+        assert reply.status_code in (200, 400), (i, reply.status_code, reply.content[:200])
+    assert 400 in seen and 200 in seen
+    _assert_still_serving(hc)
