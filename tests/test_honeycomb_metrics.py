@@ -496,6 +496,16 @@ def test_filters_orders_havings_limit_and_series(hc):
     assert {r["queue"] for r in rows} == {"mail", "sms"}
     rows = results(hc, {**spec, "filters": [{"column": "queue", "op": "!=", "value": "mail"}]})
     assert {r["queue"] for r in rows} == {"sms", "push"}
+    # over every queue: P50 of 1, 3, 4, 7, 10 is 4; HEATMAP: 30 equal buckets from 1 to 10 (width 0.3)
+    data = run(hc, {"calculations": [{"op": "P50", "column": "queue.depth"},
+                                     {"op": "HEATMAP", "column": "queue.depth"}], "time_range": 900})
+    row = data["results"][0]["data"]
+    assert row["P50(queue.depth)"] == 4.0
+    heat = metrics_q.heatmap_frame(row["HEATMAP(queue.depth)"])
+    assert len(heat) == 30 and heat["count"].sum() == 5
+    assert heat["count"].iloc[0] == 1 and heat["count"].iloc[-1] == 1 and heat["lower"].iloc[0] == 1.0
+    # 1 -> bucket 0, 3 -> 6 ([2.8, 3.1)), 4 -> 10 ([4.0, 4.3)), 7 -> 20 ([7.0, 7.3)), 10 -> the last, 29
+    assert heat.loc[heat["count"] > 0].index.tolist() == [0, 6, 10, 20, 29]
     # the series: one bucket per minute and queue, each holding that point's value
     series = run(hc, spec)["series"]
     assert sorted(point["data"]["MAX(queue.depth)"] for point in series) == [1.0, 3.0, 4.0, 7.0, 10.0]
@@ -539,3 +549,31 @@ def test_random_bodies_never_break_the_receiver(hc):
         assert reply.status_code in (200, 400), (i, reply.status_code, reply.content[:200])
     assert 400 in seen and 200 in seen
     _assert_still_serving(hc)
+
+
+def test_exporter_configured_from_the_environment_as_a_notebook_does(hc, monkeypatch):
+    """Local mode sets OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS (the team key);
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS replaces those headers for metrics, so it names the key and the dataset."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_url(hc))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"x-honeycomb-team={KEY}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_HEADERS", f"x-honeycomb-team={KEY},x-honeycomb-dataset=env-metrics")
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(), export_interval_millis=3_600_000)
+    provider = MeterProvider(resource=Resource.create({"service.name": "backend-flask"}), metric_readers=[reader])
+    try:
+        provider.get_meter("m").create_counter("env.requests").add(3)
+        assert provider.force_flush(10_000)
+    finally:
+        provider.shutdown()
+    assert results(hc, {"calculations": [{"op": "MAX", "column": "env.requests"}], "time_range": 600},
+                   dataset="env-metrics") == [{"MAX(env.requests)": 3.0}]
+    # without the metrics headers the exporter sends the team key only: the points go to unknown_metrics
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_METRICS_HEADERS")
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(), export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        provider.get_meter("m").create_counter("env.requests").add(1)
+        assert provider.force_flush(10_000)
+    finally:
+        provider.shutdown()
+    assert results(hc, {"calculations": [{"op": "MAX", "column": "env.requests"}], "time_range": 600},
+                   dataset="unknown_metrics") == [{"MAX(env.requests)": 1.0}]
