@@ -1,6 +1,7 @@
 """Benchmark OTLP metrics ingest on the Honeycomb stand-in: metric data points stored per second.
 
     .venv/bin/python bench/otlp_metrics.py [--requests 40] [--series 400] [--senders 2] [--repeats 3]
+                                           [--query-points 100000]
 
 One export request is built with the real SDK: a MeterProvider whose reader collects a request counter, an
 up-down counter and a latency histogram (default buckets) recorded over ``--series`` attribute sets (route, status,
@@ -13,7 +14,12 @@ sends. It is posted to the stand-in running as the real background process (free
 
 Baselines measured in the same run, over the same body: decode only (protobuf parse + the points + the event rows,
 no HTTP, no DuckDB), and the exporter's encoding alone (the client's cost per request). Each figure is the best of
-``--repeats`` rounds that measure all of them one after the other. Prints figures and ratios; asserts nothing.
+``--repeats`` rounds that measure all of them one after the other.
+
+Query: ``--query-points`` histogram points (delta temporality, 8 routes) inserted straight into the stand-in's table,
+then the Query Data API (POST /1/queries, POST /1/query_results, GET the result) for P99 of the histogram by
+http.route, which merges every point's buckets. Baseline: the merged bucket counts as one DuckDB statement (the part
+of the work SQL does; the percentile interpolation then costs nothing). Prints figures and ratios; asserts nothing.
 """
 from __future__ import annotations
 
@@ -27,17 +33,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+import requests
 from opentelemetry.exporter.otlp.proto.common._internal.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 
 import lab_app.localcloud as localcloud
 from lab_app import config
-from lab_app.localcloud.honeycomb.metrics import point_rows
+from lab_app.localcloud.honeycomb import Honeycomb
+from lab_app.localcloud.honeycomb.metrics import METRIC_COLUMNS, METRICS_TABLE, point_rows
 from lab_app.localcloud.otlp.metrics import decode_metrics
+from lab_app.localcloud.server import LocalCloud
 from lab_app.runner import free_port
 
 ROUTES = ["/api/activities/home", "/api/activities/notifications", "/api/activities/search", "/api/messages",
@@ -46,9 +56,9 @@ STATUSES = [200, 201, 404, 500, 503]
 DATASET = "bench-metrics"
 
 
-def make_metrics(series: int):
+def make_metrics(series: int, temporality=None):
     """One collection of 3 instruments over ``series`` attribute sets: (MetricsData, points per request)."""
-    reader = InMemoryMetricReader()
+    reader = InMemoryMetricReader(preferred_temporality=temporality)
     provider = MeterProvider(resource=Resource.create({"service.name": "backend-flask"}), metric_readers=[reader])
     meter = provider.get_meter("cruddur.metrics", "1.0")
     counter = meter.create_counter("http.server.requests", unit="{request}")
@@ -135,12 +145,61 @@ def bench(n_requests: int, series: int, senders: int, repeats: int) -> dict:
     return out
 
 
+def bench_query(n_points: int) -> dict:
+    """P99 of a histogram by route over ``n_points`` histogram points: the API against one DuckDB statement."""
+    data, _ = make_metrics(400, temporality={Histogram: AggregationTemporality.DELTA})
+    encoded = encode_metrics(data).SerializeToString()
+    decoded = decode_metrics(ExportMetricsServiceRequest.FromString(encoded))
+    decoded.points = [p for p in decoded.points if p.type == "histogram"]        # 400 per copy
+    copies = max(1, n_points // len(decoded.points))
+    now_ns = time.time_ns()
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud = LocalCloud(Path(tmp) / "lab", aws_port=0, otlp_port=0, daemon_port=0,
+                           components=[Honeycomb], middleware=[]).start()
+        try:
+            t0 = time.perf_counter()
+            for k in range(copies):       # one copy per 3 s over the last hour: distinct events
+                rows = point_rows(decoded, DATASET, f"copy-{k}")
+                shift = np.int64(k * 3_000_000_000)
+                rows["time_unix_nano"] = np.full(len(rows["time_unix_nano"]), now_ns - 60 * 10**9) - shift
+                rows["timestamp"] = ((rows["time_unix_nano"] // 10**9) * 10**9).astype("datetime64[ns]")
+                cloud.store.insert_frame(METRICS_TABLE, rows, METRIC_COLUMNS)
+            load_s = time.perf_counter() - t0
+            stored = cloud.store.execute(f"SELECT count(*) FROM {METRICS_TABLE}")[0][0]
+            base = f"http://127.0.0.1:{cloud.ports['otlp']}"
+            headers = {"X-Honeycomb-Team": config.LOCAL_HONEYCOMB_KEY}
+            spec = {"calculations": [{"op": "P99", "column": "http.server.duration"}],
+                    "breakdowns": ["http.route"], "time_range": 7200}
+            cloud.component("honeycomb").responses.query_results_per_minute = None
+
+            def api_query() -> tuple[float, list]:
+                t = time.perf_counter()
+                qid = requests.post(f"{base}/1/queries/{DATASET}", json=spec, headers=headers).json()["id"]
+                rid = requests.post(f"{base}/1/query_results/{DATASET}", headers=headers,
+                                    json={"query_id": qid, "disable_series": True}).json()["id"]
+                result = requests.get(f"{base}/1/query_results/{DATASET}/{rid}", headers=headers).json()
+                return time.perf_counter() - t, result["data"]["results"]
+
+            times, results = zip(*[api_query() for _ in range(2)])
+            t = time.perf_counter()
+            merged = cloud.store.query_df(
+                f"SELECT json_extract_string(attributes, '$.\"http.route\"') AS route, i, sum(c) AS n FROM "
+                f"(SELECT attributes, unnest(bucket_counts) AS c, generate_subscripts(bucket_counts, 1) AS i "
+                f"FROM {METRICS_TABLE} WHERE metric_name = 'http.server.duration') GROUP BY ALL")
+            sql_s = time.perf_counter() - t
+        finally:
+            cloud.stop()
+    return {"points": stored, "load_s": load_s, "api_s": min(times), "sql_s": sql_s, "groups": len(results[0]),
+            "merged_rows": len(merged)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40, help="export requests per measured run")
     parser.add_argument("--series", type=int, default=400, help="attribute sets per instrument")
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--query-points", type=int, default=100_000, help="histogram points for the query (0: skip)")
     args = parser.parse_args()
     result = bench(args.requests, args.series, args.senders, args.repeats)
     print(f"OTLP metrics ingest: {result['points']} data points per request ({result['bytes'] / 1024:.0f} KiB "
@@ -156,6 +215,15 @@ def main() -> None:
     print(f"  receiver / decode-only (one thread): {receiver / result['decode_rate']:.2f}  (the receiver decodes in "
           f"each request's thread while one writer thread inserts the batches waiting, in one INSERT)")
     print(f"  stored {result['stored']:,} of {result['sent']:,} points sent")
+    if args.query_points:
+        q = bench_query(args.query_points)
+        print(f"Query: P99(http.server.duration) by http.route over {q['points']:,} histogram points "
+              f"(loaded in {q['load_s']:.1f} s)")
+        print(f"  Query Data API (create, run, fetch; buckets merged per route)  {q['api_s']:.2f} s, "
+              f"{q['groups']} groups")
+        print(f"  baseline: merged bucket counts as one DuckDB statement         {q['sql_s']:.2f} s "
+              f"({q['merged_rows']} rows)")
+        print(f"  API / baseline: {q['api_s'] / q['sql_s']:.1f}x")
 
 
 if __name__ == "__main__":
