@@ -47,7 +47,12 @@ import pandas as pd
 from lab_app.localcloud.honeycomb.exceptions import QuerySpecError
 from lab_app.localcloud.honeycomb.models import SpanJournal, dataset_slug
 from lab_app.localcloud.honeycomb.query.ast import HEATMAP_BUCKETS, PERCENTILES, QuerySpec
-from lab_app.localcloud.honeycomb.query.metrics_sql import DISTRIBUTION_TYPES, metric_groups_sql, metric_values_sql
+from lab_app.localcloud.honeycomb.query.metrics_sql import (
+    DISTRIBUTION_TYPES,
+    metric_groups_sql,
+    metric_merged_sql,
+    metric_values_sql,
+)
 from lab_app.localcloud.otlp.metrics import DecodedMetrics, MetricPoint, decode_metrics
 
 METRICS_TABLE = "otlp_metric_points"
@@ -199,6 +204,15 @@ class Distribution:
             self.max = point["max"] if self.max is None else max(self.max, point["max"])
         for q, value in (point["quantiles"] or {}).items():
             self.quantiles.setdefault(repr(float(q)), []).append(float(value))
+
+    def add_merged(self, lo, hi, n, total_count, total_sum, vmin, vmax) -> None:
+        """One row of :func:`~lab_app.localcloud.honeycomb.query.metrics_sql.metric_merged_sql`: a bucket
+        (``lo`` set) or the group's totals."""
+        if lo is not None:
+            self.buckets[(lo, hi)] = self.buckets.get((lo, hi), 0) + int(n)
+            return
+        self.add({"counts": None, "count": total_count, "sum": total_sum, "min": vmin, "max": vmax,
+                  "quantiles": None})
 
     def calculate(self, op: str) -> Any:
         if op == "HEATMAP":
@@ -529,11 +543,19 @@ class MetricsBackend:
 
     def _fill(self, spec, dataset, start, end, metrics, granularity, calc, rows: dict[tuple, dict]) -> None:
         """Calculations over distributions (and HEATMAP over numbers), computed from the matching points."""
-        sql, params = metric_values_sql(spec, METRICS_TABLE, dataset, start, end, metrics, granularity, calc.column)
-        frame = self.store.query_df(sql, params)
         nb = len(spec.breakdowns)
         distribution = metrics.get(calc.column) in DISTRIBUTION_TYPES
         groups: dict[tuple, Any] = {}
+        if distribution:          # delta points: merged by DuckDB
+            sql, params = metric_merged_sql(spec, METRICS_TABLE, dataset, start, end, metrics, granularity,
+                                            calc.column)
+            lead = (1 if granularity else 0) + nb
+            for rec in self.store.execute(sql, params):
+                key = tuple(_plain(v) for v in rec[:lead])
+                groups.setdefault(key, Distribution()).add_merged(*rec[lead:])
+        sql, params = metric_values_sql(spec, METRICS_TABLE, dataset, start, end, metrics, granularity, calc.column,
+                                        cumulative_only=distribution)
+        frame = self.store.query_df(sql, params)
         increases = Increases(int(start * 1e9))
         for rec in frame.itertuples(index=False):
             values = rec._asdict()

@@ -5,8 +5,9 @@ per metric (:mod:`lab_app.localcloud.honeycomb.metrics`). Every value and name i
 - An inner query ``p`` takes the points of the window and dataset and adds, per event, the value of every metric
   field a filter or breakdown names (a window function over ``event_id``), and ``first_of_event``.
 - Calculations over a number field (gauge, sum) aggregate that metric's values in SQL. Calculations over a histogram
-  or summary field, and ``HEATMAP`` over any field, are computed by the backend from the points
-  :func:`metric_values_sql` selects (cumulative points are turned into increases first).
+  or summary field, and ``HEATMAP`` over any field, are finished by the backend: delta histogram points come merged
+  per group and bucket from :func:`metric_merged_sql`; cumulative points (and summaries) come one by one, in time
+  order, from :func:`metric_values_sql`, to be turned into increases first.
 - ``COUNT`` and calculations over attribute fields count each event once (``first_of_event``).
 - Other names are attributes: the point's, then the resource's; ``service.name`` and ``library.name`` too.
 """
@@ -119,9 +120,36 @@ def metric_groups_sql(spec: QuerySpec, table: str, dataset: str, start: float, e
     return sql, c.params, python
 
 
-def metric_values_sql(spec: QuerySpec, table: str, dataset: str, start: float, end: float, metrics: dict[str, str],
+CUMULATIVE = "(temporality = 'cumulative' OR quantiles IS NOT NULL)"    # summaries' count and sum are cumulative
+
+
+def metric_merged_sql(spec: QuerySpec, table: str, dataset: str, start: float, end: float, metrics: dict[str, str],
                       granularity: int | None, column: str) -> tuple[str, list[Any]]:
-    """The points (distributions: buckets, min, max, quantiles) or values (``v``) of one field, with their group."""
+    """The delta points of a histogram field merged in SQL, per group: rows with ``lo``/``hi``/``n`` per bucket, and
+    one row per group with ``lo`` NULL and the totals ``total_count``, ``total_sum``, ``vmin``, ``vmax``."""
+    c = MetricsCompiler(metrics)
+    inner = c.inner(spec, table, dataset, start, end)
+    keys = _time_bucket(c, granularity) + c.breakdowns(spec)
+    where = c.filters(spec)
+    name = c.bind(column)
+    aliases = (["t"] if granularity else []) + [f"b{i}" for i in range(len(spec.breakdowns))]
+    group = ", ".join(aliases)
+    lead = group + ", " if group else ""
+    points = (f"SELECT {', '.join(keys + ['bucket_lower', 'bucket_upper', 'bucket_counts', 'count', 'sum', 'min', 'max'])}"
+              f" FROM p WHERE {where} AND metric_name = {name} AND NOT coalesce({CUMULATIVE}, false)")
+    totals = (f"SELECT {lead}NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, NULL::BIGINT AS n, sum(count) AS total_count, "
+              f"sum(sum) AS total_sum, min(min) AS vmin, max(max) AS vmax FROM d GROUP BY ALL")
+    buckets = (f"SELECT {lead}lo, hi, sum(c) AS n, NULL, NULL, NULL, NULL FROM (SELECT {lead}unnest(bucket_lower) AS lo, "
+               f"unnest(bucket_upper) AS hi, unnest(bucket_counts) AS c FROM d WHERE bucket_counts IS NOT NULL) "
+               f"GROUP BY ALL")
+    return f"WITH p AS ({inner}), d AS ({points}) {totals} UNION ALL {buckets}", c.params
+
+
+def metric_values_sql(spec: QuerySpec, table: str, dataset: str, start: float, end: float, metrics: dict[str, str],
+                      granularity: int | None, column: str, cumulative_only: bool = False) -> tuple[str, list[Any]]:
+    """The points (distributions: buckets, min, max, quantiles) or values (``v``) of one field, with their group;
+    ``cumulative_only``: only the cumulative distribution points (the delta ones come merged from
+    :func:`metric_merged_sql`)."""
     c = MetricsCompiler(metrics)
     inner = c.inner(spec, table, dataset, start, end)
     selects = _time_bucket(c, granularity) + c.breakdowns(spec)
@@ -136,5 +164,7 @@ def metric_values_sql(spec: QuerySpec, table: str, dataset: str, start: float, e
         selects.append(f"{c.numeric(column)} AS v")
     where = c.filters(spec)          # bound in the order the text reads: select list, filters, then the field
     cond = "first_of_event" if kind is None else f"metric_name = {c.bind(column)}"
+    if cumulative_only:
+        cond += f" AND coalesce({CUMULATIVE}, false)"
     return (f"WITH p AS ({inner}) SELECT {', '.join(selects)} FROM p WHERE {where} AND {cond} "
             "ORDER BY time_unix_nano"), c.params
