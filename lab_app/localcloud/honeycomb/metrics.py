@@ -38,6 +38,7 @@ import math
 import threading
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,56 +118,66 @@ def point_rows(decoded: DecodedMetrics, dataset: str, request_key: str,
                received_at: datetime | None = None) -> dict[str, np.ndarray]:
     """One row per data point (a column per :data:`METRIC_COLUMNS` name). ``request_key`` identifies the request:
     points of different requests never share an event, as in Honeycomb."""
-    cols: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
-    events: dict[tuple, str] = {}
+    points = decoded.points
+    n = len(points)
     resource_json: dict[int, str] = {}
-    received = received_at or datetime.now(timezone.utc).replace(tzinfo=None)
-    for p in decoded.points:
-        rid = id(p.resource)
-        if rid not in resource_json:
-            resource_json[rid] = _canonical(p.resource)
-        res_text = resource_json[rid]
-        attrs_text = _canonical(p.attributes)
-        second = p.time_unix_nano // 1_000_000_000
-        key = (second, res_text, attrs_text)
+    attrs_json: dict[tuple, str] = {}
+    events: dict[tuple, str] = {}
+    event_ids, attrs_texts, res_texts, services = [], [], [], []
+    for p in points:
+        res_text = resource_json.get(id(p.resource))
+        if res_text is None:
+            res_text = resource_json[id(p.resource)] = _canonical(p.resource)
+        try:                      # the same attribute set (the instruments of one route) encoded once
+            akey = tuple(p.attributes.items())
+            attrs_text = attrs_json.get(akey)
+            if attrs_text is None:
+                attrs_text = attrs_json[akey] = _canonical(p.attributes)
+        except TypeError:         # a list or map value: not hashable
+            attrs_text = _canonical(p.attributes)
+        key = (p.time_unix_nano // 1_000_000_000, res_text, attrs_text)
         event_id = events.get(key)
         if event_id is None:
-            digest = hashlib.blake2b(f"{request_key}|{dataset}|{second}|{res_text}|{attrs_text}".encode(),
+            digest = hashlib.blake2b(f"{request_key}|{dataset}|{key[0]}|{res_text}|{attrs_text}".encode(),
                                      digest_size=8)
             event_id = events[key] = digest.hexdigest()
+        event_ids.append(event_id)
+        attrs_texts.append(attrs_text)
+        res_texts.append(res_text)
         service = p.resource.get("service.name")
-        cols["dataset"].append(dataset)
-        cols["service"].append(None if service in (None, "") else str(service))
-        cols["event_id"].append(event_id)
-        cols["timestamp"].append(second * 1_000_000_000)
-        cols["time_unix_nano"].append(p.time_unix_nano)
-        cols["start_time_unix_nano"].append(p.start_time_unix_nano)
-        cols["metric_name"].append(p.name)
-        cols["metric_type"].append(p.type)
-        cols["unit"].append(p.unit)
-        cols["description"].append(p.description)
-        cols["temporality"].append(p.temporality)
-        cols["monotonic"].append(p.monotonic)
-        cols["value"].append(None if p.value is None or math.isnan(p.value) else p.value)
-        cols["is_int"].append(p.is_int)
-        cols["count"].append(p.count)
-        cols["sum"].append(p.sum)
-        cols["min"].append(p.min)
-        cols["max"].append(p.max)
-        has_buckets = p.type in ("histogram", "exponential_histogram")
-        cols["bucket_lower"].append(p.bucket_lower if has_buckets else None)
-        cols["bucket_upper"].append(p.bucket_upper if has_buckets else None)
-        cols["bucket_counts"].append(p.bucket_counts if has_buckets else None)
-        cols["quantiles"].append(None if p.quantiles is None else json.dumps(p.quantiles))
-        cols["scope_name"].append(p.scope_name)
-        cols["attributes"].append(attrs_text)
-        cols["resource_attributes"].append(res_text)
-        cols["received_at"].append(received)
-    out = {name: _objects(values) for name, values in cols.items()}
-    out["timestamp"] = np.array(cols["timestamp"], dtype=np.int64).astype("datetime64[ns]")
-    out["time_unix_nano"] = np.array(cols["time_unix_nano"], dtype=np.int64)
-    out["received_at"] = np.array(cols["received_at"], dtype="datetime64[us]")
-    return out
+        services.append(None if service in (None, "") else str(service))
+    times = np.array([p.time_unix_nano for p in points], dtype=np.int64)
+    buckets = [p.type in ("histogram", "exponential_histogram") for p in points]
+    obj = partial(np.array, dtype=object)
+    received = np.datetime64(received_at or datetime.now(timezone.utc).replace(tzinfo=None), "us")
+    return {
+        "dataset": obj([dataset] * n),
+        "service": obj(services),
+        "event_id": obj(event_ids),
+        "timestamp": ((times // 1_000_000_000) * 1_000_000_000).astype("datetime64[ns]"),
+        "time_unix_nano": times,
+        "start_time_unix_nano": obj([p.start_time_unix_nano for p in points]),
+        "metric_name": obj([p.name for p in points]),
+        "metric_type": obj([p.type for p in points]),
+        "unit": obj([p.unit for p in points]),
+        "description": obj([p.description for p in points]),
+        "temporality": obj([p.temporality for p in points]),
+        "monotonic": obj([p.monotonic for p in points]),
+        "value": obj([None if p.value is None or math.isnan(p.value) else p.value for p in points]),
+        "is_int": obj([p.is_int for p in points]),
+        "count": obj([p.count for p in points]),
+        "sum": obj([p.sum for p in points]),
+        "min": obj([p.min for p in points]),
+        "max": obj([p.max for p in points]),
+        "bucket_lower": _objects([p.bucket_lower if b else None for p, b in zip(points, buckets)]),
+        "bucket_upper": _objects([p.bucket_upper if b else None for p, b in zip(points, buckets)]),
+        "bucket_counts": _objects([p.bucket_counts if b else None for p, b in zip(points, buckets)]),
+        "quantiles": obj([None if p.quantiles is None else json.dumps(p.quantiles) for p in points]),
+        "scope_name": obj([p.scope_name for p in points]),
+        "attributes": obj(attrs_texts),
+        "resource_attributes": obj(res_texts),
+        "received_at": np.full(n, received),
+    }
 
 
 def _objects(values: list) -> np.ndarray:

@@ -31,7 +31,7 @@ TEMPORALITY = {1: "delta", 2: "cumulative"}        # AggregationTemporality; 0 (
 FLAG_NO_RECORDED_VALUE = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricPoint:
     """One data point with its metric's and resource's description."""
 
@@ -53,9 +53,9 @@ class MetricPoint:
     sum: float | None = None
     min: float | None = None
     max: float | None = None
-    bucket_lower: list[float] = field(default_factory=list)
-    bucket_upper: list[float] = field(default_factory=list)
-    bucket_counts: list[int] = field(default_factory=list)
+    bucket_lower: list[float] | None = None      # histograms
+    bucket_upper: list[float] | None = None
+    bucket_counts: list[int] | None = None
     quantiles: dict[str, float] | None = None   # summary: {"0.5": value, ...}
 
 
@@ -159,9 +159,8 @@ def decode_metrics(request) -> DecodedMetrics:
                 temporality = TEMPORALITY.get(data.aggregation_temporality) if kind in (
                     SUM, HISTOGRAM, EXPONENTIAL_HISTOGRAM) else None
                 monotonic = bool(data.is_monotonic) if kind == SUM else None
-                common = dict(resource=resource, scope_name=scope_name, scope_version=scope_version, name=metric.name,
-                              type=kind, description=metric.description or None, unit=metric.unit or None,
-                              temporality=temporality, monotonic=monotonic)
+                common = (resource, scope_name, scope_version, metric.name, kind, metric.description or None,
+                          metric.unit or None, temporality, monotonic)
                 for point in points:
                     if point.flags & FLAG_NO_RECORDED_VALUE:
                         continue
@@ -176,35 +175,34 @@ def decode_metrics(request) -> DecodedMetrics:
 INT64_MAX = 2**63 - 1
 
 
-def _point(point, kind: str, common: dict) -> MetricPoint:
+def _point(point, kind: str, common: tuple) -> MetricPoint:
+    """One data point; ``common``: its metric's fields, in :class:`MetricPoint` order (positional: this runs for
+    every point)."""
     if point.time_unix_nano > INT64_MAX or point.start_time_unix_nano > INT64_MAX:
         raise ValueError(f"time_unix_nano {point.time_unix_nano} is past the year 2262")
-    base = MetricPoint(time_unix_nano=int(point.time_unix_nano),
-                       start_time_unix_nano=int(point.start_time_unix_nano) or None,
-                       attributes=attributes(point.attributes), **common)
-    if kind in (GAUGE, SUM):
+    attrs = attributes(point.attributes)
+    start = point.start_time_unix_nano or None
+    if kind == GAUGE or kind == SUM:
         which = point.WhichOneof("value")
         if which is None:
             raise ValueError("a number data point has neither as_int nor as_double")
-        base.value = float(getattr(point, which))
-        base.is_int = which == "as_int"
-        return base
-    base.count = int(point.count)
-    base.sum = _optional(point, "sum") if kind != SUMMARY else float(point.sum)
+        return MetricPoint(*common, point.time_unix_nano, start, attrs,
+                           float(point.as_int if which == "as_int" else point.as_double), which == "as_int")
+    count = int(point.count)
     if kind == SUMMARY:
-        base.quantiles = {repr(float(q.quantile)): float(q.value) for q in point.quantile_values}
-        if any(not 0.0 <= float(q) <= 1.0 for q in base.quantiles):
+        quantiles = {repr(float(q.quantile)): float(q.value) for q in point.quantile_values}
+        if any(not 0.0 <= float(q) <= 1.0 for q in quantiles):
             raise ValueError("summary quantiles must be between 0 and 1")
-        return base
-    base.min, base.max = _optional(point, "min"), _optional(point, "max")
+        return MetricPoint(*common, point.time_unix_nano, start, attrs, None, None, count, float(point.sum),
+                           quantiles=quantiles)
     if kind == HISTOGRAM:
         lower, upper, counts = explicit_buckets(point.explicit_bounds, point.bucket_counts)
     else:
         lower, upper, counts = exponential_buckets(point)
-    if counts and sum(counts) != base.count:
-        raise ValueError(f"bucket counts add up to {sum(counts)}, not the point's count {base.count}")
-    base.bucket_lower, base.bucket_upper, base.bucket_counts = lower, upper, counts
-    return base
+    if counts and sum(counts) != count:
+        raise ValueError(f"bucket counts add up to {sum(counts)}, not the point's count {count}")
+    return MetricPoint(*common, point.time_unix_nano, start, attrs, None, None, count, _optional(point, "sum"),
+                       _optional(point, "min"), _optional(point, "max"), lower, upper, counts)
 
 
 __all__ = ["DecodedMetrics", "MetricPoint", "METRIC_TYPES", "decode_metrics", "explicit_buckets", "exponential_buckets"]
