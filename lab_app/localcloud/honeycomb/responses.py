@@ -8,6 +8,8 @@
 - ``POST /v1/metrics``: OTLP metrics, same rules and error bodies; the dataset is the ``x-honeycomb-dataset``
   header (``unknown_metrics`` without it, as Honeycomb); data points the OTLP data model calls invalid are left
   out and counted in ``partial_success.rejected_data_points`` (:mod:`lab_app.localcloud.honeycomb.metrics`).
+  The query endpoints treat a dataset holding metric points as a metrics dataset (its events are metric events);
+  ``__all__`` covers the span datasets.
 - ``GET /1/auth``: Honeycomb's key check (team, environment, key access).
 - ``POST /1/queries/<dataset>``, ``GET /1/queries/<dataset>/<id>``, ``POST /1/query_results/<dataset>``,
   ``GET /1/query_results/<dataset>/<id>``: the Query Data API (:mod:`lab_app.localcloud.honeycomb.query`).
