@@ -13,7 +13,6 @@ from typing import Any, Callable
 from werkzeug.wrappers import Request
 
 from lab_app.localcloud.component import Component, json_response
-from lab_app.localcloud.honeycomb.metrics import MetricsBackend
 from lab_app.localcloud.honeycomb.models import HoneycombBackend
 from lab_app.localcloud.honeycomb.responses import HoneycombResponse
 from lab_app.runner import ServerThread
@@ -25,8 +24,8 @@ class Honeycomb(Component):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.backend = HoneycombBackend(self.store, log=self.log)
-        self.metrics = MetricsBackend(self.store, log=self.log)
-        self.responses = HoneycombResponse(self.backend, metrics=self.metrics)
+        self.responses = HoneycombResponse(self.backend)
+        self.metrics = self.responses.metrics          # OTLP metrics (:mod:`.metrics`)
         self._server: ServerThread | None = None
 
     # lifecycle -----------------------------------------------------------------------------------
