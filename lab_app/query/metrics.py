@@ -26,6 +26,7 @@ import json
 import math
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
@@ -86,6 +87,18 @@ def _nanos(series: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(series, errors="coerce").astype("Int64"), unit="ns", utc=True)
 
 
+def _control_headers(base: str) -> dict[str, str]:
+    """The local cloud's control-route credentials (``lab_app.localcloud.control_headers``, where the local cloud
+    guards its control routes; nothing otherwise), as :func:`lab_app.query.spans.local_spans` sends them."""
+    import lab_app.localcloud as localcloud
+
+    make = getattr(localcloud, "control_headers", None)
+    if make is None:
+        return {}
+    parts = urlsplit(base)
+    return make(parts.port or 80, parts.hostname or config.HOST)
+
+
 def local_points(start=None, end=None, dataset: str | None = None, metric: str | None = None,
                  limit: int = 100_000, aws_endpoint: str | None = None) -> pd.DataFrame:
     """LOCAL ONLY: every metric data point the stand-in stored whose event time is in [start, end), one row per point.
@@ -111,7 +124,8 @@ def local_points(start=None, end=None, dataset: str | None = None, metric: str |
     if metric:
         params["metric"] = metric
     try:
-        response = requests.get(f"{base}/_localcloud/honeycomb/metrics", params=params, timeout=60)
+        response = requests.get(f"{base}/_localcloud/honeycomb/metrics", params=params,
+                                headers=_control_headers(base), timeout=60)
     except requests.ConnectionError:
         raise RuntimeError(f"the local cloud does not answer at {base}: start it with lab_app.notebook.setup() "
                            "or `python -m lab_app.localcloud start`") from None
