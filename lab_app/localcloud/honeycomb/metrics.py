@@ -96,7 +96,6 @@ METRIC_COLUMNS = [
     "bucket_lower", "bucket_upper", "bucket_counts", "quantiles", "scope_name", "attributes", "resource_attributes",
     "received_at",
 ]
-NUMERIC_TYPES = ("gauge", "sum")
 
 JOURNAL_FILE = "honeycomb-metrics.journal"          # beside the DuckDB file
 JOURNAL_TABLE = "honeycomb_metrics_journal"
