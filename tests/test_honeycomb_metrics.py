@@ -8,6 +8,7 @@ import json
 import math
 import time
 
+import pandas as pd
 import pytest
 import requests
 from google.rpc import status_pb2
@@ -288,6 +289,13 @@ def test_points_in_one_second_with_the_same_attributes_are_one_event(hc):
     assert results(hc, {"calculations": [{"op": "COUNT"}], "time_range": 600}) == [{"COUNT": 4}]
     frame = metrics_q.local_points(dataset=DATASET)
     assert frame["event_id"].nunique() == 4 and (frame["timestamp"].dt.floor("s") == frame["timestamp"]).all()
+    events = metrics_q.events(frame)
+    assert len(events) == 4 and events["host.name"].eq("greyhound-9ab3f2").all()
+    first = events[events["pool"].isna()].iloc[0]
+    assert (first["system.cpu.utilization.user"], first["system.cpu.utilization.system"],
+            first["runtime.go.goroutines"], first["runtime.go.gc.count"]) == (34.0, 8.0, 635.0, 321.0)
+    assert events.loc[events["pool"] == "io", "runtime.go.goroutines"].tolist() == [12.0, 12.0]
+    assert pd.isna(events.loc[events["pool"] == "io", "runtime.go.gc.count"]).all()
 
 
 def test_exponential_histogram_and_summary(hc):
@@ -312,6 +320,10 @@ def test_exponential_histogram_and_summary(hc):
     assert rows == [{"P50(queue.wait)": 3.0, "AVG(queue.wait)": 13.5 / 4, "MAX(queue.wait)": 7.0,
                      "P50(gc.pause)": 10.0, "P99(gc.pause)": 40.0, "AVG(gc.pause)": 15.0, "MIN(gc.pause)": 2.0,
                      "P90(gc.pause)": None}]   # a summary has only the quantiles it sent
+    event = metrics_q.events(metrics_q.local_points(dataset=DATASET)).iloc[0]
+    assert event["queue.wait"]["count"] == 4 and event["queue.wait"]["buckets"] == [(1.0, 2.0, 1), (2.0, 4.0, 2),
+                                                                                     (4.0, 8.0, 1)]
+    assert event["gc.pause"]["quantiles"] == {"0.0": 2.0, "0.5": 10.0, "0.99": 40.0, "1.0": 45.0}
     heat = run(hc, {"calculations": [{"op": "HEATMAP", "column": "queue.wait"}], "time_range": 600})
     buckets = heat["results"][0]["data"]["HEATMAP(queue.wait)"]["buckets"]
     assert buckets == [{"lower": 1.0, "upper": 2.0, "count": 1}, {"lower": 2.0, "upper": 4.0, "count": 2},
