@@ -89,15 +89,11 @@ def _nanos(series: pd.Series) -> pd.Series:
 
 
 def _control_headers(base: str) -> dict[str, str]:
-    """The local cloud's control-route credentials (``lab_app.localcloud.control_headers``, where the local cloud
-    guards its control routes; nothing otherwise), as :func:`lab_app.query.spans.local_spans` sends them."""
-    import lab_app.localcloud as localcloud
+    """The local cloud's control-route secret (see lab_app/localcloud/guard.py), as local_spans sends it."""
+    from lab_app.localcloud import control_headers
 
-    make = getattr(localcloud, "control_headers", None)
-    if make is None:
-        return {}
     parts = urlsplit(base)
-    return make(parts.port or 80, parts.hostname or config.HOST)
+    return control_headers(parts.port or 80, parts.hostname or config.HOST)
 
 
 def local_points(start=None, end=None, dataset: str | None = None, metric: str | None = None,
