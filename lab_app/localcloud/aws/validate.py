@@ -12,7 +12,8 @@ model's (Java regular expressions), run on RE2, which reads the ``\\p{L}``-style
 cannot compile either is skipped rather than guessed at (none of the stand-ins' models has one today).
 
 The error code is the caller's to choose (``error(message)``): CloudWatch Logs answers
-``InvalidParameterException``, X-Ray its model's ``InvalidRequestException``. Members a REST request carries in
+``InvalidParameterException``, X-Ray its model's ``InvalidRequestException`` (for wrong JSON types too: the
+X-Ray stand-in has always answered those with it). Members a REST request carries in
 its URI, query string or headers are not in the JSON body and are left to the handler.
 """
 from __future__ import annotations
@@ -155,11 +156,13 @@ def problems(operation_model, params: dict) -> tuple[list[str], str | None]:
     return walker.violations, walker.type_error
 
 
-def check(operation_model, params: dict, error: Callable[[str], AwsError]) -> None:
-    """Raise what AWS answers for a request its model rejects; nothing for a valid one."""
-    violations, type_error = problems(operation_model, params)
-    if type_error is not None:
-        raise SerializationException(type_error)
+def check(operation_model, params: dict, error: Callable[[str], AwsError],
+          type_error: Callable[[str], AwsError] = SerializationException) -> None:
+    """Raise what AWS answers for a request its model rejects; nothing for a valid one. A member of the wrong
+    JSON type raises ``type_error`` (JSON services: ``SerializationException``)."""
+    violations, wrong_type = problems(operation_model, params)
+    if wrong_type is not None:
+        raise type_error(wrong_type)
     if violations:
         count = len(violations)
         raise error(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(violations))

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
+from lab_app.localcloud.aws import validate
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.request import json_body
 from lab_app.localcloud.aws.sigv4 import region_of
@@ -55,6 +56,9 @@ class XRayResponse:
     def dispatch(self, environ: dict, operation: str) -> Response:
         try:
             body = json_body(Request(environ).get_data())
+            model = validate.operation("xray", operation)
+            if model is not None:       # botocore's model first, as AWS's front end does (aws/validate.py)
+                validate.check(model, body, InvalidRequestException, type_error=InvalidRequestException)
             for key in STRING_FIELDS:
                 _optional(body, key, str)
             _optional(body, "InsightsConfiguration", dict)
