@@ -483,7 +483,7 @@ if destination["Destination"] != "CloudWatchLogs":
     print("Transaction Search enabled: destination", destination["Destination"], destination["Status"])
 deadline = time.monotonic() + 900          # AWS: usually a few minutes
 while destination["Status"] != "ACTIVE" and time.monotonic() < deadline:
-    time.sleep(1 if lab.local else 15)
+    time.sleep(0.25 if lab.local else 15)
     destination = xray.get_trace_segment_destination()
 print("trace segment destination now:", destination["Destination"], destination["Status"])
 
