@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from lab_app import config
+from lab_app.localcloud import strict_json
 from lab_app.localcloud.aws.errors import SerializationException
 from lab_app.localcloud.aws.sigv4 import credential_scope
 
@@ -60,8 +61,8 @@ def json_body(raw: bytes) -> dict:
     if not raw or not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:  # includes UnicodeDecodeError
+        body = strict_json.loads(raw)
+    except ValueError:  # not JSON, not UTF-8, too deep, NaN, a lone surrogate (strict_json says which)
         raise SerializationException("Start of structure or map found where not expected.") from None
     if not isinstance(body, dict):
         raise SerializationException("Start of structure or map found where not expected.")

@@ -27,7 +27,6 @@ Errors are problem-detail bodies (docs.honeycomb.io/api/errors, /api/rate-limit)
 from __future__ import annotations
 
 import collections
-import json
 import os
 import threading
 import time
@@ -44,7 +43,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from lab_app.localcloud import otlp
+from lab_app.localcloud import otlp, strict_json
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.honeycomb import exceptions, query
 from lab_app.localcloud.honeycomb.metrics import DATASET_HEADER, MetricsBackend, dataset_from_header, is_classic_key
@@ -201,8 +200,8 @@ class HoneycombResponse:
         if len(raw) > MAX_API_BODY_BYTES:
             raise exceptions.QuerySpecError("request body is too large")
         try:
-            return json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
+            return strict_json.loads(raw or b"null")
+        except ValueError:
             raise exceptions.QuerySpecError("request body is not valid JSON") from None
 
     def create_query(self, request: Request, dataset: str) -> Response:

@@ -19,12 +19,12 @@ wording for a token of the wrong scope.
 """
 from __future__ import annotations
 
-import json
 import os
 
 from werkzeug.wrappers import Request, Response
 
 from lab_app import config
+from lab_app.localcloud import strict_json
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.rollbar import urls
 from lab_app.localcloud.rollbar.exceptions import PayloadError, RollbarError, Unauthorized
@@ -95,8 +95,8 @@ class RollbarResponses:
         if len(raw) > MAX_BODY_BYTES:
             raise RollbarError("request entity too large (max 1 MB)", status=413)
         try:
-            payload = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
+            payload = strict_json.loads(raw) if raw else None
+        except ValueError:
             payload = "invalid"
         header_token = request.headers.get("X-Rollbar-Access-Token")
         body_token = payload.get("access_token") if isinstance(payload, dict) else None
