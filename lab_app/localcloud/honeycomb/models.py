@@ -307,8 +307,8 @@ class SpanWriter:
     """
 
     max_pending_rows = 200_000
-    linger_rows = 16_384
-    linger_s = 0.25
+    linger_rows = 32_768
+    linger_s = 0.5
 
     def __init__(self, store, journal: SpanJournal | None = None, table: str = SPANS_TABLE,
                  columns: list[str] = SPAN_COLUMNS, log=None):
