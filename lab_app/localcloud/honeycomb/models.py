@@ -5,8 +5,10 @@
 - :func:`span_rows` turns an ``ExportTraceServiceRequest`` into rows (the hot path of ingest: one pass over
   each scope's spans per column, attributes decoded once per span).
 - :class:`SpanJournal` makes an acknowledged export durable with one ``write()``; :class:`SpanWriter` inserts from
-  one writer thread, every batch queued while an INSERT runs going into the next statement; readers flush first,
-  so whatever was acknowledged is what a query sees.
+  one writer thread, every batch queued while an INSERT runs (or while it lingers, up to half a second, for more)
+  going into the next statement; readers flush first, which also ends the lingering, so whatever was acknowledged
+  is what a query sees at once. Code that reads the spans table directly must flush too
+  (``component("honeycomb").flush_pending(timeout)``).
 """
 from __future__ import annotations
 
