@@ -7,9 +7,14 @@
    Two end-to-end figures: ``export()`` as an app calls it (the exporter encodes every batch, in this
    process, before sending it), and the exporter's own HTTP client posting the batch encoded once (what the
    receiver sustains; on a small machine the first is bounded by the SDK's pure-Python encoder, which shares
-   the CPUs with the receiver). Baselines measured in the same run: decoding + column building alone (no
-   HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request). Every ingest
-   figure is the best of ``--repeats`` rounds that each measure all of them, one after the other.
+   the CPUs with the receiver). A run ends when the last span is in the table: its clock stops after a reader
+   (the local spans route, which flushes the writer) has seen every acknowledged span, so spans still queued
+   for the INSERT are not counted as ingested. Baselines measured in the same run: decoding + column building
+   alone (no HTTP, no DuckDB), and the exporter's own encoding cost (the client's side of every request). Every
+   ingest figure is the best of ``--repeats`` rounds that each measure all of them, one after the other; the
+   ratio is also given per round (receiver and decode measured seconds apart, so under the same load) as the
+   median over the rounds, and as CPU time (all threads of the receiver process per span, against this
+   process's CPU per span while decoding), which another process loading the machine does not move much.
 2. Query: 1,000,000 synthetic spans inserted straight into the stand-in's table, then the Honeycomb API
    (POST /1/queries, POST /1/query_results, GET the result) for P99(duration_ms) by http.route.
    Baselines: the same aggregate as one hand-written DuckDB statement, and pandas groupby().quantile().
@@ -18,6 +23,7 @@ Prints figures and ratios; asserts nothing (the goals are >= 20,000 spans/s and 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -85,10 +91,14 @@ def _rate(fn, rounds: int) -> float:
 
 def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
     """Each figure is the best of ``repeats`` rounds, every round measuring all of them one after the other
-    over the same number of batches, so a busy moment on a shared machine does not land on one figure only."""
+    over the same number of batches, so a busy moment on a shared machine does not land on one figure only.
+
+    A round is decode, receiver, decode, encode, export(), decode: each end-to-end run sits between two decode
+    baselines, and its paired ratio is against their mean (total time over both), so a load that comes or goes
+    during the round weighs on both sides of that ratio alike; the bests may come from different moments."""
     spans = make_batch()
     encoded = encode_spans(spans).SerializeToString()
-    best: dict[str, Any] = {"decode_rate": 0.0, "encode_rate": 0.0, "runs": {}}
+    best: dict[str, Any] = {"decode_rate": 0.0, "encode_rate": 0.0, "runs": {}, "rounds": []}
     with tempfile.TemporaryDirectory() as tmp:
         info = localcloud.start(Path(tmp) / "lab", free_port(), free_port(), free_port(), set_environ=False, timeout=90)
         try:
@@ -96,20 +106,47 @@ def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
             headers = {"x-honeycomb-team": config.LOCAL_HONEYCOMB_KEY}
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
+
+            def stored_all() -> None:   # a reader: answers once every acknowledged span is in the table
+                requests.get(f"{info.aws_url}/_localcloud/honeycomb/spans", params={"start": 0, "end": 0, "limit": 1},
+                             timeout=60).raise_for_status()
+
+            def decode() -> tuple[float, float]:
+                """baseline 1: decode + build columns, no HTTP and no DuckDB (as many batches as a run sends):
+                spans/s and this process's CPU seconds per span."""
+                cpu0 = time.process_time()
+                rate = _rate(lambda: span_rows(ExportTraceServiceRequest.FromString(encoded)), batches)
+                best["decode_rate"] = max(best["decode_rate"], rate)
+                return rate, (time.process_time() - cpu0) / (batches * BATCH)
+
+            def end_to_end(key: str, encode_each: bool) -> None:
+                cpu0 = _process_cpu(info.pid)
+                run = _send(url, headers, spans, encoded, batches, senders, encode_each=encode_each,
+                            until_stored=stored_all)
+                cpu1 = _process_cpu(info.pid)
+                this_round[key] = run["rate"]
+                if cpu0 is not None and cpu1 is not None:
+                    this_round[key + "_cpu"] = (cpu1 - cpu0) / run["sent"]
+                run["sent_total"] = best["runs"].get(key, {}).get("sent_total", 0) + run["sent"]
+                if run["rate"] > best["runs"].get(key, {}).get("rate", 0):
+                    best["runs"][key] = run
+                else:
+                    best["runs"][key]["sent_total"] = run["sent_total"]
+
+            stored_all()
             for _ in range(repeats):
-                # baseline 1: decode + build columns, no HTTP and no DuckDB (as many batches as a run sends)
-                best["decode_rate"] = max(best["decode_rate"], _rate(
-                    lambda: span_rows(ExportTraceServiceRequest.FromString(encoded)), batches))
+                this_round: dict[str, float] = {}
+                d1, c1 = decode()
+                end_to_end("receiver", encode_each=False)
+                d2, c2 = decode()
                 # baseline 2: the exporter's own encoding (client-side cost of each request)
                 best["encode_rate"] = max(best["encode_rate"], _rate(
                     lambda: encode_spans(spans).SerializeToString(), batches))
-                for key, encode_each in (("export", True), ("receiver", False)):
-                    run = _send(url, headers, spans, encoded, batches, senders, encode_each=encode_each)
-                    run["sent_total"] = best["runs"].get(key, {}).get("sent_total", 0) + run["sent"]
-                    if run["rate"] > best["runs"].get(key, {}).get("rate", 0):
-                        best["runs"][key] = run
-                    else:
-                        best["runs"][key]["sent_total"] = run["sent_total"]
+                end_to_end("export", encode_each=True)
+                d3, c3 = decode()
+                this_round.update(receiver_decode=2 / (1 / d1 + 1 / d2), export_decode=2 / (1 / d2 + 1 / d3),
+                                  receiver_decode_cpu=(c1 + c2) / 2, export_decode_cpu=(c2 + c3) / 2)
+                best["rounds"].append(this_round)
             stored = localcloud.status(info.aws_port)["components"]["honeycomb"]["spans"]
         finally:
             localcloud.stop(info.data_dir, info.aws_port)
@@ -118,9 +155,19 @@ def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
     return best
 
 
+def _process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _send(url: str, headers: dict, spans: list, encoded: bytes, batches: int, senders: int,
-          encode_each: bool) -> dict:
-    """``senders`` threads, each with its own OTLPSpanExporter, sending ``batches`` batches in all.
+          encode_each: bool, until_stored=None) -> dict:
+    """``senders`` threads, each with its own OTLPSpanExporter, sending ``batches`` batches in all; the clock
+    stops when ``until_stored()`` (a reader of the table) returns after the last export was answered.
 
     ``encode_each``: ``exporter.export(spans)``, which encodes every batch in this process before sending it
     (what an app pays). Otherwise the exporter's own HTTP client posts the batch encoded once, so the figure
@@ -146,6 +193,8 @@ def _send(url: str, headers: dict, spans: list, encoded: bytes, batches: int, se
         thread.start()
     for thread in threads:
         thread.join()
+    if until_stored is not None:
+        until_stored()
     elapsed = time.perf_counter() - t0
     sent = per * senders * BATCH
     return {"rate": sent / elapsed, "elapsed": elapsed, "sent": sent, "failures": len(failures),
@@ -223,10 +272,13 @@ def main() -> None:
     parser.add_argument("--query-spans", type=int, default=1_000_000)
     args = parser.parse_args()
 
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     ing = bench_ingest(args.batches, args.senders, args.repeats)
     decode = ing["decode_rate"]
+    load_text = "" if load is None else (f"; load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after, "
+                                         f"on {os.cpu_count()} CPUs")
     print(f"OTLP ingest through HTTP, batches of {BATCH}, {args.senders} sender(s), best of {args.repeats} rounds; "
-          f"{ing['sent']:,} spans sent, {ing['stored']:,} stored:")
+          f"{ing['sent']:,} spans sent, {ing['stored']:,} stored{load_text}:")
     print(f"  baseline decode+columns only (no HTTP, no DuckDB): {decode:,.0f} spans/s")
     print(f"  baseline exporter encoding only (client side):     {ing['encode_rate']:,.0f} spans/s")
     for key, label in (("export", "real OTLPSpanExporter.export(), encoding every batch"),
@@ -237,6 +289,19 @@ def main() -> None:
               f"(goal >= 20,000; {run['rate'] / 20000:.2f}x the goal) -> {run['rate'] / decode:.2f}x the decode "
               f"baseline; per export median {run['p50_ms']:.1f} ms, max {run['max_ms']:.1f} ms; "
               f"failed exports {run['failures']}")
+    rounds = ing["rounds"]
+    print("  paired, each end-to-end run against the decode baselines measured just before and after it:")
+    for key, label in (("receiver", "exporter's HTTP client"), ("export", "export()")):
+        ratios = [r[key] / r[key + "_decode"] for r in rounds]
+        print(f"    {label}: " + ", ".join(f"{r[key]:,.0f} / {r[key + '_decode']:,.0f} = {x:.2f}"
+                                         for r, x in zip(rounds, ratios))
+              + f" spans/s -> median {statistics.median(ratios):.2f}x the decode baseline")
+        if all(key + "_cpu" in r for r in rounds):
+            costs = [r[key + "_cpu"] * 1e6 for r in rounds]
+            decode_costs = [r[key + "_decode_cpu"] * 1e6 for r in rounds]
+            print(f"      CPU per span: receiver process {statistics.median(costs):.1f} us (every thread: HTTP, "
+                  f"decode, journal, INSERT), decode alone {statistics.median(decode_costs):.1f} us -> decode is "
+                  f"{statistics.median(d / c for d, c in zip(decode_costs, costs)):.2f} of the receiver's CPU")
     q = bench_query(args.query_spans)
     print(f"P99(duration_ms) by http.route over {q['n']:,} stored spans (loaded in {q['load_s']:.2f} s):")
     print(f"  Honeycomb API (create query, run, read), no series: {q['api_s'] * 1000:.0f} ms (goal < 1000 ms)")

@@ -379,6 +379,27 @@ def test_writes_wait_when_the_queue_is_full():
     writer.close()
 
 
+def test_the_writer_lingers_for_more_rows_and_a_reader_does_not_wait_for_it():
+    store = _RecordingStore()
+    writer = SpanWriter(store)
+    writer.linger_s, writer.linger_rows = 30.0, 100
+    for name, n in (("a", 2), ("b", 1), ("c", 3)):        # a steady stream while the writer lingers
+        writer.write(span_rows(raw_request(name, n)))
+    time.sleep(0.3)
+    assert store.inserts == []                             # nothing inserted yet: fewer than 100 rows queued
+    started = time.monotonic()
+    assert writer.flush(timeout=10)                        # a reader: the writer inserts at once
+    assert time.monotonic() - started < 5
+    assert [len(i) for i in store.inserts] == [6]          # the three batches in one statement
+    writer.linger_rows = 4
+    writer.write(span_rows(raw_request("d", 5)))           # past linger_rows: inserted without a reader
+    deadline = time.monotonic() + 10
+    while len(store.inserts) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [len(i) for i in store.inserts] == [6, 5]
+    writer.close()
+
+
 def test_the_journal_replays_what_was_not_inserted_and_drops_a_torn_record(tmp_path):
     journal = SpanJournal(tmp_path / "j")
     assert journal.open(after_seq=0) == []

@@ -176,6 +176,7 @@ def test_both_receivers_take_otlp_json_with_hex_ids(cloud, names):
     honeycomb, xray = _post_both(cloud, body, "application/json")
     assert (honeycomb.status_code, xray.status_code) == (200, 200), (honeycomb.text, xray.text)
     assert json_format.Parse(xray.text, ExportTraceServiceResponse()).partial_success.rejected_spans == 0
+    assert cloud.component("honeycomb").flush_pending(10)   # a reader of the table waits for acknowledged spans
     assert cloud.store.execute("SELECT span_id FROM otlp_spans") == [(SPAN,)]
     assert cloud.component("xray-otlp").status()["segments"] == 1
 
