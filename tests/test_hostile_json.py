@@ -62,3 +62,17 @@ def test_rollbar_item(module_cloud, name):
                          data=json.dumps({"data": {"body": {"message": {"body": "ok"}}, "environment": "t"}}),
                          headers={"X-Rollbar-Access-Token": config.LOCAL_ROLLBAR_POST_TOKEN})
     assert good.status_code == 200
+
+
+@pytest.mark.parametrize("path, headers, body, status, code", [
+    ("/GetGroups", {}, b"{}", 404, "UnknownOperationException"),          # not an X-Ray path; no service claims it
+    ("/nope", {}, b"", 404, "UnknownOperationException"),
+    ("/2015-03-31/functions", {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000001/20240101/us-east-1/"
+                                                "lambda/aws4_request, SignedHeaders=host, Signature=00",
+                               "X-Amz-Date": "20240101T000000Z"}, b"", 400, "ValidationException"),   # moto raised
+], ids=["unknown-xray-like-path", "unknown-path", "moto-handler-raised"])
+def test_what_moto_cannot_process_is_an_aws_error_not_an_html_500(module_cloud, path, headers, body, status, code):
+    answer = requests.post(module_cloud.aws_url + path, headers=headers, data=body, timeout=10)
+    assert answer.status_code == status and answer.headers["Content-Type"].startswith("application/"), answer.text[:200]
+    assert code in (answer.headers.get("x-amzn-ErrorType") or answer.json().get("__type", ""))
+    assert boto3.client("sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200      # moto still serves

@@ -129,7 +129,43 @@ class Gateway:
         for component in self.cloud.components:
             if component.matches(environ):
                 return component
-        return self.moto
+        return self.moto_app
+
+    def moto_app(self, environ: dict, start_response: Callable):
+        """moto, with its unhandled exceptions (werkzeug's HTML 500 page) turned into AWS-shaped answers: a
+        request no service claims is an ``UnknownOperationException`` (404); one moto's handler cannot read (a
+        missing member, a body of the wrong shape) is a 400 in the called service's protocol."""
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        try:
+            body = b"".join(self.moto(environ, capture))
+        except Exception as exc:  # anything moto raises becomes an AWS error, never a 500 page
+            self.cloud.log.warning("moto could not process %s %s: %r", environ.get("REQUEST_METHOD"),
+                                   environ.get("PATH_INFO"), exc)
+            return moto_failure(environ, exc)(environ, start_response)
+        start_response(captured["status"], captured["headers"])
+        return [body]
+
+
+def moto_failure(environ: dict, exc: Exception) -> Response:
+    from lab_app.localcloud.aws import request as aws_request
+    from lab_app.localcloud.aws.errors import AwsError, Wire, wire_of_model
+
+    try:
+        call = aws_request.parse(environ, aws_request.read_body(environ))
+    except Exception:  # a request we cannot parse: no service
+        call = None
+    if call is None or not call.service or not call.operation:
+        return AwsError(f"No AWS operation of the local cloud answers {environ.get('REQUEST_METHOD')} "
+                        f"{environ.get('PATH_INFO')}", code="UnknownOperationException", status=404).response(Wire())
+    wire = wire_of_model(aws_request.service_model(call.service))
+    code = "ValidationError" if wire.protocol in ("query", "ec2", "rest-xml") else "ValidationException"
+    return AwsError(f"The local cloud (moto) could not process this {call.operation} request: "
+                    f"{type(exc).__name__}: {exc}"[:1000], code=code, status=400).response(wire)
 
 
 class LocalCloud:
