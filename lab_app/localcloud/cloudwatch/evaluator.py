@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from lab_app.localcloud.cloudwatch import models
 from lab_app.localcloud.cloudwatch.history import AlarmHistory
+from lab_app.localcloud.cloudwatch.metrics import MetricStore
 from lab_app.localcloud.cloudwatch.models import epoch, fmt, iso, naive_utc, region_name, short
 from lab_app.localcloud.cloudwatch.rules import COMPARISONS, Evaluation, evaluate_datapoints
 from lab_app.localcloud.component import Clock
@@ -40,8 +41,10 @@ class AlarmEvaluator:
     ``route_event(account, region, event)`` hands the state-change event to EventBridge."""
 
     def __init__(self, clock: Clock, history: AlarmHistory, log: logging.Logger,
-                 flush_pending: Callable[[], Any], route_event: Callable[[str, str, dict], Any]):
+                 flush_pending: Callable[[], Any], route_event: Callable[[str, str, dict], Any],
+                 metrics: MetricStore):
         self.clock = clock
+        self.metrics = metrics
         self.history = history
         self.log = log
         self.flush_pending = flush_pending
@@ -91,29 +94,26 @@ class AlarmEvaluator:
                 self._last_tick = current
                 return 0
             ticks = list(range(self._last_tick + TICK_S, current + 1, TICK_S))[-MAX_CATCH_UP_TICKS:]
-            index = models.metric_index() if ticks else None
             for tick in ticks:
-                self.evaluate_all(float(tick), index)
+                self.evaluate_all(float(tick))
             self._last_tick = max(self._last_tick, current)
             return len(ticks)
 
     # evaluation ----------------------------------------------------------------------------
-    def evaluate_all(self, boundary: float, index: dict | None = None) -> None:
+    def evaluate_all(self, boundary: float) -> None:
         minute = boundary % 60 == 0
-        if index is None:
-            index = models.metric_index()
         for account_id, region, backend, alarm in models.alarms():
             if not models.evaluable(alarm):
                 continue
-            if int(alarm.period) >= 60 and not minute:
+            period = models.alarm_period(alarm)
+            if period >= 60 and not minute:
                 continue
-            if int(alarm.period) < 60 and boundary % int(alarm.period) != 0 and not minute:
+            if period < 60 and boundary % period != 0 and not minute:
                 continue
-            self.evaluate_alarm(account_id, region, backend, alarm, boundary, index)
+            self.evaluate_alarm(account_id, region, backend, alarm, boundary)
 
-    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float,
-                       index: dict | None = None) -> str:
-        values, starts = models.period_values(backend, alarm, boundary, index)
+    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float) -> str:
+        values, starts = models.period_values(self.metrics, account_id, region, alarm, boundary)
         n = int(alarm.evaluation_periods)
         m = int(alarm.datapoints_to_alarm or n)
         result = evaluate_datapoints(values, threshold=float(alarm.threshold), comparison=alarm.comparison_operator,
@@ -124,12 +124,13 @@ class AlarmEvaluator:
             return alarm.state_value
         reason = result.reason or self._reason(alarm, result, values, starts, m)
         statistic = alarm.statistic or alarm.extended_statistic
+        period = models.alarm_period(alarm)
         reason_data = {
             "version": "1.0",
             "queryDate": iso(boundary),
             "startDate": iso(starts[result.used[0]] if result.used else starts[-n]),
-            "statistic": statistic,
-            "period": int(alarm.period),
+            **({"statistic": statistic} if statistic else {}),
+            "period": period,
             "recentDatapoints": [values[i] for i in result.used],
             "threshold": float(alarm.threshold),
             "evaluatedDatapoints": [{"timestamp": iso(starts[i]), "value": values[i]} for i in reversed(result.used)],
@@ -241,13 +242,14 @@ def sns_message(account_id: str, region: str, alarm, old_state: str, at: float) 
         "AlarmActions": list(alarm.alarm_actions or []),
         "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
         "Trigger": {
-            "MetricName": alarm.metric_name,
-            "Namespace": alarm.namespace,
-            "StatisticType": "ExtendedStatistic" if alarm.extended_statistic else "Statistic",
-            "Statistic": (alarm.extended_statistic or alarm.statistic or "").upper(),
-            "Unit": alarm.unit,
-            "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
-            "Period": int(alarm.period),
+            **(_trigger_metrics(alarm) if getattr(alarm, "lab_metrics", None) else {
+                "MetricName": alarm.metric_name,
+                "Namespace": alarm.namespace,
+                "StatisticType": "ExtendedStatistic" if alarm.extended_statistic else "Statistic",
+                "Statistic": (alarm.extended_statistic or alarm.statistic or "").upper(),
+                "Unit": alarm.unit,
+                "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions]}),
+            "Period": models.alarm_period(alarm),
             "EvaluationPeriods": int(alarm.evaluation_periods),
             "DatapointsToAlarm": int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
             "ComparisonOperator": alarm.comparison_operator,
@@ -269,7 +271,7 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
                           "timestamp": iso(epoch(old_ts))},
         "configuration": {
             "description": alarm.description,
-            "metrics": [{
+            "metrics": _event_metrics(alarm) if getattr(alarm, "lab_metrics", None) else [{
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
                 "metricStat": {
                     "metric": {"namespace": alarm.namespace, "name": alarm.metric_name,
@@ -288,3 +290,28 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
         "time": datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region, "resources": [alarm.alarm_arn], "detail": detail,
     }
+
+
+def _trigger_metrics(alarm) -> dict[str, Any]:
+    """The SNS message's Trigger for a metric-math alarm: its Metrics list as PutMetricAlarm took it."""
+    return {"Metrics": [{k: q[k] for k in ("Id", "Expression", "MetricStat", "Label", "ReturnData", "Period")
+                         if k in q} for q in alarm.lab_metrics]}
+
+
+def _event_metrics(alarm) -> list[dict[str, Any]]:
+    """The EventBridge event's configuration.metrics for a metric-math alarm (camelCase, as CloudWatch sends)."""
+    out = []
+    for q in alarm.lab_metrics:
+        item: dict[str, Any] = {"id": q["Id"], "returnData": bool(q.get("ReturnData", True))}
+        if "Expression" in q:
+            item["expression"] = q["Expression"]
+        if "Label" in q:
+            item["label"] = q["Label"]
+        if "MetricStat" in q:
+            ms = q["MetricStat"]
+            item["metricStat"] = {
+                "metric": {"namespace": ms["Metric"]["Namespace"], "name": ms["Metric"]["MetricName"],
+                           "dimensions": {d["Name"]: d["Value"] for d in ms["Metric"].get("Dimensions", [])}},
+                "period": ms["Period"], "stat": ms["Stat"], **({"unit": ms["Unit"]} if ms.get("Unit") else {})}
+        out.append(item)
+    return out

@@ -6,6 +6,12 @@
   actions, the EventBridge event) on the local cloud's clock.
 * DeleteAlarms: passed to moto (its parameters are recorded by CloudTrail like any call).
 * DescribeAlarmHistory: answered from :class:`~lab_app.localcloud.cloudwatch.history.AlarmHistory`.
+* PutMetricData, GetMetricStatistics, GetMetricData (metric math), ListMetrics: answered from the metric
+  store (:mod:`~lab_app.localcloud.cloudwatch.metrics`, :mod:`~lab_app.localcloud.cloudwatch.metric_data`),
+  which the alarm evaluator, metric filters and embedded-metric-format log events share.
+* PutDashboard, GetDashboard, ListDashboards, DeleteDashboards: :mod:`~lab_app.localcloud.cloudwatch.dashboards`.
+* PutMetricAlarm with ``Metrics=[...]`` (metric math): the queries are validated as GetMetricData's and
+  kept on the alarm for the evaluator.
 """
 from __future__ import annotations
 
@@ -16,9 +22,12 @@ from werkzeug.wrappers import Response
 
 from lab_app.localcloud.aws import request
 from lab_app.localcloud.cloudwatch import models
+from lab_app.localcloud.cloudwatch.dashboards import Dashboards
 from lab_app.localcloud.cloudwatch.evaluator import AlarmEvaluator
 from lab_app.localcloud.cloudwatch.exceptions import ValidationError
 from lab_app.localcloud.cloudwatch.history import AlarmHistory
+from lab_app.localcloud.cloudwatch.metric_data import get_metric_data, parse_queries
+from lab_app.localcloud.cloudwatch.metrics import MetricStore
 from lab_app.localcloud.cloudwatch.models import naive_utc
 from lab_app.localcloud.cloudwatch.rules import validate_put_metric_alarm
 from lab_app.localcloud.component import json_response
@@ -39,8 +48,11 @@ def call_wsgi(app, environ: dict) -> tuple[int, list, list[bytes]]:
 
 
 class CloudWatchResponses:
-    def __init__(self, evaluator: AlarmEvaluator, history: AlarmHistory, moto, clock):
+    def __init__(self, evaluator: AlarmEvaluator, history: AlarmHistory, moto, clock, metrics: MetricStore,
+                 dashboards: Dashboards):
         self.evaluator = evaluator
+        self.metrics = metrics
+        self.dashboards = dashboards
         self.history = history
         self.moto = moto      # () -> moto's WSGI app
         self.clock = clock
@@ -51,10 +63,21 @@ class CloudWatchResponses:
         account_id, region = request.caller(environ)
         if operation == "DescribeAlarmHistory":
             return json_response(self.history.describe(account_id, region, params), content_type=JSON_10)
+        ours = self._ours(operation, account_id, region, params)
+        if ours is not None:
+            return json_response(ours, content_type=JSON_10)
+        queries = None
         if operation == "PutMetricAlarm":
             problem = validate_put_metric_alarm(params)
             if problem:
                 raise ValidationError(problem)
+            if params.get("Metrics"):
+                clash = [k for k in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions",
+                                     "Period", "Unit") if params.get(k) is not None]
+                if clash:
+                    raise ValidationError(f"The parameters Metrics and {clash[0]} are mutually exclusive; "
+                                          "specify the metrics only in the Metrics list.")
+                queries = parse_queries(params["Metrics"], "Metrics", alarm=True)
         backend = models.backend(account_id, region)
         before = backend.alarms.get(params.get("AlarmName")) if backend is not None else None
         old = (before.state_value, before.state_reason, before.state_reason_data, before.state_updated_timestamp) \
@@ -65,9 +88,33 @@ class CloudWatchResponses:
             now = self.clock.now()
             if operation == "PutMetricAlarm":
                 self._after_put(account_id, region, backend, params, old, now)
+                alarm = backend.alarms.get(params.get("AlarmName"))
+                if alarm is not None:
+                    alarm.lab_queries = queries
+                    alarm.lab_metrics = params.get("Metrics") if queries else None
             elif operation == "SetAlarmState" and old is not None:
                 self._after_set_state(account_id, region, backend, params, old, now)
         return status, headers, chunks
+
+    def _ours(self, operation: str, account_id: str, region: str, params: dict) -> dict | None:
+        if operation == "PutMetricData":
+            self.metrics.put_metric_data(account_id, region, params)
+            return {}
+        if operation == "GetMetricStatistics":
+            return self.metrics.get_metric_statistics(account_id, region, params)
+        if operation == "GetMetricData":
+            return get_metric_data(self.metrics, account_id, region, params)
+        if operation == "ListMetrics":
+            return self.metrics.list_metrics(account_id, region, params)
+        if operation == "PutDashboard":
+            return self.dashboards.put(account_id, params)
+        if operation == "GetDashboard":
+            return self.dashboards.get(account_id, params)
+        if operation == "ListDashboards":
+            return self.dashboards.list(account_id, params)
+        if operation == "DeleteDashboards":
+            return self.dashboards.delete(account_id, params)
+        return None
 
     def _after_put(self, account_id, region, backend, params, old, now: float) -> None:
         alarm = backend.alarms.get(params.get("AlarmName"))

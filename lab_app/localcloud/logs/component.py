@@ -15,23 +15,35 @@ from lab_app.localcloud.logs.responses import LogsResponses
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
 
-def publish_to_moto_cloudwatch(region: str, namespace: str, metric_data: list[dict]) -> None:
-    """Metric-filter values land in moto's CloudWatch backend (same process), so get_metric_statistics sees them."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    cloudwatch_backends[config.ACCOUNT_ID][region].put_metric_data(namespace, metric_data)
-
-
 class Logs(Component):
     name = "logs"
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.backend = LogsBackend(self.store, self.clock, publish_to_moto_cloudwatch)
+        self.backend = LogsBackend(self.store, self.clock, self._publish_metrics, self._ingested)
         self.responses = LogsResponses(self.backend)
 
     def setup(self) -> None:
         self.backend.setup()
+
+    # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
+    def _cloudwatch(self):
+        try:
+            return self.ctx.component("alarms")
+        except KeyError:  # a local cloud without CloudWatch: metrics go nowhere
+            return None
+
+    def _publish_metrics(self, region: str, namespace: str, metric_data: list[dict]) -> None:
+        """Metric-filter values become CloudWatch datapoints (GetMetricStatistics and alarms see them)."""
+        cloudwatch = self._cloudwatch()
+        if cloudwatch is not None:
+            cloudwatch.put_metric_data(config.ACCOUNT_ID, region, namespace, metric_data)
+
+    def _ingested(self, region: str, messages: list[str]) -> None:
+        """Every stored event goes past CloudWatch's embedded-metric-format extraction."""
+        cloudwatch = self._cloudwatch()
+        if cloudwatch is not None:
+            cloudwatch.ingest_log_events(config.ACCOUNT_ID, region, messages)
 
     def stop(self) -> None:
         self.backend.shutdown()

@@ -109,10 +109,12 @@ def format_value(value: Any, kind: str) -> str | None:
 
 
 class LogsBackend:
-    def __init__(self, store, clock, publish_metric: Callable[[str, str, list[dict]], None] | None = None):
+    def __init__(self, store, clock, publish_metric: Callable[[str, str, list[dict]], None] | None = None,
+                 on_ingest: Callable[[str, list[str]], None] | None = None):
         self.store = store
         self.clock = clock
         self.publish_metric = publish_metric
+        self.on_ingest = on_ingest      # (region, messages) after each stored batch: embedded metric format
         self._id_lock = threading.Lock()
         self._next_id = 0
         self._jobs: dict[str, dict] = {}
@@ -407,6 +409,8 @@ class LogsBackend:
                 [int(timestamps[0]), int(timestamps[0]), int(timestamps[-1]), int(timestamps[-1]), now, size,
                  region, group, stream])
         self._apply_metric_filters(region, group, timestamps, messages)
+        if self.on_ingest is not None:
+            self.on_ingest(region, messages)
         return n
 
     def deliver(self, region: str, group: str, stream: str, events: list[dict]) -> int:
