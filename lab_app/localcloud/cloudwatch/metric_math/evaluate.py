@@ -64,11 +64,19 @@ def _binary(op: str, left: Value, right: Value) -> Value:
         return [_named(_binary(op, left, s), s.name) for s in right]
     if op in ("AND", "OR"):
         lb, rb = _truth(left), _truth(right)
-        out = (lb.astype(bool) & rb.astype(bool)) if op == "AND" else (lb.astype(bool) | rb.astype(bool))
-        if _is_series(out):
-            mask = (lb.isna() if _is_series(lb) else False) | (rb.isna() if _is_series(rb) else False)
-            return out.astype(float).where(~mask)
-        return float(out)
+        if not _is_series(lb) and not _is_series(rb):
+            return float((lb and rb) if op == "AND" else (lb or rb))
+        a, b = (lb, rb) if _is_series(lb) else (rb, lb)          # a is a series
+        if _is_series(b):
+            a, b = a.align(b, join="outer")
+            mask = a.isna() | b.isna()
+            b = b.fillna(0).astype(bool)
+        else:
+            mask = a.isna()
+            b = bool(b)
+        a = a.fillna(0).astype(bool)
+        out = (a & b) if op == "AND" else (a | b)
+        return out.astype(float).where(~mask)
     fn = _BINARY[op]
     if not _is_series(left) and not _is_series(right):
         with np.errstate(all="ignore"):
