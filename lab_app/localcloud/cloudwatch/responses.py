@@ -15,12 +15,14 @@
 """
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from lab_app.localcloud.aws import request
+from lab_app.localcloud.aws.errors import SerializationException
 from lab_app.localcloud.cloudwatch import models
 from lab_app.localcloud.cloudwatch.dashboards import Dashboards
 from lab_app.localcloud.cloudwatch.evaluator import AlarmEvaluator
@@ -47,6 +49,17 @@ def call_wsgi(app, environ: dict) -> tuple[int, list, list[bytes]]:
     return captured.get("status", 500), captured.get("headers", []), chunks
 
 
+def body_of(environ: dict) -> bytes:
+    """The request body; botocore gzips PutMetricData bodies of 10 KiB or more (``requestcompression``)."""
+    raw = request.read_body(environ)
+    if "gzip" in environ.get("HTTP_CONTENT_ENCODING", "").lower():
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError):
+            raise SerializationException("The request body is not valid gzip.") from None
+    return raw
+
+
 class CloudWatchResponses:
     def __init__(self, evaluator: AlarmEvaluator, history: AlarmHistory, moto, clock, metrics: MetricStore,
                  dashboards: Dashboards):
@@ -59,7 +72,7 @@ class CloudWatchResponses:
 
     def dispatch(self, operation: str, environ: dict) -> Response | tuple[int, list, list[bytes]]:
         """Our answer (a Response) or moto's (status, headers, chunks). Raises AwsError."""
-        params = request.json_body(request.read_body(environ))
+        params = request.json_body(body_of(environ))
         account_id, region = request.caller(environ)
         if operation == "DescribeAlarmHistory":
             return json_response(self.history.describe(account_id, region, params), content_type=JSON_10)
