@@ -640,4 +640,4 @@ hook.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb)
+# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb) · Next: [Metrics and SLOs: OpenTelemetry metrics, CloudWatch EMF, metric math and burn-rate alarms](09_metrics_and_slos.ipynb) →
