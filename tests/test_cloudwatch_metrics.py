@@ -485,3 +485,28 @@ def test_metrics_survive_a_restart(tmp_path):
         assert [p["Sum"] for p in points] == [4.0]
     finally:
         lc.stop()
+
+
+# ---- composite alarms --------------------------------------------------------------------------------------
+def test_composite_alarm_follows_its_children(cw):
+    for name in ("child-long", "child-short"):
+        cw.put_metric_alarm(AlarmName=name, MetricName=name, Namespace="Lab/Composite", Statistic="Sum", Period=60,
+                            EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    cw.put_composite_alarm(AlarmName="both", AlarmRule='ALARM("child-long") AND ALARM(child-short)')
+    composite = cw.describe_alarms(AlarmNames=["both"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+    # both children start INSUFFICIENT_DATA: the rule is FALSE -> OK
+    assert composite["StateValue"] == "OK" and composite["AlarmRule"].startswith('ALARM("child-long")')
+    cw.set_alarm_state(AlarmName="child-long", StateValue="ALARM", StateReason="test")
+    assert cw.describe_alarms(AlarmNames=["both"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0][
+        "StateValue"] == "OK"                                       # one of two: still FALSE
+    cw.set_alarm_state(AlarmName="child-short", StateValue="ALARM", StateReason="test")
+    composite = cw.describe_alarms(AlarmNames=["both"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+    assert composite["StateValue"] == "ALARM" and "child-short transitioned to ALARM" in composite["StateReason"]
+    data = json.loads(composite["StateReasonData"])
+    assert sorted(t["state"]["value"] for t in data["triggeringAlarms"]) == ["ALARM", "ALARM"]
+    history = cw.describe_alarm_history(AlarmName="both", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    assert [(h["AlarmType"], h["HistorySummary"]) for h in history][0] == (
+        "CompositeAlarm", "Alarm updated from OK to ALARM")
+    with pytest.raises(ClientError) as excinfo:
+        cw.put_composite_alarm(AlarmName="bad", AlarmRule="ALARM(a) AND")
+    assert _code(excinfo) == "ValidationError"

@@ -4,8 +4,9 @@ evaluates them in-process, single-metric and metric-math alike. Metric data live
 (:mod:`~lab_app.localcloud.cloudwatch.metrics`: PutMetricData, GetMetricStatistics, GetMetricData, ListMetrics),
 which metric filters and embedded-metric-format log events (:meth:`CloudWatch.ingest_log_events`) feed.
 
-Not evaluated: anomaly-detection comparison operators (they stay INSUFFICIENT_DATA) and composite alarms
-(PutCompositeAlarm is left to moto). Only the JSON protocol that boto3/awscli use is intercepted.
+Composite alarms (PutCompositeAlarm, :mod:`~lab_app.localcloud.cloudwatch.alarm_rule`) follow their children.
+Not evaluated: anomaly-detection comparison operators (they stay INSUFFICIENT_DATA). Only the JSON protocol that
+boto3/awscli use is intercepted.
 """
 from __future__ import annotations
 

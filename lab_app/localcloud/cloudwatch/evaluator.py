@@ -17,7 +17,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from lab_app.localcloud.cloudwatch import models
+from lab_app.localcloud.cloudwatch import alarm_rule, models
+from lab_app.localcloud.cloudwatch.alarm_rule import ast as rule_ast
 from lab_app.localcloud.cloudwatch.history import AlarmHistory
 from lab_app.localcloud.cloudwatch.metrics import MetricStore
 from lab_app.localcloud.cloudwatch.models import epoch, fmt, iso, naive_utc, region_name, short
@@ -111,6 +112,44 @@ class AlarmEvaluator:
             if period < 60 and boundary % period != 0 and not minute:
                 continue
             self.evaluate_alarm(account_id, region, backend, alarm, boundary)
+        self.evaluate_composites(boundary)
+
+    def evaluate_composites(self, at: float) -> int:
+        """Composite alarms follow their children: the rule TRUE -> ALARM, FALSE -> OK (CloudWatch re-evaluates a
+        composite alarm when an alarm it names changes state; a composite may name composites, hence the passes)."""
+        changed = 0
+        for _ in range(10):
+            moved = 0
+            for account_id, region, backend, alarm in models.alarms():
+                if alarm.rule is None:
+                    continue
+                try:
+                    rule = alarm_rule.parse(alarm.rule)
+                except alarm_rule.AlarmRuleError:
+                    continue
+                by_name = {a.name: a for a in backend.alarms.values()}
+                by_arn = {a.alarm_arn: a for a in backend.alarms.values()}
+
+                def child(ref: str, by_name=by_name, by_arn=by_arn):
+                    return by_arn.get(ref) or by_name.get(ref)
+
+                new_state = "ALARM" if alarm_rule.evaluate(
+                    rule, lambda ref: getattr(child(ref), "state_value", None)) else "OK"
+                if new_state == alarm.state_value:
+                    continue
+                children = [c for c in (child(ref) for ref in dict.fromkeys(rule_ast.alarms(rule))) if c is not None]
+                latest = max(children, key=lambda c: epoch(c.state_updated_timestamp), default=None)
+                reason = (f"{latest.alarm_arn} transitioned to {latest.state_value} at "
+                          f"{datetime.fromtimestamp(epoch(latest.state_updated_timestamp), tz=timezone.utc):%A %d %B, %Y %H:%M:%S} UTC"
+                          if latest is not None else f"Alarm rule evaluated to {new_state == 'ALARM'}")
+                data = {"triggeringAlarms": [{"arn": c.alarm_arn, "state": {
+                    "value": c.state_value, "timestamp": iso(epoch(c.state_updated_timestamp))}} for c in children]}
+                self.transition(account_id, region, alarm, new_state, reason, json.dumps(data), at)
+                moved += 1
+            changed += moved
+            if not moved:
+                break
+        return changed
 
     def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float) -> str:
         values, starts = models.period_values(self.metrics, account_id, region, alarm, boundary)
@@ -178,7 +217,8 @@ class AlarmEvaluator:
                              **({"stateReasonData": _loads(reason_data)} if reason_data and reason_data != "{}" else {})},
             }
             self.history.record(account_id, region, alarm.name, at, "StateUpdate",
-                                f"Alarm updated from {old_state} to {new_state}", json.dumps(history))
+                                f"Alarm updated from {old_state} to {new_state}", json.dumps(history),
+                                alarm_type="CompositeAlarm" if alarm.rule is not None else "MetricAlarm")
         if not fire:
             return
         self.route_event(account_id, region, state_change_event(account_id, region, alarm, old_state, old_reason,
@@ -197,6 +237,8 @@ class AlarmEvaluator:
                                             "error": "the local cloud runs SNS actions only"}))
             return
         message = sns_message(account_id, region, alarm, old_state, at)
+        if message["Trigger"] is None:      # a composite alarm's message has its AlarmRule instead
+            del message["Trigger"]
         subject = f'{alarm.state_value}: "{alarm.name}" in {region_name(region)}'[:100]
         outcome: dict[str, Any] = {}
 
@@ -241,7 +283,8 @@ def sns_message(account_id: str, region: str, alarm, old_state: str, at: float) 
         "OKActions": list(alarm.ok_actions or []),
         "AlarmActions": list(alarm.alarm_actions or []),
         "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
-        "Trigger": {
+        **({"AlarmRule": alarm.rule} if alarm.rule is not None else {}),
+        "Trigger": None if alarm.rule is not None else {
             **(_trigger_metrics(alarm) if getattr(alarm, "lab_metrics", None) else {
                 "MetricName": alarm.metric_name,
                 "Namespace": alarm.namespace,
@@ -269,7 +312,7 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
                   "reasonData": alarm.state_reason_data, "timestamp": iso(at)},
         "previousState": {"value": old_state, "reason": old_reason, "reasonData": old_data,
                           "timestamp": iso(epoch(old_ts))},
-        "configuration": {
+        "configuration": {"description": alarm.description, "alarmRule": alarm.rule} if alarm.rule is not None else {
             "description": alarm.description,
             "metrics": _event_metrics(alarm) if getattr(alarm, "lab_metrics", None) else [{
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),

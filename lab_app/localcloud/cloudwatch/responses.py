@@ -2,6 +2,8 @@
 
 * PutMetricAlarm: validated as CloudWatch does (moto skips it), passed to moto, then the new alarm starts in
   ``INSUFFICIENT_DATA`` (moto says ``OK``); an updated alarm keeps its state; history records the change.
+* PutCompositeAlarm: the AlarmRule is parsed (:mod:`~lab_app.localcloud.cloudwatch.alarm_rule`), then as
+  PutMetricAlarm (moto stores it; it starts in ``INSUFFICIENT_DATA``); the evaluator follows its children.
 * SetAlarmState: passed to moto, then the change goes through the evaluator's transition (history,
   actions, the EventBridge event) on the local cloud's clock.
 * DeleteAlarms: passed to moto (its parameters are recorded by CloudTrail like any call).
@@ -23,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from lab_app.localcloud.aws import request
 from lab_app.localcloud.aws.errors import SerializationException
-from lab_app.localcloud.cloudwatch import models
+from lab_app.localcloud.cloudwatch import alarm_rule, models
 from lab_app.localcloud.cloudwatch.dashboards import Dashboards
 from lab_app.localcloud.cloudwatch.evaluator import AlarmEvaluator
 from lab_app.localcloud.cloudwatch.exceptions import ValidationError
@@ -80,6 +82,14 @@ class CloudWatchResponses:
         if ours is not None:
             return json_response(ours, content_type=JSON_10)
         queries = None
+        if operation == "PutCompositeAlarm":
+            if not isinstance(params.get("AlarmName"), str) or not params["AlarmName"]:
+                raise ValidationError("1 validation error detected: Value null at 'alarmName' failed to satisfy "
+                                      "constraint: Member must not be null")
+            try:
+                alarm_rule.parse(params.get("AlarmRule"))
+            except alarm_rule.AlarmRuleError as error:
+                raise ValidationError(str(error)) from None
         if operation == "PutMetricAlarm":
             problem = validate_put_metric_alarm(params)
             if problem:
@@ -95,10 +105,16 @@ class CloudWatchResponses:
         before = backend.alarms.get(params.get("AlarmName")) if backend is not None else None
         old = (before.state_value, before.state_reason, before.state_reason_data, before.state_updated_timestamp) \
             if before is not None else None
-        status, headers, chunks = call_wsgi(self.moto(), environ)
+        if operation == "PutCompositeAlarm":      # moto's backend stores composite alarms; its API lacks the call
+            status, headers, chunks = self._put_composite(account_id, region, params)
+        else:
+            status, headers, chunks = call_wsgi(self.moto(), environ)
         if status < 300:
             backend = models.backend(account_id, region)
             now = self.clock.now()
+            if operation == "PutCompositeAlarm":
+                self._after_put(account_id, region, backend, params, old, now, alarm_type="CompositeAlarm")
+                self.evaluator.evaluate_composites(now)
             if operation == "PutMetricAlarm":
                 self._after_put(account_id, region, backend, params, old, now)
                 alarm = backend.alarms.get(params.get("AlarmName"))
@@ -108,6 +124,18 @@ class CloudWatchResponses:
             elif operation == "SetAlarmState" and old is not None:
                 self._after_set_state(account_id, region, backend, params, old, now)
         return status, headers, chunks
+
+    @staticmethod
+    def _put_composite(account_id: str, region: str, params: dict) -> tuple[int, list, list[bytes]]:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region].put_metric_alarm(
+            name=params["AlarmName"], namespace=None, metric_name=None, comparison_operator=None,
+            evaluation_periods=None, period=None, threshold=None, statistic=None,
+            description=params.get("AlarmDescription"), dimensions=[], alarm_actions=params.get("AlarmActions", []),
+            ok_actions=params.get("OKActions", []), insufficient_data_actions=params.get("InsufficientDataActions", []),
+            actions_enabled=params.get("ActionsEnabled", True), rule=params["AlarmRule"], tags=params.get("Tags", []))
+        return 200, [("Content-Type", JSON_10)], [b"{}"]
 
     def _ours(self, operation: str, account_id: str, region: str, params: dict) -> dict | None:
         if operation == "PutMetricData":
@@ -129,7 +157,7 @@ class CloudWatchResponses:
             return self.dashboards.delete(account_id, params)
         return None
 
-    def _after_put(self, account_id, region, backend, params, old, now: float) -> None:
+    def _after_put(self, account_id, region, backend, params, old, now: float, alarm_type: str = "MetricAlarm") -> None:
         alarm = backend.alarms.get(params.get("AlarmName"))
         if alarm is None:
             return
@@ -147,7 +175,8 @@ class CloudWatchResponses:
             config = {k: v for k, v in params.items() if k not in ("Tags",)}
             self.history.record(account_id, region, alarm.name, now, "ConfigurationUpdate", summary,
                                 json.dumps({"version": "1.0", "type": "Create" if old is None else "Update",
-                                            "createdAlarm" if old is None else "updatedAlarm": config}, default=str))
+                                            "createdAlarm" if old is None else "updatedAlarm": config}, default=str),
+                                alarm_type=alarm_type)
 
     def _after_set_state(self, account_id, region, backend, params, old, now: float) -> None:
         alarm = backend.alarms.get(params.get("AlarmName"))
@@ -158,3 +187,4 @@ class CloudWatchResponses:
         alarm.state_value, alarm.state_reason, alarm.state_reason_data, alarm.state_updated_timestamp = old
         if new_state != old[0]:
             self.evaluator.transition(account_id, region, alarm, new_state, reason, data or "{}", now)
+            self.evaluator.evaluate_composites(now)
