@@ -510,3 +510,33 @@ def test_composite_alarm_follows_its_children(cw):
     with pytest.raises(ClientError) as excinfo:
         cw.put_composite_alarm(AlarmName="bad", AlarmRule="ALARM(a) AND")
     assert _code(excinfo) == "ValidationError"
+
+
+def test_awscli_metric_math_and_an_error(module_cloud, tmp_path):
+    """The awscli (the seed's other client): a GetMetricData expression from --cli-input-json, and a bad Id."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    t0 = _minute(module_cloud, back=10)
+    boto3.client("cloudwatch").put_metric_data(Namespace="Lab/CLI", MetricData=[
+        {"MetricName": "hits", "Value": 4.0, "Timestamp": _dt(t0 + 1)},
+        {"MetricName": "misses", "Value": 1.0, "Timestamp": _dt(t0 + 2)}])
+    spec = {"StartTime": t0, "EndTime": t0 + 60, "MetricDataQueries": [
+        {"Id": "h", "MetricStat": _stat("hits", ns="Lab/CLI"), "ReturnData": False},
+        {"Id": "m", "MetricStat": _stat("misses", ns="Lab/CLI"), "ReturnData": False},
+        {"Id": "ratio", "Expression": "100 * h / (h + m)", "Label": "hit ratio"}]}
+    (tmp_path / "q.json").write_text(json.dumps(spec))
+    aws = str(Path(sys.executable).with_name("aws"))
+    env = dict(os.environ)
+    out = subprocess.run([aws, "cloudwatch", "get-metric-data", "--cli-input-json", f"file://{tmp_path / 'q.json'}",
+                          "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)["MetricDataResults"][0]
+    assert (result["Id"], result["Label"], result["Values"]) == ("ratio", "hit ratio", [80.0])   # 100 * 4 / 5
+    spec["MetricDataQueries"][0]["Id"] = "H"
+    (tmp_path / "q.json").write_text(json.dumps(spec))
+    bad = subprocess.run([aws, "cloudwatch", "get-metric-data", "--cli-input-json", f"file://{tmp_path / 'q.json'}"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "(ValidationError)" in bad.stderr and "not matching the expected pattern" in bad.stderr
