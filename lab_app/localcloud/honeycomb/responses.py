@@ -5,6 +5,11 @@
   another content type or encoding, 413 over :attr:`HoneycombResponse.max_body_bytes`, 401 without a known
   ``x-honeycomb-team`` key. Error bodies are a ``google.rpc.Status`` (protobuf requests) or ``{"code",
   "message"}`` (JSON requests), as the OTLP specification and Honeycomb's ingest do.
+- ``POST /v1/metrics``: OTLP metrics, same rules and error bodies; the dataset is the ``x-honeycomb-dataset``
+  header (``unknown_metrics`` without it, as Honeycomb); data points the OTLP data model calls invalid are left
+  out and counted in ``partial_success.rejected_data_points`` (:mod:`lab_app.localcloud.honeycomb.metrics`).
+  The query endpoints treat a dataset holding metric points as a metrics dataset (its events are metric events);
+  ``__all__`` covers the span datasets.
 - ``GET /1/auth``: Honeycomb's key check (team, environment, key access).
 - ``POST /1/queries/<dataset>``, ``GET /1/queries/<dataset>/<id>``, ``POST /1/query_results/<dataset>``,
   ``GET /1/query_results/<dataset>/<id>``: the Query Data API (:mod:`lab_app.localcloud.honeycomb.query`).
@@ -27,6 +32,10 @@ import threading
 import time
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -37,6 +46,7 @@ from werkzeug.wrappers import Request, Response
 from lab_app.localcloud import otlp
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.honeycomb import exceptions, query
+from lab_app.localcloud.honeycomb.metrics import DATASET_HEADER, MetricsBackend, dataset_from_header
 from lab_app.localcloud.honeycomb.models import (
     ENVIRONMENT,
     TEAM,
@@ -47,6 +57,7 @@ from lab_app.localcloud.honeycomb.models import (
     valid_keys,
 )
 from lab_app.localcloud.honeycomb.urls import API_PREFIX, url_map
+from lab_app.localcloud.otlp.metrics import decode_metrics
 
 MAX_BODY_BYTES = 20 * 1024 * 1024        # the OpenTelemetry Collector's default max_request_body_size
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
@@ -67,8 +78,9 @@ class HoneycombResponse:
     # Honeycomb's documented Query Data API limit; None lifts it (a test module running dozens of queries)
     query_results_per_minute: int | None = 10
 
-    def __init__(self, backend: HoneycombBackend, plan: str | None = None):
+    def __init__(self, backend: HoneycombBackend, plan: str | None = None, metrics: MetricsBackend | None = None):
         self.backend = backend
+        self.metrics = metrics if metrics is not None else MetricsBackend(backend.store, log=backend.log)
         self.plan = plan or plan_from_env()
         self._runs: collections.deque[float] = collections.deque()
         self._runs_lock = threading.Lock()
@@ -108,6 +120,30 @@ class HoneycombResponse:
         except otlp.OtlpError as exc:
             return otlp.error_reply(exc, is_json)
         return otlp.success_reply(ExportTraceServiceResponse(), body.is_json)
+
+    def ingest_metrics(self, request: Request) -> Response:
+        """``POST /v1/metrics``: the same key checks, body rules and error bodies as traces; the dataset from
+        ``x-honeycomb-dataset`` (``unknown_metrics`` without it); rejected points in ``partial_success``."""
+        is_json = otlp.is_json_request(request)
+        try:
+            key = request.headers.get("x-honeycomb-team", "").strip()
+            if not key:
+                raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "missing 'x-honeycomb-team' header")
+            if key not in valid_keys():
+                raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "unknown API key - check your credentials")
+            body = otlp.read_body(request, self.max_body_bytes, MAX_DECOMPRESSED_BYTES)
+            message = otlp.parse(body, ExportMetricsServiceRequest)
+            try:
+                decoded = decode_metrics(message)
+                self.metrics.ingest(decoded, dataset_from_header(request.headers.get(DATASET_HEADER)), message,
+                                    None if body.is_json else body.data)
+            except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
+                raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
+                                     f"could not decode ExportMetricsServiceRequest: {exc}") from None
+        except otlp.OtlpError as exc:
+            return otlp.error_reply(exc, is_json)
+        return otlp.success_reply(ExportMetricsServiceResponse(), body.is_json, rejected=decoded.rejected,
+                                  error_message=decoded.error_message)
 
     # the Honeycomb API -----------------------------------------------------------------------------
     @staticmethod
@@ -151,7 +187,7 @@ class HoneycombResponse:
             self._runs.append(now)
 
     def _dataset(self, dataset: str) -> str:
-        if not self.backend.dataset_exists(dataset):
+        if not self.backend.dataset_exists(dataset) and not self.metrics.dataset_exists(dataset):
             raise exceptions.NotFound("Dataset not found")
         return dataset
 
@@ -201,7 +237,9 @@ class HoneycombResponse:
             raise exceptions.QuerySpecError("Query Results can only be created for events with timestamps "
                                             "within the past 7 days")
         self._count_query_result()
-        data = self.backend.run_query(spec, dataset, now=now, limit=limit, series=not disable_series)
+        # a dataset holding metric points is a metrics dataset (its events are metric events)
+        runner = self.metrics if self.metrics.dataset_exists(dataset) else self.backend
+        data = runner.run_query(spec, dataset, now=now, limit=limit, series=not disable_series)
         result = {"id": new_id(), "complete": True, "query": document, "data": data}
         result["links"] = self._links(request, dataset, result["id"])
         self.backend.save_result(dataset, query_id, result)

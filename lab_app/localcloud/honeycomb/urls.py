@@ -4,10 +4,12 @@ from __future__ import annotations
 from werkzeug.routing import Map, Rule
 
 INGEST_PATH = "/v1/traces"
+METRICS_PATH = "/v1/metrics"
 API_PREFIX = "/1/"
 
 url_map = Map([
     Rule(INGEST_PATH, endpoint="ingest", methods=["POST"]),
+    Rule(METRICS_PATH, endpoint="ingest_metrics", methods=["POST"]),
     Rule("/1/auth", endpoint="auth", methods=["GET"]),
     Rule("/1/queries/<dataset>", endpoint="create_query", methods=["POST"]),
     Rule("/1/queries/<dataset>/<query_id>", endpoint="get_query", methods=["GET"]),
