@@ -68,6 +68,7 @@ lab
 # %%
 import json
 import logging
+import math
 import os
 import time
 
@@ -80,14 +81,16 @@ from aws_embedded_metrics.serializers.log_serializer import LogSerializer
 from flask import g, request
 from opentelemetry import metrics
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from lab_app import services, slo, traffic
 from lab_app.analysis import cost
 from lab_app.notebook import show
 from lab_app.query import cloudwatch as cwq
+from lab_app.query import metrics as metrics_q
+from lab_app.query import spans as spans_q
 from lab_app.services import Fault, Faults
 
 # %% [markdown]
@@ -110,14 +113,19 @@ from lab_app.services import Fault, Faults
 # | `http.server.duration` | `Histogram` (ms) | route, status | duration percentiles |
 # | `http.server.active_requests` | `UpDownCounter` | route | requests in flight (goes up and down) |
 #
-# `metrics.set_meter_provider` works **once per process** (like `set_tracer_provider` in 02): the cell keeps the
-# provider of its first run.
+# **Temporality**: a cumulative counter reports its total since the process started, a delta counter what happened
+# since the last export. We ask for delta on the counter and the histogram, so a `SUM` over a time range is what
+# happened in that range (the up-down counter stays cumulative: it is a level). `metrics.set_meter_provider` works
+# **once per process** (like `set_tracer_provider` in 02): the cell keeps the provider of its first run.
 
 # %%
 METRICS_DATASET = "cruddur-metrics"
 team_header = dict(pair.split("=", 1) for pair in os.environ["OTEL_EXPORTER_OTLP_HEADERS"].split(","))
 exporter = OTLPMetricExporter(endpoint=os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/metrics",
-                              headers={**team_header, "x-honeycomb-dataset": METRICS_DATASET})
+                              headers={**team_header, "x-honeycomb-dataset": METRICS_DATASET},
+                              preferred_temporality={Counter: AggregationTemporality.DELTA,
+                                                     Histogram: AggregationTemporality.DELTA,
+                                                     UpDownCounter: AggregationTemporality.CUMULATIVE})
 if isinstance(metrics.get_meter_provider(), MeterProvider):     # this cell ran before in this kernel: keep it
     meter_provider = metrics.get_meter_provider()
 else:
@@ -238,6 +246,8 @@ backend
 # ### Checkpoint: one request, one EMF line that CloudWatch turned into metrics
 
 # %%
+meter_provider.force_flush()                 # export what earlier runs recorded: from here on, this run only
+otel_start = math.ceil(time.time())          # Honeycomb's times are the wall clock, in whole seconds
 probe_start = CLOCK.timestamp().floor("min")
 probe = traffic.send("GET", backend.url + "/api/activities/home", headers={"X-Cruddur-User": "andrewbrown"})
 emf_handler.flush()
@@ -268,6 +278,9 @@ earlier = cloudwatch.get_metric_statistics(
     Period=21600, Statistics=["Sum"])["Datapoints"]
 if sum(p["Sum"] for p in earlier) > 0 and slo.advance_clock(6 * 3600):     # LOCAL ONLY
     CLOCK.sync()
+    meter_provider.force_flush()
+    otel_start = math.ceil(time.time())
+    time.sleep(otel_start - time.time())
     probe = traffic.send("GET", backend.url + "/api/activities/home", headers={"X-Cruddur-User": "andrewbrown"})
     probe_start = CLOCK.timestamp().floor("min") - pd.Timedelta(minutes=1)
 run_start = probe_start
@@ -307,12 +320,55 @@ compare = client_counts.merge(emf_counts, on=["route", "status"], how="outer").f
 compare.sort_values("client", ascending=False).head(8)
 
 # %% [markdown]
-# ### Checkpoint: CloudWatch counted exactly what the client saw, per route and status
+# ### Honeycomb: the Query Data API over the metrics dataset
+#
+# `force_flush()` exports now instead of at the next 60-second tick. In a metrics dataset each data point is a field
+# of an event, named after the metric, with the point's attributes as columns; a query names the metric as its
+# column. `SUM` of the delta counter is the number of requests in the time range; `P99` of the histogram merges the
+# points' buckets. (A free Honeycomb team has no Query Data API: the cell then prints the query link for the UI.)
+
+# %%
+meter_provider.force_flush()
+otel_spec = {"calculations": [{"op": "SUM", "column": "http.server.requests"},
+                              {"op": "P99", "column": "http.server.duration"}],
+             "breakdowns": ["http.route", "http.response.status_code"],
+             "start_time": otel_start, "end_time": math.ceil(time.time()) + 1}
+who = spans_q.whoami()
+no_queries = spans_q.query_unavailable(who)
+if no_queries is None:
+    otel = metrics_q.query(METRICS_DATASET, **otel_spec).dropna(subset=["http.route"])   # (the up-down counter's
+    otel_counts = otel.rename(columns={"http.route": "route", "http.response.status_code": "status",  # events have
+                                       "SUM(http.server.requests)": "opentelemetry"})                   # no status)
+    otel_counts = otel_counts.dropna(subset=["status"]).astype({"status": int})[["route", "status", "opentelemetry"]]
+    compare = compare.merge(otel_counts, on=["route", "status"], how="outer").fillna(0)
+else:
+    print(f"No Query Data API: {no_queries}.")
+    print("The same query in Honeycomb's UI:", spans_q.query_template_url(METRICS_DATASET, otel_spec, who))
+compare.sort_values("client", ascending=False).head(8)
+
+# %% [markdown]
+# LOCAL ONLY: the stand-in also hands out every stored data point (Honeycomb has no such export): here the points of
+# the up-down counter, a level per route that is back to 0 once the traffic is over.
+
+# %%
+in_flight_now = None
+if lab.local:
+    points = metrics_q.local_points(start=otel_start, dataset=METRICS_DATASET, metric="http.server.active_requests")
+    in_flight_now = points.assign(route=points["attributes"].map(lambda a: a.get("http.route"))) \
+        .sort_values("time").groupby("route")["value"].last()
+in_flight_now
+
+# %% [markdown]
+# ### Checkpoint: CloudWatch and OpenTelemetry counted exactly what the client saw, per route and status
 
 # %%
 assert len(run) == 200 and run["status"].notna().all() and len(client_view) == 201
 assert (compare["client"] == compare["cloudwatch"]).all(), compare[compare["client"] != compare["cloudwatch"]]
 assert all(r["StatusCode"] == "Complete" for r in answer["MetricDataResults"])
+if no_queries is None:
+    assert (compare["client"] == compare["opentelemetry"]).all(), compare[compare["client"] != compare["opentelemetry"]]
+if lab.local:
+    assert len(in_flight_now) >= 5 and (in_flight_now == 0).all(), in_flight_now
 
 # %% [markdown]
 # ## 4. Monitoring vs observability
