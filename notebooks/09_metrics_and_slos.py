@@ -541,16 +541,17 @@ def alert_states() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("alert")
 
 # %% [markdown]
-# ### Two hours pass, the alarms are created, then the incident (LOCAL ONLY clock control)
+# ### An hour passes, the alarms are created, then the incident (LOCAL ONLY clock control)
 #
 # **LOCAL ONLY:** `slo.advance_clock()` moves the local cloud's clock forward; every alarm evaluation the jump
 # crosses runs before it returns (`CLOCK.sync()` lets the app stamp its metrics with the new time). In cloud mode it
 # does nothing: on AWS the healthy traffic above is simply older when the incident happens. The four window alarms
 # and the two composite alarms are created after the jump (a new metric alarm starts in `INSUFFICIENT_DATA`); the
-# windows still reach back to the healthy traffic.
+# windows still reach back to the healthy traffic. The skipped time stays skipped: the local cloud's clock is now
+# ahead of your wall clock, as after notebook 08 (`python -m lab_app.localcloud reset` starts over).
 
 # %%
-moved = slo.advance_clock(2 * 3600)             # LOCAL ONLY: two hours later (cloud mode: returns False)
+moved = slo.advance_clock(65 * 60)              # LOCAL ONLY: 65 minutes later (cloud mode: returns False)
 CLOCK.sync()
 ALARMS = {alert: [burn_rate_alarm(alert, p, f) for p, f in windows] for alert, windows in WINDOWS.items()}
 PAGES = [composite_alert(alert, *names) for alert, names in ALARMS.items()]
@@ -618,7 +619,7 @@ ax.axhline(100, color="red", linestyle="--", label="whole budget")
 ax.set_ylabel("% of the error budget")
 ax.legend()
 show(alt="A step line of the share of the error budget burned, flat near zero during the healthy traffic, then "
-         "jumping far above the dashed 100 % line when the incident's errors arrive two hours later.", fig=fig)
+         "jumping far above the dashed 100 % line when the incident's errors arrive an hour later.", fig=fig)
 
 # %%
 assert burned["budget burned %"].iloc[-1] > 100, burned.tail()
@@ -656,7 +657,7 @@ for ax, (title, qs) in zip(axes, panels.items()):
         ax=ax, drawstyle="steps-post", title=title)
     ax.set_xlabel("")
 fig.tight_layout()
-show(alt="Two panels of the dashboard: requests and errors per minute (a block of traffic, then two hours later a "
+show(alt="Two panels of the dashboard: requests and errors per minute (a block of traffic, then an hour later a "
          "smaller block with errors), and the 5-minute burn rate, near zero first and far above 14 at the incident.",
      fig=fig)
 
