@@ -72,14 +72,17 @@ class CloudWatch(Component):
         """CloudWatch Logs ingested these events: the embedded-metric-format ones become metrics (the rest,
         and invalid EMF, stay plain log events). Returns how many events carried valid EMF."""
         found = 0
+        by_namespace: dict[str, list[dict]] = {}
         for message in messages:
             directives = emf.extract(message)
             if not directives:
                 continue
             found += 1
             for namespace, data in directives:
-                if data:
-                    self.metrics.put(account_id, region, namespace, data)
+                by_namespace.setdefault(namespace, []).extend(data)
+        for namespace, data in by_namespace.items():   # one INSERT per namespace and batch
+            if data:
+                self.metrics.put(account_id, region, namespace, data)
         self.emf_events += found
         return found
 
