@@ -8,6 +8,7 @@ import json
 import math
 import time
 
+import pandas as pd
 import pytest
 import requests
 from google.rpc import status_pb2
@@ -288,6 +289,13 @@ def test_points_in_one_second_with_the_same_attributes_are_one_event(hc):
     assert results(hc, {"calculations": [{"op": "COUNT"}], "time_range": 600}) == [{"COUNT": 4}]
     frame = metrics_q.local_points(dataset=DATASET)
     assert frame["event_id"].nunique() == 4 and (frame["timestamp"].dt.floor("s") == frame["timestamp"]).all()
+    events = metrics_q.events(frame)
+    assert len(events) == 4 and events["host.name"].eq("greyhound-9ab3f2").all()
+    first = events[events["pool"].isna()].iloc[0]
+    assert (first["system.cpu.utilization.user"], first["system.cpu.utilization.system"],
+            first["runtime.go.goroutines"], first["runtime.go.gc.count"]) == (34.0, 8.0, 635.0, 321.0)
+    assert events.loc[events["pool"] == "io", "runtime.go.goroutines"].tolist() == [12.0, 12.0]
+    assert pd.isna(events.loc[events["pool"] == "io", "runtime.go.gc.count"]).all()
 
 
 def test_exponential_histogram_and_summary(hc):
@@ -312,6 +320,16 @@ def test_exponential_histogram_and_summary(hc):
     assert rows == [{"P50(queue.wait)": 3.0, "AVG(queue.wait)": 13.5 / 4, "MAX(queue.wait)": 7.0,
                      "P50(gc.pause)": 10.0, "P99(gc.pause)": 40.0, "AVG(gc.pause)": 15.0, "MIN(gc.pause)": 2.0,
                      "P90(gc.pause)": None}]   # a summary has only the quantiles it sent
+    event = metrics_q.events(metrics_q.local_points(dataset=DATASET)).iloc[0]
+    assert event["queue.wait"]["count"] == 4 and event["queue.wait"]["buckets"] == [(1.0, 2.0, 1), (2.0, 4.0, 2),
+                                                                                     (4.0, 8.0, 1)]
+    assert event["gc.pause"]["quantiles"] == {"0.0": 2.0, "0.5": 10.0, "0.99": 40.0, "1.0": 45.0}
+    # Honeycomb's summary fields: .count .sum .avg .min .max .p50 .p99
+    assert results(hc, {"calculations": [{"op": "MAX", "column": f"gc.pause.{suffix}"}
+                                         for suffix in ("count", "avg", "min", "max", "p50", "p99")],
+                        "time_range": 600}) == [{"MAX(gc.pause.count)": 10.0, "MAX(gc.pause.avg)": 15.0,
+                                                 "MAX(gc.pause.min)": 2.0, "MAX(gc.pause.max)": 45.0,
+                                                 "MAX(gc.pause.p50)": 10.0, "MAX(gc.pause.p99)": 40.0}]
     heat = run(hc, {"calculations": [{"op": "HEATMAP", "column": "queue.wait"}], "time_range": 600})
     buckets = heat["results"][0]["data"]["HEATMAP(queue.wait)"]["buckets"]
     assert buckets == [{"lower": 1.0, "upper": 2.0, "count": 1}, {"lower": 2.0, "upper": 4.0, "count": 2},
@@ -577,3 +595,62 @@ def test_exporter_configured_from_the_environment_as_a_notebook_does(hc, monkeyp
         provider.shutdown()
     assert results(hc, {"calculations": [{"op": "MAX", "column": "env.requests"}], "time_range": 600},
                    dataset="unknown_metrics") == [{"MAX(env.requests)": 1.0}]
+
+
+def test_husky_histogram_fields_by_hand():
+    from lab_app.localcloud.honeycomb.metrics import histogram_fields, summary_fields
+
+    bounds = [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0]
+    counts = [0, 1, 2, 1, 0, 1, 0, 0]            # 3, 7, 7, 20, 60: cumulative shares 0 .2 .6 .8 .8 1 1 1
+    fields = histogram_fields("lat", 5, 97.0, bounds, counts)
+    assert fields["lat.count"] == 5 and fields["lat.sum"] == 97.0 and fields["lat.avg"] == pytest.approx(19.4)
+    # the upper bound of the last bucket whose cumulative share is <= the percentile
+    assert (fields["lat.p001"], fields["lat.p10"], fields["lat.p25"], fields["lat.p50"], fields["lat.p75"],
+            fields["lat.p90"], fields["lat.p99"]) == (0.0, 0.0, 5.0, 5.0, 10.0, 50.0, 50.0)
+    assert fields["lat.p05"] == fields["lat.p50"]  # husky's table maps .p05 to 0.5
+    assert histogram_fields("empty", 0, None, [], []) == {"empty.count": 0, "empty.sum": 0.0, "empty.avg": None}
+    assert summary_fields("s", 4, 10.0, {"0.0": 1.0, "0.5": 2.0, "0.05": 1.5, "0.999": 9.0, "1.0": 9.5}) == {
+        "s.count": 4, "s.sum": 10.0, "s.avg": 2.5, "s.min": 1.0, "s.p50": 2.0, "s.p05": 1.5, "s.p999": 9.0,
+        "s.max": 9.5}
+
+
+def test_derived_histogram_fields_are_queryable(hc):
+    provider, _ = meter_provider(hc)
+    try:
+        record_traffic(provider)
+        assert provider.force_flush(10_000)
+    finally:
+        provider.shutdown()
+    rows = by(results(hc, {"calculations": [{"op": "MAX", "column": "app.latency.count"},
+                                            {"op": "MAX", "column": "app.latency.p50"},
+                                            {"op": "AVG", "column": "app.latency.avg"}],
+                           "breakdowns": ["http.route"],
+                           "filters": [{"column": "meta.signal_type", "op": "=", "value": "metric"}],
+                           "time_range": 600}), "http.route")
+    # /home {3, 7, 20}: shares .33 .67 1 over (0,5] (5,10] (10,25] -> p50 = 5; /messages {7, 60}: .5 up to 50 -> 50
+    assert rows["/api/activities/home"]["MAX(app.latency.count)"] == 3
+    assert rows["/api/activities/home"]["MAX(app.latency.p50)"] == 5.0
+    assert rows["/api/messages"]["MAX(app.latency.p50)"] == 50.0
+    assert rows["/api/messages"]["AVG(app.latency.avg)"] == pytest.approx(33.5)
+    # a derived field filters whole events like any number field
+    rows = results(hc, {"calculations": [{"op": "MAX", "column": "app.requests"}],
+                        "filters": [{"column": "app.latency.count", "op": ">", "value": 2}],
+                        "breakdowns": ["http.route"], "time_range": 600})
+    assert rows == [{"http.route": "/api/activities/home", "MAX(app.requests)": 3.0}]
+    event = metrics_q.events(metrics_q.local_points(dataset=DATASET, metric="app.latency")).iloc[0]
+    assert event["meta.signal_type"] == "metric" and event["app.latency.count"] in (2.0, 3.0)
+
+
+def test_a_classic_key_must_name_the_dataset(hc, monkeypatch):
+    classic = "0123456789abcdef0123456789abcdef"   # 32 hex digits  # pragma: allowlist secret
+    monkeypatch.setenv("LAB_HONEYCOMB_KEYS", classic)
+    body = request_of(gauge("classic.gauge", int(time.time()) * 10**9, 1.0)).SerializeToString()
+    reply = post(hc, body, key=classic, dataset=None)
+    assert reply.status_code == 401
+    status = status_pb2.Status()
+    status.ParseFromString(reply.content)
+    assert status.code == 16 and status.message == "missing 'x-honeycomb-dataset' header"
+    assert post(hc, body, key=classic, dataset="classic-metrics").status_code == 200
+    assert post(hc, body, key=KEY, dataset=None).status_code == 200     # an environment key: unknown_metrics
+    assert results(hc, {"calculations": [{"op": "MAX", "column": "classic.gauge"}], "time_range": 600},
+                   dataset="classic-metrics") == [{"MAX(classic.gauge)": 1.0}]

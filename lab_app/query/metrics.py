@@ -7,6 +7,7 @@ stored data point.
                   breakdowns=["http.route"], time_range=600)     # -> DataFrame, one row per group
     metrics.series(frame)                                          # the same query's time series
     metrics.local_points(start, dataset="cruddur-metrics")        # LOCAL ONLY: one row per data point
+    metrics.events(points)                                         # those points as Honeycomb's events
 
 Where the points go: OTLP metrics need an ``x-honeycomb-dataset`` header naming the dataset (without it Honeycomb
 puts them in ``unknown_metrics``, :data:`UNKNOWN_METRICS`). In a metrics dataset every data point is a field on an
@@ -39,7 +40,7 @@ UNKNOWN_METRICS = "unknown_metrics"
 
 POINT_COLUMNS = ["dataset", "service", "event_id", "timestamp", "time", "start_time", "metric_name", "metric_type",
                  "unit", "description", "temporality", "monotonic", "value", "is_int", "count", "sum", "min", "max",
-                 "bucket_lower", "bucket_upper", "bucket_counts", "quantiles", "scope_name", "attributes",
+                 "bucket_lower", "bucket_upper", "bucket_counts", "quantiles", "fields", "scope_name", "attributes",
                  "resource_attributes"]
 
 
@@ -109,7 +110,8 @@ def local_points(start=None, end=None, dataset: str | None = None, metric: str |
     metric_name, metric_type (gauge, sum, histogram, exponential_histogram, summary), unit, description,
     temporality (delta / cumulative), monotonic, value (float; gauges and sums), is_int, count (Int64), sum, min, max,
     bucket_lower / bucket_upper / bucket_counts (lists; histograms, -inf/+inf at the open ends), quantiles (dict;
-    summaries), scope_name, attributes and resource_attributes (dicts).
+    summaries), fields (dict: the ``<name>.count``, ``.sum``, ``.avg``, ``.p50`` ... fields Honeycomb derives from a
+    histogram or summary point), scope_name, attributes and resource_attributes (dicts).
     """
     if config.mode() != "local":
         raise RuntimeError("local_points() reads the local Honeycomb stand-in and exists only in local mode; "
@@ -153,9 +155,42 @@ def local_points(start=None, end=None, dataset: str | None = None, metric: str |
             frame[column] = raw[column].map(lambda v: [_float(x) for x in v] if isinstance(v, list) else None)
         elif column == "bucket_counts":
             frame[column] = raw[column].map(lambda v: [int(x) for x in v] if isinstance(v, list) else None)
-        elif column in ("attributes", "resource_attributes", "quantiles"):
+        elif column in ("attributes", "resource_attributes", "quantiles", "fields"):
             frame[column] = raw[column].map(lambda text: json.loads(text) if isinstance(text, str) else text)
         else:
             frame[column] = raw[column].astype("object").where(raw[column].notna(), None)
     frame.attrs["truncated"] = payload.get("truncated", False)
     return frame
+
+
+def events(points: pd.DataFrame) -> pd.DataFrame:
+    """:func:`local_points` as the events Honeycomb makes of them: one row per ``event_id`` with ``timestamp``,
+    ``dataset``, every resource and point attribute as a column (a point attribute wins over a resource attribute of
+    the same name), ``meta.signal_type`` ("metric") and one column per metric: the value (float) of a gauge or sum;
+    for a histogram or summary a dict ``{"count", "sum", "min", "max", "buckets": [(lower, upper, count), ...],
+    "quantiles"}`` plus the number fields Honeycomb derives from it (``<name>.count``, ``<name>.p99``, ...)."""
+    rows: dict[str, dict] = {}
+    for point in points.itertuples(index=False):
+        row = rows.get(point.event_id)
+        if row is None:
+            row = rows[point.event_id] = {"event_id": point.event_id, "timestamp": point.timestamp,
+                                          "dataset": point.dataset, "meta.signal_type": "metric",
+                                          **(point.resource_attributes or {}), **(point.attributes or {})}
+        if point.metric_type in ("gauge", "sum"):
+            row[point.metric_name] = point.value
+        else:
+            buckets = (list(zip(point.bucket_lower, point.bucket_upper, point.bucket_counts))
+                       if isinstance(point.bucket_counts, list) else [])
+            row[point.metric_name] = {"count": None if pd.isna(point.count) else int(point.count), "sum": point.sum,
+                                      "min": point.min, "max": point.max, "buckets": buckets,
+                                      "quantiles": point.quantiles}
+            if isinstance(point.fields, dict):
+                row.update(point.fields)
+    frame = pd.DataFrame(list(rows.values()))
+    if frame.empty:
+        return pd.DataFrame(columns=["event_id", "timestamp", "dataset"])
+    numeric = set(points.loc[points["metric_type"].isin(["gauge", "sum"]), "metric_name"])
+    numeric |= {name for fields in points["fields"] if isinstance(fields, dict) for name in fields}
+    for column in numeric & set(frame.columns):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame.sort_values(["timestamp", "event_id"], ignore_index=True)

@@ -12,7 +12,14 @@ What Honeycomb documents, and what this module does:
   The event's fields are the resource and point attributes and one field per metric, named after the metric,
   holding the point's value. :func:`point_rows` stores one row per data point with the ``event_id`` of its event
   and ``timestamp`` truncated to the second; queries work on events.
-- Histograms (explicit and exponential) are stored as histograms, not pre-computed numbers ("Native histogram
+- Honeycomb's OTLP translation (github.com/honeycombio/husky, ``otlp/metrics.go``) adds, for a histogram point,
+  ``<name>.count``, ``<name>.sum``, ``<name>.avg`` and ``<name>.p001`` ... ``<name>.p999`` (each the upper bound of
+  the last bucket whose cumulative share of the count is at most the percentile; its table maps ``.p05`` to 0.5), and
+  for a summary point ``.count``, ``.sum``, ``.avg``, ``.min``, ``.max`` and ``.pNN`` per reported quantile
+  (:func:`histogram_fields`, :func:`summary_fields`); every metric event has ``meta.signal_type: metric``. These are
+  number fields like any other (stored per point in ``fields``). Without ``x-honeycomb-dataset``, a Classic key
+  (:func:`is_classic_key`) gets 401 "missing 'x-honeycomb-dataset' header" (husky's ``ValidateMetricsHeaders``).
+- Histograms (explicit and exponential) are also stored as histograms, not pre-computed numbers ("Native histogram
   support: Honeycomb stores histograms as distributed data structures rather than pre-bucketed values. This enables
   accurate percentile calculations (p95, p99) and flexible merging across time windows and grouped dimensions",
   docs.honeycomb.io/get-started/honeycomb/metrics-in-honeycomb). On a histogram field ``PXX`` and ``HEATMAP`` merge
@@ -35,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -84,6 +92,7 @@ CREATE TABLE IF NOT EXISTS {METRICS_TABLE} (
     bucket_upper DOUBLE[],
     bucket_counts BIGINT[],
     quantiles JSON,               -- summary: {{"0.5": value, ...}}
+    fields JSON,                  -- the event fields Honeycomb derives from a histogram / summary point
     scope_name VARCHAR,
     attributes JSON,              -- data point attributes
     resource_attributes JSON,
@@ -93,15 +102,28 @@ CREATE TABLE IF NOT EXISTS {METRICS_TABLE} (
 METRIC_COLUMNS = [
     "dataset", "service", "event_id", "timestamp", "time_unix_nano", "start_time_unix_nano", "metric_name",
     "metric_type", "unit", "description", "temporality", "monotonic", "value", "is_int", "count", "sum", "min", "max",
-    "bucket_lower", "bucket_upper", "bucket_counts", "quantiles", "scope_name", "attributes", "resource_attributes",
+    "bucket_lower", "bucket_upper", "bucket_counts", "quantiles", "fields", "scope_name", "attributes",
+    "resource_attributes",
     "received_at",
 ]
-NUMERIC_TYPES = ("gauge", "sum")
 
 JOURNAL_FILE = "honeycomb-metrics.journal"          # beside the DuckDB file
 JOURNAL_TABLE = "honeycomb_metrics_journal"
 JOURNAL_DDL = f"""
 CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (id INTEGER PRIMARY KEY, committed_seq UBIGINT NOT NULL)"""
+
+
+_CLASSIC_KEY = re.compile(r"[0-9a-f]*")
+_CLASSIC_INGEST_KEY = re.compile(r"hc[a-z]ic_[0-9a-z]*")
+
+
+def is_classic_key(key: str) -> bool:
+    """A Honeycomb Classic key (32 hex digits, or a 64-character Classic ingest key ``hc?ic_...``), as husky's
+    ``IsClassicApiKey`` tells them from environment keys. A Classic team has no environments: its OTLP requests
+    must name their dataset."""
+    if len(key) == 32:
+        return _CLASSIC_KEY.fullmatch(key) is not None
+    return len(key) == 64 and _CLASSIC_INGEST_KEY.fullmatch(key) is not None
 
 
 def dataset_from_header(value: str | None) -> str:
@@ -173,11 +195,67 @@ def point_rows(decoded: DecodedMetrics, dataset: str, request_key: str,
         "bucket_upper": _objects([p.bucket_upper if b else None for p, b in zip(points, buckets)]),
         "bucket_counts": _objects([p.bucket_counts if b else None for p, b in zip(points, buckets)]),
         "quantiles": obj([None if p.quantiles is None else json.dumps(p.quantiles) for p in points]),
+        "fields": obj([_fields_json(p) for p in points]),
         "scope_name": obj([p.scope_name for p in points]),
         "attributes": obj(attrs_texts),
         "resource_attributes": obj(res_texts),
         "received_at": np.full(n, received),
     }
+
+
+# Honeycomb's OTLP translation (github.com/honeycombio/husky, otlp/metrics.go): the fields a histogram point adds to
+# its event, each percentile the upper bound of the last bucket whose cumulative share of the count is at most it.
+# The table is husky's, ".p05" -> 0.5 included.
+HUSKY_PERCENTILES = {".p001": 0.001, ".p01": 0.01, ".p05": 0.5, ".p10": 0.10, ".p25": 0.25, ".p50": 0.50,
+                     ".p75": 0.75, ".p90": 0.90, ".p95": 0.95, ".p99": 0.99, ".p999": 0.999}
+
+
+def histogram_fields(name: str, count: int, total: float | None, bounds: list[float],
+                     counts: list[int]) -> dict[str, float | int | None]:
+    """``<name>.count``, ``.sum``, ``.avg`` and ``.p001`` ... ``.p999`` of one explicit-bucket histogram point, as
+    Honeycomb's OTLP translation computes them (``avg`` is None for an empty point: JSON has no NaN)."""
+    out: dict[str, float | int | None] = {f"{name}.count": count, f"{name}.sum": total or 0.0,
+                                          f"{name}.avg": (total or 0.0) / count if count else None}
+    if bounds and counts:
+        shares, running = [], 0
+        for n in counts:
+            running += n
+            shares.append(running / count if count else math.nan)
+        for suffix, percentile in HUSKY_PERCENTILES.items():
+            highest = bounds[0]
+            for i, share in enumerate(shares):
+                if share > percentile:
+                    break
+                if i < len(bounds):
+                    highest = bounds[i]
+            out[name + suffix] = highest
+    return out
+
+
+def summary_fields(name: str, count: int, total: float, quantiles: dict[str, float]) -> dict[str, float | int | None]:
+    """``<name>.count``, ``.sum``, ``.avg``, ``.min`` (quantile 0), ``.max`` (quantile 1) and ``.pNN`` of a summary
+    point, as Honeycomb's OTLP translation names them (0.5 -> ``.p50``, 0.99 -> ``.p99``, 0.999 -> ``.p999``)."""
+    out: dict[str, float | int | None] = {f"{name}.count": count, f"{name}.sum": total,
+                                          f"{name}.avg": total / count if count else None}
+    for q, value in quantiles.items():
+        q = float(q)
+        if q == 0.0:
+            out[f"{name}.min"] = value
+        elif q == 1.0:
+            out[f"{name}.max"] = value
+        else:
+            digits = f"{q:.3f}"[2:]
+            out[f"{name}.p{digits[:-1] if digits.endswith('0') else digits}"] = value
+    return out
+
+
+def _fields_json(p: MetricPoint) -> str | None:
+    if p.type == "histogram":
+        bounds = [b for b in p.bucket_upper[:-1]] if p.bucket_counts else []
+        return json.dumps(histogram_fields(p.name, p.count, p.sum, bounds, p.bucket_counts or []))
+    if p.type == "summary":
+        return json.dumps(summary_fields(p.name, p.count, p.sum, p.quantiles or {}))
+    return None
 
 
 def _objects(values: list) -> np.ndarray:
@@ -693,5 +771,5 @@ def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
 
 
-__all__ = ["DATASET_HEADER", "Distribution", "METRICS_TABLE", "MetricPoint", "MetricsBackend", "UNKNOWN_METRICS",
+__all__ = ["DATASET_HEADER", "HUSKY_PERCENTILES", "Distribution", "histogram_fields", "is_classic_key", "summary_fields", "METRICS_TABLE", "MetricPoint", "MetricsBackend", "UNKNOWN_METRICS",
            "dataset_from_header", "point_rows"]

@@ -6,7 +6,8 @@
   ``x-honeycomb-team`` key. Error bodies are a ``google.rpc.Status`` (protobuf requests) or ``{"code",
   "message"}`` (JSON requests), as the OTLP specification and Honeycomb's ingest do.
 - ``POST /v1/metrics``: OTLP metrics, same rules and error bodies; the dataset is the ``x-honeycomb-dataset``
-  header (``unknown_metrics`` without it, as Honeycomb); data points the OTLP data model calls invalid are left
+  header (``unknown_metrics`` without it, as Honeycomb; a Classic key without it is a 401, as Honeycomb's OTLP
+  translation library husky validates it); data points the OTLP data model calls invalid are left
   out and counted in ``partial_success.rejected_data_points`` (:mod:`lab_app.localcloud.honeycomb.metrics`).
   The query endpoints treat a dataset holding metric points as a metrics dataset (its events are metric events);
   ``__all__`` covers the span datasets.
@@ -46,7 +47,7 @@ from werkzeug.wrappers import Request, Response
 from lab_app.localcloud import otlp
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.honeycomb import exceptions, query
-from lab_app.localcloud.honeycomb.metrics import DATASET_HEADER, MetricsBackend, dataset_from_header
+from lab_app.localcloud.honeycomb.metrics import DATASET_HEADER, MetricsBackend, dataset_from_header, is_classic_key
 from lab_app.localcloud.honeycomb.models import (
     ENVIRONMENT,
     TEAM,
@@ -131,11 +132,14 @@ class HoneycombResponse:
                 raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "missing 'x-honeycomb-team' header")
             if key not in valid_keys():
                 raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "unknown API key - check your credentials")
+            dataset_header = request.headers.get(DATASET_HEADER, "").strip()
+            if not dataset_header and is_classic_key(key):   # husky's ValidateMetricsHeaders
+                raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, f"missing '{DATASET_HEADER}' header")
             body = otlp.read_body(request, self.max_body_bytes, MAX_DECOMPRESSED_BYTES)
             message = otlp.parse(body, ExportMetricsServiceRequest)
             try:
                 decoded = decode_metrics(message)
-                self.metrics.ingest(decoded, dataset_from_header(request.headers.get(DATASET_HEADER)), message,
+                self.metrics.ingest(decoded, dataset_from_header(dataset_header), message,
                                     None if body.is_json else body.data)
             except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
                 raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,

@@ -22,7 +22,10 @@ from lab_app.localcloud.honeycomb.query.to_sql import AGGREGATES, Compiler, _dt
 NUMERIC_TYPES = ("gauge", "sum")
 DISTRIBUTION_TYPES = ("histogram", "exponential_histogram", "summary")
 KNOWN_COLUMNS = {"service.name": ("service", "str"), "service_name": ("service", "str"),
-                 "library.name": ("scope_name", "str")}
+                 "library.name": ("scope_name", "str"),
+                 # every metric event carries these (husky's buildEventFromDataPoint)
+                 "meta.signal_type": ("'metric'", "str"), "meta.annotation_type": ("'metric_event'", "str")}
+DERIVED_FROM = ("histogram", "summary")   # the point kinds Honeycomb adds <name>.count, .sum, .avg, .pNN fields for
 
 
 class MetricsCompiler(Compiler):
@@ -38,16 +41,36 @@ class MetricsCompiler(Compiler):
         if kind in DISTRIBUTION_TYPES:
             raise QuerySpecError(f"{name!r} is a {kind} field: filter and group by attributes or number fields; "
                                  "use it in HEATMAP, percentiles, AVG, SUM, MIN or MAX")
-        if kind is not None:
+        if self.is_number(name):
             return self.fields[name], "num"
         return self._attr(name)
 
+    def derived_base(self, name: str) -> str | None:
+        """The histogram or summary metric a field like ``<name>.p99`` / ``<name>.count`` was derived from."""
+        if name in self.metrics:
+            return None
+        base = name.rpartition(".")[0]
+        return base if self.metrics.get(base) in DERIVED_FROM else None
+
+    def is_number(self, name: str | None) -> bool:
+        """A number field of the events: a gauge or sum metric, or a field derived from a histogram or summary."""
+        return name is not None and (self.metrics.get(name) in NUMERIC_TYPES or self.derived_base(name) is not None)
+
+    def value_expr(self, name: str) -> str:
+        """A number field's value on the row of the point that carries it (NULL on the event's other rows)."""
+        base = self.derived_base(name)
+        if base is None:
+            return f"CASE WHEN metric_name = {self.bind(name)} THEN value END"
+        path = '$."' + name + '"'
+        return (f"CASE WHEN metric_name = {self.bind(base)} THEN "
+                f"TRY_CAST(json_extract_string(fields, {self.bind(path)}) AS DOUBLE) END")
+
     def referenced(self, spec: QuerySpec) -> list[str]:
-        """Number-metric fields that filters, breakdowns and breakdown orders name (they need per-event values)."""
+        """Number fields that filters and breakdowns name (they need per-event values)."""
         names = [f.column for f in spec.filters] + list(spec.breakdowns)
         out = []
         for name in names:
-            if self.metrics.get(name) in NUMERIC_TYPES and name not in out:
+            if self.is_number(name) and name not in out:
                 out.append(name)
         return out
 
@@ -55,8 +78,7 @@ class MetricsCompiler(Compiler):
         selects = ["*", "row_number() OVER (PARTITION BY event_id) = 1 AS first_of_event"]
         for i, name in enumerate(self.referenced(spec)):
             alias = f"m{i}"
-            selects.append(f"max(CASE WHEN metric_name = {self.bind(name)} THEN value END) "
-                           f"OVER (PARTITION BY event_id) AS {alias}")
+            selects.append(f"max({self.value_expr(name)}) OVER (PARTITION BY event_id) AS {alias}")
             self.fields[name] = alias
         where = (f"timestamp >= {self.bind(_dt(start))} AND timestamp < {self.bind(_dt(end))} "
                  f"AND dataset = {self.bind(dataset)}")
@@ -76,8 +98,8 @@ class MetricsCompiler(Compiler):
         if calc.op == "COUNT":
             return "count(*) FILTER (WHERE first_of_event)"
         kind = self.metrics.get(calc.column)
-        if kind in NUMERIC_TYPES:
-            value = f"CASE WHEN metric_name = {self.bind(calc.column)} THEN value END"
+        if self.is_number(calc.column):
+            value = self.value_expr(calc.column)
             if calc.op == "COUNT_DISTINCT":
                 return f"count(DISTINCT {value})"
             if calc.op in PERCENTILES:
@@ -158,12 +180,15 @@ def metric_values_sql(spec: QuerySpec, table: str, dataset: str, start: float, e
         selects += ["bucket_lower", "bucket_upper", "bucket_counts", "count", "sum", "min", "max", "quantiles",
                     "temporality", "time_unix_nano", "start_time_unix_nano", "attributes AS series_attributes",
                     "resource_attributes AS series_resource"]
-    elif kind in NUMERIC_TYPES:
-        selects.append("value AS v")
+    elif c.is_number(column):
+        selects.append(f"{c.value_expr(column)} AS v")
     else:
         selects.append(f"{c.numeric(column)} AS v")
     where = c.filters(spec)          # bound in the order the text reads: select list, filters, then the field
-    cond = "first_of_event" if kind is None else f"metric_name = {c.bind(column)}"
+    if c.is_number(column) or kind is not None:
+        cond = f"metric_name = {c.bind(c.derived_base(column) or column)}"
+    else:
+        cond = "first_of_event"
     if cumulative_only:
         cond += f" AND coalesce({CUMULATIVE}, false)"
     return (f"WITH p AS ({inner}) SELECT {', '.join(selects)} FROM p WHERE {where} AND {cond} "
