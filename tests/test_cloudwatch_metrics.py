@@ -507,6 +507,14 @@ def test_composite_alarm_follows_its_children(cw):
     history = cw.describe_alarm_history(AlarmName="both", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
     assert [(h["AlarmType"], h["HistorySummary"]) for h in history][0] == (
         "CompositeAlarm", "Alarm updated from OK to ALARM")
+    # without AlarmTypes, DescribeAlarms answers metric alarms only
+    plain = cw.describe_alarms(AlarmNames=["both", "child-long"])
+    assert [a["AlarmName"] for a in plain["MetricAlarms"]] == ["child-long"] and plain["CompositeAlarms"] == []
+    only = cw.describe_alarms(AlarmNames=["both", "child-long"], AlarmTypes=["CompositeAlarm"])
+    assert only["MetricAlarms"] == [] and [a["AlarmName"] for a in only["CompositeAlarms"]] == ["both"]
+    with pytest.raises(ClientError) as excinfo:
+        cw.describe_alarms(AlarmTypes=["Nope"])
+    assert _code(excinfo) == "ValidationError"
     with pytest.raises(ClientError) as excinfo:
         cw.put_composite_alarm(AlarmName="bad", AlarmRule="ALARM(a) AND")
     assert _code(excinfo) == "ValidationError"

@@ -6,6 +6,8 @@
   PutMetricAlarm (moto stores it; it starts in ``INSUFFICIENT_DATA``); the evaluator follows its children.
 * SetAlarmState: passed to moto, then the change goes through the evaluator's transition (history,
   actions, the EventBridge event) on the local cloud's clock.
+* DescribeAlarms: passed to moto, then only the alarm types asked for are kept (``AlarmTypes``; without it,
+  metric alarms only, as CloudWatch answers; moto returns both kinds).
 * DeleteAlarms: passed to moto (its parameters are recorded by CloudTrail like any call).
 * DescribeAlarmHistory: answered from :class:`~lab_app.localcloud.cloudwatch.history.AlarmHistory`.
 * PutMetricData, GetMetricStatistics, GetMetricData (metric math), ListMetrics: answered from the metric
@@ -37,6 +39,7 @@ from lab_app.localcloud.cloudwatch.rules import validate_put_metric_alarm
 from lab_app.localcloud.component import json_response
 
 JSON_10 = "application/x-amz-json-1.0"
+ALARM_TYPES = ("CompositeAlarm", "MetricAlarm")
 
 
 def call_wsgi(app, environ: dict) -> tuple[int, list, list[bytes]]:
@@ -82,6 +85,12 @@ class CloudWatchResponses:
         if ours is not None:
             return json_response(ours, content_type=JSON_10)
         queries = None
+        if operation == "DescribeAlarms":
+            types = params.get("AlarmTypes") or ["MetricAlarm"]
+            for value in types:
+                if value not in ALARM_TYPES:
+                    raise ValidationError.enum(value, "alarmTypes.member", ALARM_TYPES)
+            return self._describe_alarms(environ, types)
         if operation == "PutCompositeAlarm":
             if not isinstance(params.get("AlarmName"), str) or not params["AlarmName"]:
                 raise ValidationError("1 validation error detected: Value null at 'alarmName' failed to satisfy "
@@ -124,6 +133,17 @@ class CloudWatchResponses:
             elif operation == "SetAlarmState" and old is not None:
                 self._after_set_state(account_id, region, backend, params, old, now)
         return status, headers, chunks
+
+    def _describe_alarms(self, environ: dict, types: list[str]) -> tuple[int, list, list[bytes]]:
+        status, headers, chunks = call_wsgi(self.moto(), environ)
+        if status >= 300:
+            return status, headers, chunks
+        body = json.loads(b"".join(chunks) or b"{}")
+        body["MetricAlarms"] = body.get("MetricAlarms", []) if "MetricAlarm" in types else []
+        body["CompositeAlarms"] = body.get("CompositeAlarms", []) if "CompositeAlarm" in types else []
+        data = json.dumps(body).encode()
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(data)))]
+        return status, headers, [data]
 
     @staticmethod
     def _put_composite(account_id: str, region: str, params: dict) -> tuple[int, list, list[bytes]]:

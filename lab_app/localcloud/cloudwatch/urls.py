@@ -2,7 +2,8 @@
 (and the state of these) is moto's."""
 
 TARGET_PREFIX = "GraniteServiceVersion20100801."
-OPERATIONS = ("DescribeAlarmHistory", "PutMetricAlarm", "PutCompositeAlarm", "SetAlarmState", "DeleteAlarms",
+OPERATIONS = ("DescribeAlarmHistory", "DescribeAlarms", "PutMetricAlarm", "PutCompositeAlarm", "SetAlarmState",
+              "DeleteAlarms",
               # the metric store (metrics.py, metric_data.py) and dashboards (dashboards.py) answer these
               "PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics",
               "PutDashboard", "GetDashboard", "ListDashboards", "DeleteDashboards")
