@@ -375,7 +375,7 @@ if lab.local:
 #
 # A metric is a number aggregated per period, per dimension set. It answers **known questions cheaply** and fast:
 # the request rate per minute, the p99 latency of each route over the day, the error ratio. CloudWatch computes them
-# from the stored statistics (for EMF and PutMetricData, every value is kept, so percentiles are exact here).
+# from what it stored per period (the local cloud keeps every value, so its percentiles are exact nearest-rank ones).
 
 # %%
 red = cloudwatch.get_metric_data(MetricDataQueries=[
@@ -768,10 +768,11 @@ notifications.stop()
 #   (Id pattern `^[a-z][a-zA-Z0-9_]*$`), [alarms on metric math](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html),
 #   [composite alarms](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_Alarm.html),
 #   [dashboard body structure](https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html)
-# - [Amazon CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/) (us-east-1, read 2026-12-02): free tier
-#   10 metrics, 10 alarm metrics, 3 dashboards, 1 million API requests (not GetMetricData); $0.30 per custom
-#   metric-month for the first 10,000, $0.10 per standard-resolution alarm metric-month, $3.00 per dashboard-month,
-#   logs $0.50 per GB ingested
+# - [Amazon CloudWatch pricing](https://aws.amazon.com/cloudwatch/pricing/) (us-east-1): the free tier as the page
+#   showed it on 2026-12-02 (10 metrics, 10 alarm metrics, 3 dashboards for up to 50 metrics, 1 million API requests
+#   not counting GetMetricData, 5 GB of logs); the paid prices used here ($0.30 per custom metric-month for the first
+#   10,000, $0.10 per standard-resolution alarm metric-month, $3.00 per dashboard-month, $0.50 per GB of logs
+#   ingested, the last from `data/pricing.json`) change: check the page before you rely on them
 # - OpenTelemetry: [metrics SDK for Python](https://opentelemetry-python.readthedocs.io/en/latest/sdk/metrics.html),
 #   [HTTP metrics semantic conventions](https://opentelemetry.io/docs/specs/semconv/http/http-metrics/);
 #   Honeycomb: [send metrics with OpenTelemetry, `x-honeycomb-dataset`](https://docs.honeycomb.io/send-data/metrics/application/)

@@ -548,3 +548,25 @@ def test_awscli_metric_math_and_an_error(module_cloud, tmp_path):
     bad = subprocess.run([aws, "cloudwatch", "get-metric-data", "--cli-input-json", f"file://{tmp_path / 'q.json'}"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "(ValidationError)" in bad.stderr and "not matching the expected pattern" in bad.stderr
+
+
+def test_list_metrics_pages_and_time_errors(module_cloud, cw):
+    # 501 metrics (one per dimension value): a page of 500 and a NextToken for the last one
+    cw.put_metric_data(Namespace="Lab/Many", MetricData=[
+        {"MetricName": "m", "Value": 1.0, "Dimensions": [{"Name": "i", "Value": f"{i:04d}"}]} for i in range(501)])
+    first = cw.list_metrics(Namespace="Lab/Many")
+    assert len(first["Metrics"]) == 500 and "NextToken" in first
+    second = cw.list_metrics(Namespace="Lab/Many", NextToken=first["NextToken"])
+    assert [m["Dimensions"][0]["Value"] for m in second["Metrics"]] == ["0500"] and "NextToken" not in second
+    with pytest.raises(ClientError) as excinfo:
+        cw.list_metrics(Namespace="Lab/Many", NextToken="garbage")
+    assert _code(excinfo) == "InvalidNextToken"
+    t0 = _minute(module_cloud)
+    with pytest.raises(ClientError) as excinfo:   # EndTime before StartTime
+        cw.get_metric_data(StartTime=_dt(t0 + 60), EndTime=_dt(t0), MetricDataQueries=[
+            {"Id": "m", "MetricStat": _stat("m", ns="Lab/Many")}])
+    assert _code(excinfo) == "ValidationError" and "StartTime must be less than" in str(excinfo.value)
+    with pytest.raises(ClientError) as excinfo:
+        cw.get_metric_statistics(Namespace="Lab/Many", MetricName="m", StartTime=_dt(t0 + 60), EndTime=_dt(t0),
+                                 Period=60, Statistics=["Sum"])
+    assert _code(excinfo) == "InvalidParameterValue"
