@@ -172,9 +172,21 @@ def evaluate_queries(store: MetricStore, account_id: str, region: str, queries: 
     by_id = {q.id: q for q in queries}
     order = [q.id for q in queries]
 
+    # the plain statistics of unit-less metric queries: one statement per period (percentiles and units: one each)
+    batched: dict[tuple[int, MetricId], dict[float, dict[str, float]]] = {}
+    for period in {q.period for q in queries if q.metric is not None}:
+        plain = [q.metric for q in queries if q.metric is not None and q.period == period and not q.metric.unit
+                 and not q.stat.startswith("p")]
+        s = align_start(start, period)
+        for metric, buckets in store.sums_many(account_id, region, plain, period, s, end).items():
+            batched[(period, metric)] = buckets
+
     def metric_series(q: Query) -> pd.Series:
         s = align_start(start, q.period)
-        points = store.series(account_id, region, q.metric, q.stat, q.period, s, end)
+        if (q.period, q.metric) in batched:
+            points = {t: row[q.stat] for t, row in batched[(q.period, q.metric)].items()}
+        else:
+            points = store.series(account_id, region, q.metric, q.stat, q.period, s, end)
         index = pd.Index(np.arange(s, end, q.period, dtype=float))
         series = pd.Series(points, dtype=float).reindex(index)
         series.name = q.label or q.metric.name
