@@ -1,5 +1,6 @@
 """The ``logs`` component: CloudWatch Logs JSON 1.1 requests (``X-Amz-Target: Logs_20140328.*``) on the AWS
-port; other stand-ins deliver events with :meth:`Logs.deliver`."""
+port; other stand-ins deliver events with :meth:`Logs.deliver`. Metric-filter values and embedded-metric-format
+events go to CloudWatch's metric store (the ``alarms`` component) as they are ingested."""
 from __future__ import annotations
 
 from typing import Any, Callable
