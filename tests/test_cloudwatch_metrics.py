@@ -376,7 +376,14 @@ def test_emf_through_watchtower(module_cloud, cw):
 
 # ---- metric-math alarms -------------------------------------------------------------------------------------
 def _advance(cloud, seconds: float) -> None:
-    answer = requests.post(cloud.aws_url + "/_localcloud/clock", json={"advance_seconds": seconds}, timeout=30)
+    headers = {}
+    token = getattr(cloud, "control_token", None)      # where the local cloud guards its control routes
+    if token:
+        from lab_app.localcloud.guard import TOKEN_HEADER
+
+        headers[TOKEN_HEADER] = token
+    answer = requests.post(cloud.aws_url + "/_localcloud/clock", json={"advance_seconds": seconds}, headers=headers,
+                           timeout=30)
     assert answer.status_code == 200
 
 
