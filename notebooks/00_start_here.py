@@ -57,7 +57,7 @@
 #
 # | Pillar | What it is | Good at | In this workbook |
 # | --- | --- | --- | --- |
-# | **Metrics** | numbers aggregated over time (requests/s, p99 latency, 5xx count per minute) | cheap to keep for long, alarms and trends | CloudWatch metrics from metric filters (04, 08) |
+# | **Metrics** | numbers aggregated over time (requests/s, p99 latency, 5xx count per minute) | cheap to keep for long, alarms and trends | CloudWatch metrics from metric filters (04, 08); OpenTelemetry metrics, embedded metric format and SLOs (09) |
 # | **Logs** | one timestamped record per event, ideally structured (JSON) | the detail of one event | CloudWatch Logs + Logs Insights (04) |
 # | **Traces** | one request followed across services as a tree of timed spans | *where* the time went and *which* call failed | OpenTelemetry + Honeycomb (02), AWS X-Ray (03) |
 #
@@ -80,6 +80,7 @@
 # | 06 correlate the pillars | join spans, segments, logs and errors by trace id; find the injected faults from data alone |
 # | 07 sampling and cost | what each strategy keeps, what it costs |
 # | 08 security for observability | audit trail, alarms, notifications, secrets and PII |
+# | 09 metrics and SLOs | RED metrics with OpenTelemetry and CloudWatch EMF, metric math, an SLO and burn-rate alarms, a dashboard |
 #
 # Two modes, the same cells. **local** (the default) runs a *local cloud* process on this machine that speaks
 # the real wire protocols of Honeycomb (OTLP), X-Ray, CloudWatch Logs and Rollbar; [moto](https://github.com/getmoto/moto)

@@ -623,8 +623,10 @@ hook.stop()
 #
 # ## What's next
 #
-# You have finished the workbook. Go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
-# redaction switched on and check that the correlation still works: trace ids are not secrets.
+# [09 Metrics and SLOs](09_metrics_and_slos.ipynb): the third pillar on its own terms. backend-flask gets
+# application metrics (OpenTelemetry and CloudWatch's embedded metric format), and the alarms you built here become
+# SLO burn-rate alarms on metric math. Later, go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb)
+# with redaction switched on and check that the correlation still works: trace ids are not secrets.
 #
 # ## Resources
 # - AWS CloudTrail: [management events are logged by default, data events are not](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html),
@@ -643,4 +645,4 @@ hook.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb)
+# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb) · Next: [Metrics and SLOs: OpenTelemetry metrics, CloudWatch EMF, metric math and burn-rate alarms](09_metrics_and_slos.ipynb) →

@@ -17,8 +17,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from lab_app.localcloud.cloudwatch import models
+from lab_app.localcloud.cloudwatch import alarm_rule, models
+from lab_app.localcloud.cloudwatch.alarm_rule import ast as rule_ast
 from lab_app.localcloud.cloudwatch.history import AlarmHistory
+from lab_app.localcloud.cloudwatch.metrics import MetricStore
 from lab_app.localcloud.cloudwatch.models import epoch, fmt, iso, naive_utc, region_name, short
 from lab_app.localcloud.cloudwatch.rules import COMPARISONS, Evaluation, evaluate_datapoints
 from lab_app.localcloud.component import Clock
@@ -40,8 +42,10 @@ class AlarmEvaluator:
     ``route_event(account, region, event)`` hands the state-change event to EventBridge."""
 
     def __init__(self, clock: Clock, history: AlarmHistory, log: logging.Logger,
-                 flush_pending: Callable[[], Any], route_event: Callable[[str, str, dict], Any]):
+                 flush_pending: Callable[[], Any], route_event: Callable[[str, str, dict], Any],
+                 metrics: MetricStore):
         self.clock = clock
+        self.metrics = metrics
         self.history = history
         self.log = log
         self.flush_pending = flush_pending
@@ -91,29 +95,64 @@ class AlarmEvaluator:
                 self._last_tick = current
                 return 0
             ticks = list(range(self._last_tick + TICK_S, current + 1, TICK_S))[-MAX_CATCH_UP_TICKS:]
-            index = models.metric_index() if ticks else None
             for tick in ticks:
-                self.evaluate_all(float(tick), index)
+                self.evaluate_all(float(tick))
             self._last_tick = max(self._last_tick, current)
             return len(ticks)
 
     # evaluation ----------------------------------------------------------------------------
-    def evaluate_all(self, boundary: float, index: dict | None = None) -> None:
+    def evaluate_all(self, boundary: float) -> None:
         minute = boundary % 60 == 0
-        if index is None:
-            index = models.metric_index()
         for account_id, region, backend, alarm in models.alarms():
             if not models.evaluable(alarm):
                 continue
-            if int(alarm.period) >= 60 and not minute:
+            period = models.alarm_period(alarm)
+            if period >= 60 and not minute:
                 continue
-            if int(alarm.period) < 60 and boundary % int(alarm.period) != 0 and not minute:
+            if period < 60 and boundary % period != 0 and not minute:
                 continue
-            self.evaluate_alarm(account_id, region, backend, alarm, boundary, index)
+            self.evaluate_alarm(account_id, region, backend, alarm, boundary)
+        self.evaluate_composites(boundary)
 
-    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float,
-                       index: dict | None = None) -> str:
-        values, starts = models.period_values(backend, alarm, boundary, index)
+    def evaluate_composites(self, at: float) -> int:
+        """Composite alarms follow their children: the rule TRUE -> ALARM, FALSE -> OK (CloudWatch re-evaluates a
+        composite alarm when an alarm it names changes state; a composite may name composites, hence the passes)."""
+        changed = 0
+        for _ in range(10):
+            moved = 0
+            for account_id, region, backend, alarm in models.alarms():
+                if alarm.rule is None:
+                    continue
+                try:
+                    rule = alarm_rule.parse(alarm.rule)
+                except alarm_rule.AlarmRuleError:
+                    continue
+                by_name = {a.name: a for a in backend.alarms.values()}
+                by_arn = {a.alarm_arn: a for a in backend.alarms.values()}
+
+                def child(ref: str, by_name=by_name, by_arn=by_arn):
+                    return by_arn.get(ref) or by_name.get(ref)
+
+                new_state = "ALARM" if alarm_rule.evaluate(
+                    rule, lambda ref: getattr(child(ref), "state_value", None)) else "OK"
+                if new_state == alarm.state_value:
+                    continue
+                children = [c for c in (child(ref) for ref in dict.fromkeys(rule_ast.alarms(rule))) if c is not None]
+                latest = max(children, key=lambda c: epoch(c.state_updated_timestamp), default=None)
+                reason = (f"{latest.alarm_arn} transitioned to {latest.state_value} at "
+                          f"{datetime.fromtimestamp(epoch(latest.state_updated_timestamp), tz=timezone.utc):%A %d %B, %Y %H:%M:%S} UTC"
+                          if latest is not None else f"Alarm rule evaluated to {new_state == 'ALARM'}")
+                data = {"triggeringAlarms": [{"arn": c.alarm_arn, "state": {
+                    "value": c.state_value, "timestamp": iso(epoch(c.state_updated_timestamp))}} for c in children]}
+                self.transition(account_id, region, alarm, new_state, reason, json.dumps(data), at)
+                moved += 1
+            changed += moved
+            if not moved:
+                break
+        return changed
+
+    def evaluate_alarm(self, account_id: str, region: str, backend, alarm, boundary: float) -> str:
+        values, starts = models.period_values(self.metrics, account_id, region, alarm, boundary)
         n = int(alarm.evaluation_periods)
         m = int(alarm.datapoints_to_alarm or n)
         result = evaluate_datapoints(values, threshold=float(alarm.threshold), comparison=alarm.comparison_operator,
@@ -124,12 +163,13 @@ class AlarmEvaluator:
             return alarm.state_value
         reason = result.reason or self._reason(alarm, result, values, starts, m)
         statistic = alarm.statistic or alarm.extended_statistic
+        period = models.alarm_period(alarm)
         reason_data = {
             "version": "1.0",
             "queryDate": iso(boundary),
             "startDate": iso(starts[result.used[0]] if result.used else starts[-n]),
-            "statistic": statistic,
-            "period": int(alarm.period),
+            **({"statistic": statistic} if statistic else {}),
+            "period": period,
             "recentDatapoints": [values[i] for i in result.used],
             "threshold": float(alarm.threshold),
             "evaluatedDatapoints": [{"timestamp": iso(starts[i]), "value": values[i]} for i in reversed(result.used)],
@@ -177,7 +217,8 @@ class AlarmEvaluator:
                              **({"stateReasonData": _loads(reason_data)} if reason_data and reason_data != "{}" else {})},
             }
             self.history.record(account_id, region, alarm.name, at, "StateUpdate",
-                                f"Alarm updated from {old_state} to {new_state}", json.dumps(history))
+                                f"Alarm updated from {old_state} to {new_state}", json.dumps(history),
+                                alarm_type="CompositeAlarm" if alarm.rule is not None else "MetricAlarm")
         if not fire:
             return
         self.route_event(account_id, region, state_change_event(account_id, region, alarm, old_state, old_reason,
@@ -196,6 +237,8 @@ class AlarmEvaluator:
                                             "error": "the local cloud runs SNS actions only"}))
             return
         message = sns_message(account_id, region, alarm, old_state, at)
+        if message["Trigger"] is None:      # a composite alarm's message has its AlarmRule instead
+            del message["Trigger"]
         subject = f'{alarm.state_value}: "{alarm.name}" in {region_name(region)}'[:100]
         outcome: dict[str, Any] = {}
 
@@ -240,14 +283,16 @@ def sns_message(account_id: str, region: str, alarm, old_state: str, at: float) 
         "OKActions": list(alarm.ok_actions or []),
         "AlarmActions": list(alarm.alarm_actions or []),
         "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
-        "Trigger": {
-            "MetricName": alarm.metric_name,
-            "Namespace": alarm.namespace,
-            "StatisticType": "ExtendedStatistic" if alarm.extended_statistic else "Statistic",
-            "Statistic": (alarm.extended_statistic or alarm.statistic or "").upper(),
-            "Unit": alarm.unit,
-            "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
-            "Period": int(alarm.period),
+        **({"AlarmRule": alarm.rule} if alarm.rule is not None else {}),
+        "Trigger": None if alarm.rule is not None else {
+            **(_trigger_metrics(alarm) if getattr(alarm, "lab_metrics", None) else {
+                "MetricName": alarm.metric_name,
+                "Namespace": alarm.namespace,
+                "StatisticType": "ExtendedStatistic" if alarm.extended_statistic else "Statistic",
+                "Statistic": (alarm.extended_statistic or alarm.statistic or "").upper(),
+                "Unit": alarm.unit,
+                "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions]}),
+            "Period": models.alarm_period(alarm),
             "EvaluationPeriods": int(alarm.evaluation_periods),
             "DatapointsToAlarm": int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
             "ComparisonOperator": alarm.comparison_operator,
@@ -267,9 +312,9 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
                   "reasonData": alarm.state_reason_data, "timestamp": iso(at)},
         "previousState": {"value": old_state, "reason": old_reason, "reasonData": old_data,
                           "timestamp": iso(epoch(old_ts))},
-        "configuration": {
+        "configuration": {"description": alarm.description, "alarmRule": alarm.rule} if alarm.rule is not None else {
             "description": alarm.description,
-            "metrics": [{
+            "metrics": _event_metrics(alarm) if getattr(alarm, "lab_metrics", None) else [{
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
                 "metricStat": {
                     "metric": {"namespace": alarm.namespace, "name": alarm.metric_name,
@@ -288,3 +333,28 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
         "time": datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region, "resources": [alarm.alarm_arn], "detail": detail,
     }
+
+
+def _trigger_metrics(alarm) -> dict[str, Any]:
+    """The SNS message's Trigger for a metric-math alarm: its Metrics list as PutMetricAlarm took it."""
+    return {"Metrics": [{k: q[k] for k in ("Id", "Expression", "MetricStat", "Label", "ReturnData", "Period")
+                         if k in q} for q in alarm.lab_metrics]}
+
+
+def _event_metrics(alarm) -> list[dict[str, Any]]:
+    """The EventBridge event's configuration.metrics for a metric-math alarm (camelCase, as CloudWatch sends)."""
+    out = []
+    for q in alarm.lab_metrics:
+        item: dict[str, Any] = {"id": q["Id"], "returnData": bool(q.get("ReturnData", True))}
+        if "Expression" in q:
+            item["expression"] = q["Expression"]
+        if "Label" in q:
+            item["label"] = q["Label"]
+        if "MetricStat" in q:
+            ms = q["MetricStat"]
+            item["metricStat"] = {
+                "metric": {"namespace": ms["Metric"]["Namespace"], "name": ms["Metric"]["MetricName"],
+                           "dimensions": {d["Name"]: d["Value"] for d in ms["Metric"].get("Dimensions", [])}},
+                "period": ms["Period"], "stat": ms["Stat"], **({"unit": ms["Unit"]} if ms.get("Unit") else {})}
+        out.append(item)
+    return out

@@ -19,3 +19,29 @@ class ValidationError(CloudWatchError):
 
 class InvalidNextToken(CloudWatchError):
     code = "InvalidNextToken"
+
+
+class InvalidParameterValue(CloudWatchError):
+    code = "InvalidParameterValue"
+
+
+class MissingParameter(CloudWatchError):
+    code = "MissingParameter"
+
+
+class InvalidParameterCombination(CloudWatchError):
+    code = "InvalidParameterCombination"
+
+
+class ResourceNotFound(CloudWatchError):
+    code = "ResourceNotFound"
+    status = 404
+
+
+class DashboardInvalidInputError(CloudWatchError):
+    """PutDashboard's answer to a body CloudWatch rejects: the message and ``dashboardValidationMessages``."""
+
+    code = "InvalidParameterInput"
+
+    def __init__(self, message: str, messages: list[dict]):
+        super().__init__(message, dashboardValidationMessages=messages)

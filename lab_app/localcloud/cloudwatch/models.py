@@ -1,11 +1,15 @@
-"""moto's CloudWatch state as the alarm evaluator reads it (alarms and metric data live in moto's backend),
-and the time formats CloudWatch writes in alarm payloads."""
+"""What the alarm evaluator reads: moto's alarms (moto keeps PutMetricAlarm's state), the metric store's data
+(:mod:`~lab_app.localcloud.cloudwatch.metrics`), and the time formats CloudWatch writes in alarm payloads."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from lab_app.localcloud.cloudwatch.rules import COMPARISONS, aggregate, evaluation_range
+import pandas as pd
+
+from lab_app.localcloud.cloudwatch.metrics import MetricId, MetricStore, dims_key
+from lab_app.localcloud.cloudwatch.rules import COMPARISONS, evaluation_range
 
 
 # --- time helpers ------------------------------------------------------------------------------
@@ -77,49 +81,55 @@ def alarms() -> Iterable[tuple[str, str, Any, Any]]:
 
 
 def evaluable(alarm) -> bool:
-    """A metric alarm on one metric with a comparison we evaluate (not metric math, anomaly bands, composite)."""
-    return (alarm.rule is None and not alarm.metric_data_queries and bool(alarm.metric_name)
-            and alarm.comparison_operator in COMPARISONS and bool(alarm.statistic or alarm.extended_statistic))
+    """A metric alarm we evaluate: one metric with a statistic, or metric math (``Metrics=[...]``), with a
+    static-threshold comparison (not anomaly bands, not composite)."""
+    if alarm.rule is not None or alarm.comparison_operator not in COMPARISONS:
+        return False
+    if alarm.metric_data_queries:
+        return getattr(alarm, "lab_queries", None) is not None
+    return bool(alarm.metric_name) and bool(alarm.statistic or alarm.extended_statistic)
 
 
-def metric_index() -> dict[tuple[int, str, str], list]:
-    """moto's metric data grouped by (backend, namespace, metric name): one scan per evaluation batch."""
-    index: dict[tuple[int, str, str], list] = {}
-    for _account, _region, backend_ in backends():
-        for datum in list(backend_.metric_data):
-            index.setdefault((id(backend_), datum.namespace, datum.name), []).append(datum)
-    return index
+def alarm_period(alarm) -> int:
+    """The alarm's period: ``Period``, or for metric math the period of the data the returned query uses."""
+    queries = getattr(alarm, "lab_queries", None)
+    if not queries:
+        return int(alarm.period)
+    periods = [q.period for q in queries if q.metric is not None and q.period]
+    return max(periods) if periods else int(next(q.period for q in queries if q.period) if any(
+        q.period for q in queries) else 60)
 
 
-def period_values(backend_, alarm, boundary: float,
-                  index: dict | None = None) -> tuple[list[float | None], list[float]]:
-    """Aggregated values for each period of the evaluation range ending at ``boundary``, and the periods' starts."""
-    period = float(alarm.period)
+def period_values(metrics: MetricStore, account_id: str, region: str, alarm,
+                  boundary: float) -> tuple[list[float | None], list[float]]:
+    """Aggregated values for each period of the evaluation range ending at ``boundary``, and the periods' starts.
+
+    A single-metric alarm reads its statistic per period; a metric-math alarm evaluates its queries over the
+    same range (:func:`~lab_app.localcloud.cloudwatch.metric_data.evaluate_queries`, what GetMetricData
+    does) and takes the returned query's value per period.
+    """
+    period = alarm_period(alarm)
     n_range = evaluation_range(int(alarm.evaluation_periods))
     start = boundary - n_range * period
-    wanted_dims = sorted((d.name, d.value) for d in alarm.dimensions)
-    raw: list[list[float]] = [[] for _ in range(n_range)]
-    agg: list[list[tuple[float, float, float, float]]] = [[] for _ in range(n_range)]
-    data = index.get((id(backend_), alarm.namespace, alarm.metric_name), []) if index is not None \
-        else list(backend_.metric_data)
-    for datum in data:
-        if datum.name != alarm.metric_name or datum.namespace != alarm.namespace:
-            continue
-        if sorted((d.name, d.value) for d in datum.dimensions) != wanted_dims:
-            continue
-        if alarm.unit and datum.unit and datum.unit != alarm.unit:
-            continue
-        try:
-            ts = epoch(datum.timestamp)
-        except (TypeError, ValueError):
-            continue
-        if not (start <= ts < boundary):
-            continue
-        slot = int((ts - start) // period)
-        if hasattr(datum, "value"):
-            raw[slot].append(float(datum.value))
-        else:
-            agg[slot].append((float(datum.sum), float(datum.min), float(datum.max), float(datum.sample_count)))
-    values = [aggregate(raw[i], agg[i], alarm.statistic, alarm.extended_statistic) for i in range(n_range)]
     starts = [start + i * period for i in range(n_range)]
-    return values, starts
+    queries = getattr(alarm, "lab_queries", None)
+    if queries:
+        from lab_app.localcloud.cloudwatch.metric_data import evaluate_queries
+
+        values = evaluate_queries(metrics, account_id, region, queries, start, boundary)
+        result = values[next(q.id for q in queries if q.return_data)]
+        out: list[float | None] = []
+        for t in starts:
+            if isinstance(result, pd.Series):
+                v = result.get(t)
+            elif isinstance(result, list):
+                v = None
+            else:
+                v = result
+            out.append(None if v is None or not math.isfinite(float(v)) else float(v))
+        return out, starts
+    stat = alarm.extended_statistic or alarm.statistic
+    metric = MetricId(alarm.namespace, alarm.metric_name, dims_key((d.name, d.value) for d in alarm.dimensions),
+                      alarm.unit or None)
+    series = metrics.series(account_id, region, metric, stat, int(period), start, boundary)
+    return [series.get(t) for t in starts], starts

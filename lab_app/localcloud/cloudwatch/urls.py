@@ -2,7 +2,11 @@
 (and the state of these) is moto's."""
 
 TARGET_PREFIX = "GraniteServiceVersion20100801."
-OPERATIONS = ("DescribeAlarmHistory", "PutMetricAlarm", "SetAlarmState", "DeleteAlarms")
+OPERATIONS = ("DescribeAlarmHistory", "DescribeAlarms", "PutMetricAlarm", "PutCompositeAlarm", "SetAlarmState",
+              "DeleteAlarms",
+              # the metric store (metrics.py, metric_data.py) and dashboards (dashboards.py) answer these
+              "PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics",
+              "PutDashboard", "GetDashboard", "ListDashboards", "DeleteDashboards")
 
 
 def operation_of(environ: dict) -> str | None:

@@ -1,5 +1,6 @@
 """The ``logs`` component: CloudWatch Logs JSON 1.1 requests (``X-Amz-Target: Logs_20140328.*``) on the AWS
-port; other stand-ins deliver events with :meth:`Logs.deliver`."""
+port; other stand-ins deliver events with :meth:`Logs.deliver`. Metric-filter values and embedded-metric-format
+events go to CloudWatch's metric store (the ``alarms`` component) as they are ingested."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -14,13 +15,6 @@ from lab_app.localcloud.logs.models import LogsBackend
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
-
-
-def publish_to_moto_cloudwatch(region: str, namespace: str, metric_data: list[dict]) -> None:
-    """Metric-filter values land in moto's CloudWatch backend (same process), so get_metric_statistics sees them."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    cloudwatch_backends[config.ACCOUNT_ID][region].put_metric_data(namespace, metric_data)
 
 
 def _caller(environ: dict) -> Callable[[str, str], None]:
@@ -39,13 +33,32 @@ class Logs(Component):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.backend = LogsBackend(self.store, self.clock, publish_to_moto_cloudwatch)
+        self.backend = LogsBackend(self.store, self.clock, self._publish_metrics, self._ingested)
         self.resource_policies = ResourcePolicies(self.store, self.backend.now_ms)
         self.responses = LogsResponses(self.backend, self.resource_policies)
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
+
+    # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
+    def _cloudwatch(self):
+        try:
+            return self.ctx.component("alarms")
+        except KeyError:  # a local cloud without CloudWatch: metrics go nowhere
+            return None
+
+    def _publish_metrics(self, region: str, namespace: str, metric_data: list[dict]) -> None:
+        """Metric-filter values become CloudWatch datapoints (GetMetricStatistics and alarms see them)."""
+        cloudwatch = self._cloudwatch()
+        if cloudwatch is not None:
+            cloudwatch.put_metric_data(config.ACCOUNT_ID, region, namespace, metric_data)
+
+    def _ingested(self, region: str, messages: list[str]) -> None:
+        """Every stored event goes past CloudWatch's embedded-metric-format extraction."""
+        cloudwatch = self._cloudwatch()
+        if cloudwatch is not None:
+            cloudwatch.ingest_log_events(config.ACCOUNT_ID, region, messages)
 
     def stop(self) -> None:
         self.backend.shutdown()

@@ -116,10 +116,12 @@ def format_value(value: Any, kind: str) -> str | None:
 
 
 class LogsBackend:
-    def __init__(self, store, clock, publish_metric: Callable[[str, str, list[dict]], None] | None = None):
+    def __init__(self, store, clock, publish_metric: Callable[[str, str, list[dict]], None] | None = None,
+                 on_ingest: Callable[[str, list[str]], None] | None = None):
         self.store = store
         self.clock = clock
         self.publish_metric = publish_metric
+        self.on_ingest = on_ingest      # (region, messages) after each stored batch: embedded metric format
         self._id_lock = threading.Lock()
         self._next_id = 0
         self._jobs: dict[str, dict] = {}
@@ -440,6 +442,8 @@ class LogsBackend:
         self._apply_metric_filters(region, group, timestamps, messages)  # masked: AWS masks metric filters' input too
         if policies and scanned.findings:
             self._report_findings(region, group, policies, scanned, timestamps, now)
+        if self.on_ingest is not None:      # embedded metric format (cloudwatch/emf.py), on the masked text too
+            self.on_ingest(region, messages)
         return n
 
     def deliver(self, region: str, group: str, stream: str, events: list[dict]) -> int:
