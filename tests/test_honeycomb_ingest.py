@@ -436,3 +436,32 @@ def test_acknowledged_spans_are_replayed_into_the_table_on_the_next_start(tmp_pa
     assert store.execute(f"SELECT count(*) FROM {SPANS_TABLE}")[0][0] == 5
     again.close()
     store.close()
+
+
+def test_one_bad_span_is_rejected_in_partial_success_and_the_good_ones_are_kept(hc):
+    # uint64 times >= 2^63 (past what the store's BIGINT holds) in two of five spans
+    now = time.time_ns()
+    message = ExportTraceServiceRequest()
+    resource_spans = message.resource_spans.add()
+    attribute = resource_spans.resource.attributes.add()
+    attribute.key, attribute.value.string_value = "service.name", "partial"
+    scope = resource_spans.scope_spans.add()
+    rows = [("good-1", bytes([1] * 16), bytes([1] * 8), now, now + 1000),
+            ("far-future", bytes([1] * 16), bytes([2] * 8), 2 ** 63 + 5, 2 ** 64 - 1),
+            ("far-end", bytes([1] * 16), bytes([3] * 8), now, 2 ** 63),
+            ("good-2", bytes([1] * 16), bytes([4] * 8), now, now + 2000)]
+    for name, trace_id, span_id, start, end in rows:
+        span = scope.spans.add()
+        span.name, span.trace_id, span.span_id = name, trace_id, span_id
+        span.start_time_unix_nano, span.end_time_unix_nano = start, end
+    reply = post_pb(hc, message)
+    assert reply.status_code == 200
+    answer = ExportTraceServiceResponse.FromString(reply.content)
+    assert answer.partial_success.rejected_spans == 2
+    assert answer.partial_success.error_message.startswith("2 span(s) rejected; span 'far-future': ")
+    hc.component("honeycomb").flush_pending(10)
+    stored = hc.component("honeycomb").backend.spans_between(dataset="partial")["spans"]
+    assert sorted(row["name"] for row in stored) == ["good-1", "good-2"]
+    clean = ExportTraceServiceRequest()
+    clean.resource_spans.add().scope_spans.add().spans.add().CopyFrom(scope.spans[0])
+    assert post_pb(hc, clean).status_code == 200          # still serving

@@ -112,14 +112,20 @@ class HoneycombResponse:
                 raise otlp.OtlpError(401, otlp.http.UNAUTHENTICATED, "unknown API key - check your credentials")
             body = otlp.read_body(request, self.max_body_bytes, MAX_DECOMPRESSED_BYTES)
             message = otlp.parse(body, ExportTraceServiceRequest)
+            rejected, why = 0, ""
             try:
                 self.backend.ingest(message, None if body.is_json else body.data)
-            except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp past int64
-                raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
-                                     f"could not decode ExportTraceServiceRequest: {exc}") from None
+            except (ValueError, TypeError, OverflowError):  # e.g. one span's timestamp past int64
+                # keep the good spans: the exporter does not retry, so failing the batch would lose them all
+                message, rejected, why = without_invalid_spans(message)
+                try:
+                    self.backend.ingest(message)
+                except (ValueError, TypeError, OverflowError) as exc:
+                    raise otlp.OtlpError(400, otlp.http.INVALID_ARGUMENT,
+                                         f"could not decode ExportTraceServiceRequest: {exc}") from None
         except otlp.OtlpError as exc:
             return otlp.error_reply(exc, is_json)
-        return otlp.success_reply(ExportTraceServiceResponse(), body.is_json)
+        return otlp.success_reply(ExportTraceServiceResponse(), body.is_json, rejected=rejected, error_message=why)
 
     def ingest_metrics(self, request: Request) -> Response:
         """``POST /v1/metrics``: the same key checks, body rules and error bodies as traces; the dataset from
@@ -258,3 +264,39 @@ class HoneycombResponse:
         base = (f"{request.host_url.rstrip('/')}/{TEAM['slug']}/environments/{ENVIRONMENT['slug']}"
                 f"/datasets/{dataset}/result/{result_id}")
         return {"query_url": base, "graph_image_url": base + "/snapshot"}
+
+
+INT64_MAX = 2 ** 63 - 1
+
+
+def span_problem(span) -> str | None:
+    """Why one span cannot be stored (None when it can): the store keeps times as 64-bit signed integers, while
+    OTLP's fixed64 allows up to 2^64 - 1. (Honeycomb itself takes odd ids as they come, so the stand-in does too.)"""
+    if span.start_time_unix_nano > INT64_MAX or span.end_time_unix_nano > INT64_MAX:
+        return "start_time_unix_nano and end_time_unix_nano must be below 2^63 (year 2262)"
+    return None
+
+
+def without_invalid_spans(message: ExportTraceServiceRequest) -> tuple[ExportTraceServiceRequest, int, str]:
+    """A copy of ``message`` without the spans that cannot be stored, how many were dropped, and why (the first
+    reason), for OTLP's ``partial_success`` (rejected_spans + error_message)."""
+    clean = ExportTraceServiceRequest()
+    clean.CopyFrom(message)
+    rejected, first = 0, ""
+    for resource_spans in clean.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            keep = []
+            for span in scope_spans.spans:
+                problem = span_problem(span)
+                if problem is None:
+                    keep.append(span)
+                else:
+                    rejected += 1
+                    first = first or f"span {span.name[:80]!r}: {problem}"
+            if len(keep) != len(scope_spans.spans):
+                kept = [type(span)() for span in keep]
+                for copy, span in zip(kept, keep):
+                    copy.CopyFrom(span)
+                del scope_spans.spans[:]
+                scope_spans.spans.extend(kept)
+    return clean, rejected, (f"{rejected} span(s) rejected; {first}" if rejected else "")
