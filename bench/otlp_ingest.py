@@ -107,9 +107,11 @@ def bench_ingest(batches: int, senders: int, repeats: int) -> dict:
             warm = OTLPSpanExporter(endpoint=url, headers=headers)
             assert warm.export(spans) is SpanExportResult.SUCCESS
 
+            control = localcloud.control_headers(info.aws_port)
+
             def stored_all() -> None:   # a reader: answers once every acknowledged span is in the table
                 requests.get(f"{info.aws_url}/_localcloud/honeycomb/spans", params={"start": 0, "end": 0, "limit": 1},
-                             timeout=60).raise_for_status()
+                             headers=control, timeout=60).raise_for_status()
 
             def decode() -> tuple[float, float]:
                 """baseline 1: decode + build columns, no HTTP and no DuckDB (as many batches as a run sends):
