@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lab_app.localcloud.events.models import target_payload
+from lab_app.localcloud.events.transform import target_payload
 
 EVENT = {"id": "e-1", "time": "2026-01-01T00:00:00Z", "detail-type": "CloudWatch Alarm State Change",
          "detail": {"alarmName": "high-errors", "state": {"value": "ALARM"}}}
@@ -17,7 +17,7 @@ EVENT = {"id": "e-1", "time": "2026-01-01T00:00:00Z", "detail-type": "CloudWatch
     ({"Arn": "x", "Input": '{"fixed": true}'}, '{"fixed": true}'),
     ({"Arn": "x", "InputPath": "$.detail.state"}, '{"value": "ALARM"}'),
     ({"Arn": "x", "InputTransformer": {"InputPathsMap": {"name": "$.detail.alarmName"},
-                                       "InputTemplate": '"<name> fired"'}}, "high-errors fired"),
+                                       "InputTemplate": '"<name> fired"'}}, '"high-errors fired"'),
 ], ids=["whole-event", "Input", "InputPath", "InputTransformer"])
 def test_target_payload(target, expected):
     assert target_payload(target, EVENT) == expected
