@@ -1,12 +1,21 @@
-"""Every GuardDuty finding type of the foundational data sources (CloudTrail management and S3 data events, VPC
-flow logs, DNS logs) with its threat purpose, resource and severity, as the GuardDuty user guide's
-"Finding types" table lists them (awsdocs/amazon-guardduty-user-guide, guardduty_finding-types-active.md, the
-table's last published version), and the sample finding GuardDuty generates for each: the resource block its
+"""The GuardDuty finding types of the foundational data sources (CloudTrail management and S3 data events, VPC
+flow logs, DNS logs) with their threat purpose, resource and severity, and the sample finding GuardDuty generates for each: the resource block its
 resource type has, the service block with the action its data source records, placeholder values like AWS's
 (``GeneratedFindingUserName``, ``i-99999999``, ``198.51.100.0``) and the sample mark AWS sets
 (``service.additionalInfo`` = ``{"sample": true}``; the console shows such findings with a ``[SAMPLE]`` prefix).
 
-Not generated: the finding types of the later protection plans (EKS, Runtime Monitoring, Malware Protection,
+The list: the user guide's "Finding types" table as last published in its GitHub source
+(awsdocs/amazon-guardduty-user-guide, doc_source/guardduty_finding-types-active.md, 69 types), updated with what
+today's user guide says: the ten types its "Retired finding types" page lists are gone
+(Exfiltration:S3/ObjectRead.Unusual, Impact:S3/PermissionsModification.Unusual, Impact:S3/ObjectDelete.Unusual,
+Discovery:S3/BucketEnumeration.Unusual, Persistence:IAMUser/{Network,Resource,User}Permissions,
+PrivilegeEscalation:IAMUser/AdministrativePermissions, Recon:IAMUser/{Network,Resource}Permissions),
+UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration is now ``.OutsideAWS`` and has an ``.InsideAWS`` twin,
+and CredentialAccess:IAMUser/AnomalousBehavior (Medium) is listed on the IAM page: 61 types (30 EC2, 20 IAM,
+11 S3). Other current types whose names and severities could not be checked against the live table (the rest of
+the ``*:IAMUser/AnomalousBehavior`` and ``*:S3/AnomalousBehavior`` family) are not generated.
+
+Not generated either: the finding types of the later protection plans (EKS, Runtime Monitoring, Malware Protection,
 RDS, Lambda, attack sequences); CreateSampleFindings answers BadRequestException for those names.
 """
 from __future__ import annotations
@@ -28,34 +37,25 @@ Behavior:EC2/NetworkPortUnusual|Behavior|EC2|Medium
 Behavior:EC2/TrafficVolumeUnusual|Behavior|EC2|Medium
 CryptoCurrency:EC2/BitcoinTool.B|CryptoCurrency|EC2|High
 CryptoCurrency:EC2/BitcoinTool.B!DNS|CryptoCurrency|EC2|High
-Discovery:S3/BucketEnumeration.Unusual|Discovery|S3|Medium
+CredentialAccess:IAMUser/AnomalousBehavior|CredentialAccess|IAM|Medium
 Discovery:S3/MaliciousIPCaller.Custom|Discovery|S3|Medium
 Discovery:S3/TorIPCaller|Discovery|S3|Medium
-Exfiltration:S3/ObjectRead.Unusual|Exfiltration|S3|Medium
-Impact:S3/PermissionsModification.Unusual|Impact|S3|Medium
-Impact:S3/ObjectDelete.Unusual|Impact|S3|Medium
 PenTest:IAMUser/KaliLinux|PenTest|IAM|Medium
 PenTest:IAMUser/ParrotLinux|PenTest|IAM|Medium
 PenTest:IAMUser/PentooLinux|PenTest|IAM|Medium
 PenTest:S3/KaliLinux|PenTest|S3|Medium
 PenTest:S3/ParrotLinux|PenTest|S3|Medium
 PenTest:S3/PentooLinux|PenTest|S3|Medium
-Persistence:IAMUser/NetworkPermissions|Persistence|IAM|Medium
-Persistence:IAMUser/ResourcePermissions|Persistence|IAM|Medium
-Persistence:IAMUser/UserPermissions|Persistence|IAM|Medium
 Policy:IAMUser/RootCredentialUsage|Policy|IAM|Low
 Policy:S3/AccountBlockPublicAccessDisabled|Policy|S3|Low
 Policy:S3/BucketBlockPublicAccessDisabled|Policy|S3|Low
 Policy:S3/BucketAnonymousAccessGranted|Policy|S3|High
 Policy:S3/BucketPublicAccessGranted|Policy|S3|High
-PrivilegeEscalation:IAMUser/AdministrativePermissions|PrivilegeEscalation|IAM|Low
 Recon:EC2/PortProbeEMRUnprotectedPort|Recon|EC2|High
 Recon:EC2/PortProbeUnprotectedPort|Recon|EC2|Low
 Recon:EC2/Portscan|Recon|EC2|Medium
 Recon:IAMUser/MaliciousIPCaller|Recon|IAM|Medium
 Recon:IAMUser/MaliciousIPCaller.Custom|Recon|IAM|Medium
-Recon:IAMUser/NetworkPermissions|Recon|IAM|Medium
-Recon:IAMUser/ResourcePermissions|Recon|IAM|Medium
 Recon:IAMUser/TorIPCaller|Recon|IAM|Medium
 Recon:IAMUser/UserPermissions|Recon|IAM|Medium
 ResourceConsumption:IAMUser/ComputeResources|ResourceConsumption|IAM|Medium
@@ -81,7 +81,8 @@ UnauthorizedAccess:EC2/TorIPCaller|UnauthorizedAccess|EC2|Medium
 UnauthorizedAccess:EC2/TorRelay|UnauthorizedAccess|EC2|High
 UnauthorizedAccess:IAMUser/ConsoleLogin|UnauthorizedAccess|IAM|Medium
 UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B|UnauthorizedAccess|IAM|Medium
-UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration|UnauthorizedAccess|IAM|High
+UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS|UnauthorizedAccess|IAM|High
+UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS|UnauthorizedAccess|IAM|High
 UnauthorizedAccess:IAMUser/MaliciousIPCaller|UnauthorizedAccess|IAM|Medium
 UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom|UnauthorizedAccess|IAM|Medium
 UnauthorizedAccess:IAMUser/TorIPCaller|UnauthorizedAccess|IAM|Medium
@@ -106,10 +107,14 @@ TITLES = {
     "UnauthorizedAccess:IAMUser/MaliciousIPCaller": ("API {api} was invoked from a known malicious IP address.",
                                                     "API {api}, commonly used to gain unauthorized access, was "
                                                     "invoked by user {user} from a known malicious IP address {ip}."),
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration": (
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS": (
         "Credentials for instance role {user} used from external IP address.",
         "Credentials created exclusively for an EC2 instance using instance role {user} have been used from "
         "external IP address {ip}."),
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS": (
+        "Credentials for instance role {user} used from another AWS account.",
+        "Credentials created exclusively for an EC2 instance using instance role {user} have been used from "
+        "another AWS account."),
 }
 
 
@@ -170,7 +175,7 @@ def _instance(account_id: str, region: str) -> dict:
 
 
 def _access_key(finding_type: FindingType) -> dict:
-    role = finding_type.name.endswith("InstanceCredentialExfiltration")
+    role = "InstanceCredentialExfiltration" in finding_type.name
     return {"accessKeyDetails": {"accessKeyId": "GeneratedFindingAccessKeyId",
                                  "principalId": "GeneratedFindingPrincipalId",
                                  "userName": "GeneratedFindingUserName",

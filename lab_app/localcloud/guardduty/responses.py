@@ -92,7 +92,7 @@ class GuardDutyResponse:
     def CreateSampleFindings(self, account, region, detector, _query, body) -> dict:
         types = body.get("findingTypes")
         if types is not None and (not isinstance(types, list) or len(types) > 50
-                                  or not all(isinstance(t, str) and 1 <= len(t) <= 50 for t in types)):
+                                  or not all(isinstance(t, str) and 1 <= len(t) <= 100 for t in types)):
             raise invalid_input(INVALID_VALUE)
         self.backend.create_sample_findings(account, region, detector, types)
         return {}

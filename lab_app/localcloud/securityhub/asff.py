@@ -22,7 +22,8 @@ LABELS = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 WORKFLOW = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
 CATEGORY = {
     "Backdoor": "TTPs/Command and Control", "Behavior": "Unusual Behaviors/VM",
-    "CryptoCurrency": "Effects/Resource Consumption", "Discovery": "TTPs/Discovery",
+    "CredentialAccess": "TTPs/Credential Access", "CryptoCurrency": "Effects/Resource Consumption",
+    "Discovery": "TTPs/Discovery",
     "Exfiltration": "Effects/Data Exfiltration", "Impact": "Effects/Data Destruction", "PenTest": "TTPs/Discovery",
     "Persistence": "TTPs/Persistence", "Policy": "Software and Configuration Checks/AWS Security Best Practices",
     "PrivilegeEscalation": "TTPs/Privilege Escalation", "Recon": "TTPs/Discovery",
