@@ -277,3 +277,21 @@ def test_each_new_finding_is_a_guardduty_finding_event(module_cloud):
     detail = event["detail"]
     assert detail["schemaVersion"] == "2.0" and detail["service"]["serviceName"] == "guardduty"
     assert detail["arn"].startswith(f"arn:aws:guardduty:{region}:123456789012:detector/{detector_id}/finding/")
+
+
+def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = str(Path(sys.executable).with_name("aws"))
+    env = {**os.environ, "AWS_PAGER": ""}
+    high = subprocess.run([aws, "guardduty", "list-findings", "--detector-id", detector, "--finding-criteria",
+                           '{"Criterion": {"severity": {"Gte": 7}}}', "--output", "json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert high.returncode == 0, high.stderr
+    assert len(json.loads(high.stdout)["FindingIds"]) == HIGH
+    bad = subprocess.run([aws, "guardduty", "get-detector", "--detector-id", "0" * 32], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert bad.returncode == 255 and "(BadRequestException)" in bad.stderr

@@ -26,6 +26,7 @@ class GuardDuty(Component):
         super().__init__(ctx)
         self.backend = GuardDutyBackend(self.store, clock=self.clock.now)
         self.backend.hooks.append(self._publish)
+        self.backend.update_hooks.append(self._to_security_hub)
         self.responses = GuardDutyResponse(self.backend)
         self.published = 0
 
@@ -41,6 +42,10 @@ class GuardDuty(Component):
             self.published += 1
         except KeyError:  # no EventBridge in this local cloud
             pass
+        self._to_security_hub(account, region, finding)
+
+    def _to_security_hub(self, account: str, region: str, finding: dict) -> None:
+        """GuardDuty's Security Hub integration: new and archived findings go there (when the hub is on)."""
         try:
             hub = self.ctx.component("securityhub")
         except KeyError:

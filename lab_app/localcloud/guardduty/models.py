@@ -28,7 +28,8 @@ class GuardDutyBackend:
     def __init__(self, store, clock: Callable[[], float]):
         self.store = store
         self.clock = clock
-        self.hooks: list[FindingHook] = []
+        self.hooks: list[FindingHook] = []          # new findings
+        self.update_hooks: list[FindingHook] = []   # archived / unarchived (Security Hub follows; no event)
         self.lock = threading.RLock()
 
     def setup(self) -> None:
@@ -138,6 +139,8 @@ class GuardDutyBackend:
                 self.store.execute("UPDATE guardduty_findings SET doc = ? WHERE account = ? AND region = ? AND "
                                    "detector_id = ? AND finding_id = ?",
                                    [json.dumps(finding), account, region, detector_id, finding["id"]])
+                for hook in self.update_hooks:
+                    hook(account, region, finding)
 
     def statistics(self, account: str, region: str, detector_id: str, criterion: dict, stat_types: list[str],
                    group_by: str | None, order_by: str, max_results: int) -> dict:

@@ -5,12 +5,15 @@ Each filter name reads one ASFF field (``SeverityLabel`` -> ``Severity.Label``, 
 EQUALS, PREFIX, CONTAINS (positive: any of them may hold) and NOT_EQUALS, PREFIX_NOT_EQUALS, NOT_CONTAINS
 (negative: all must hold), the two groups ANDed; NumberFilter Gte/Lte/Gt/Lt/Eq; DateFilter Start/End or
 DateRange (WITHIN/OLDER_THAN n DAYS); MapFilter Key + Value + EQUALS/NOT_EQUALS/CONTAINS/NOT_CONTAINS;
-BooleanFilter Value; IpFilter Cidr. Different filter names are ANDed.
+BooleanFilter Value; IpFilter Cidr. Different filter names are ANDed. A filter name of the API that reads a
+field the local findings never carry (Malware*, Process*, ThreatIntel*, Compliance*...) finds no values there:
+its positive comparisons select nothing, its negative ones everything, as on AWS for findings without the field.
 """
 from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from lab_app.localcloud.securityhub.exceptions import InvalidInputException
@@ -48,6 +51,18 @@ STRING_NEGATIVE = ("NOT_EQUALS", "PREFIX_NOT_EQUALS", "NOT_CONTAINS")
 MAP_COMPARISONS = ("EQUALS", "NOT_EQUALS", "CONTAINS", "NOT_CONTAINS")
 
 
+@lru_cache(maxsize=1)
+def api_filter_names() -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("securityhub")
+    return frozenset(model.shape_for("AwsSecurityFindingFilters").members)
+
+
+def field_path(name: str) -> str:
+    return FIELDS.get(name, f"__not_carried__.{name}")
+
+
 def values_at(finding: dict, path: str) -> list:
     nodes: list = [finding]
     for part in path.split("."):
@@ -81,7 +96,7 @@ def validate(filters: Any) -> dict:
     if not isinstance(filters, dict):
         raise InvalidInputException("Invalid parameter 'Filters'")
     for name, entries in filters.items():
-        if name not in FIELDS:
+        if name not in FIELDS and name not in api_filter_names():
             raise InvalidInputException(f"Invalid parameter 'Filters': {name} is not a supported filter field")
         if not isinstance(entries, list) or not 1 <= len(entries) <= 20:
             raise InvalidInputException(f"Invalid parameter 'Filters.{name}': must be a list of 1-20 filters")
@@ -93,6 +108,8 @@ def validate(filters: Any) -> dict:
                 raise InvalidInputException(f"Invalid parameter 'Filters.{name}.Comparison': {comparison}")
             if "Key" not in entry and "Comparison" in entry and comparison not in STRING_POSITIVE + STRING_NEGATIVE:
                 raise InvalidInputException(f"Invalid parameter 'Filters.{name}.Comparison': {comparison}")
+            if "Comparison" not in entry and isinstance(entry.get("Value"), str):
+                raise InvalidInputException(f"Invalid parameter 'Filters.{name}': Comparison is required")
             if "Comparison" in entry and not isinstance(entry.get("Value"), str):
                 raise InvalidInputException(f"Invalid parameter 'Filters.{name}.Value'")
             range_ = entry.get("DateRange")
@@ -160,7 +177,7 @@ def _in(value: Any, net) -> bool:
 def holds(finding: dict, filters: dict, now: float | None = None) -> bool:
     now = datetime.now(timezone.utc).timestamp() if now is None else now
     for name, entries in filters.items():
-        values = values_at(finding, FIELDS[name])
+        values = values_at(finding, field_path(name))
         positive = [e for e in entries if e.get("Comparison") in STRING_POSITIVE or "Comparison" not in e
                     or ("Key" in e and e["Comparison"] in ("EQUALS", "CONTAINS"))]
         negative = [e for e in entries if e not in positive]

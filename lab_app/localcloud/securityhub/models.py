@@ -15,6 +15,8 @@ from lab_app.localcloud.securityhub.exceptions import InvalidInputException, Res
 FindingHook = Callable[[str, str, dict], Any]
 SORT_FIELDS = {"UpdatedAt", "CreatedAt", "SeverityNormalized", "SeverityLabel", "Title", "Id", "ProductArn",
                "SeverityProduct", "FirstObservedAt", "LastObservedAt", "WorkflowStatus", "RecordState"}
+# Severity.Normalized for a Label alone (Security Hub user guide, ASFF "Severity"): 0, 1, 40, 70, 90.
+NORMALIZED = {"INFORMATIONAL": 0, "LOW": 1, "MEDIUM": 40, "HIGH": 70, "CRITICAL": 90}
 LABEL_RANK = {label: i for i, label in enumerate(asff.LABELS)}
 
 
@@ -89,6 +91,12 @@ class SecurityHubBackend:
         finding.setdefault("WorkflowState", "NEW")
         finding.setdefault("Workflow", {"Status": "NEW"})
         finding.setdefault("RecordState", "ACTIVE")
+        severity = dict(finding.get("Severity") or {})
+        if "Label" in severity and "Normalized" not in severity:
+            severity["Normalized"] = NORMALIZED[severity["Label"]]
+        if "Normalized" in severity and "Label" not in severity:
+            severity["Label"] = asff.label(severity["Normalized"] / 10)
+        finding["Severity"] = severity
         finding["ProcessedAt"] = iso_ms(self.clock())
         if old is not None:
             for kept in ("Workflow", "Note", "VerificationState", "UserDefinedFields"):
@@ -141,7 +149,7 @@ class SecurityHubBackend:
             field = criterion["Field"]
 
             def key(finding: dict, field=field):
-                values = filters.values_at(finding, filters.FIELDS[field])
+                values = filters.values_at(finding, filters.field_path(field))
                 value = values[0] if values else None
                 if field == "SeverityLabel":
                     return LABEL_RANK.get(value, -1)
@@ -173,8 +181,7 @@ class SecurityHubBackend:
                 severity = dict(finding.get("Severity") or {})
                 severity.update({k: v for k, v in body["Severity"].items() if k in ("Label", "Normalized", "Product")})
                 if "Label" in body["Severity"] and "Normalized" not in body["Severity"]:
-                    severity["Normalized"] = {"INFORMATIONAL": 0, "LOW": 1, "MEDIUM": 40, "HIGH": 70,
-                                              "CRITICAL": 90}[body["Severity"]["Label"]]
+                    severity["Normalized"] = NORMALIZED[body["Severity"]["Label"]]
                 finding["Severity"] = severity
             for name in ("VerificationState", "Confidence", "Criticality", "Types", "UserDefinedFields",
                          "RelatedFindings"):
