@@ -248,3 +248,23 @@ def test_put_events_takes_at_most_ten_entries(module_cloud):
     with pytest.raises(ClientError) as err:
         boto3.client("events").put_events(Entries=[entry] * 11)
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_cloudtrail_write_calls_reach_rules(module_cloud):
+    """CloudTrail's "AWS API Call via CloudTrail" events: a rule on a security-group change sees it, a read does
+    not produce one."""
+    events, sqs, ec2 = (boto3.client(s, region_name="us-east-2") for s in ("events", "sqs", "ec2"))
+    url = sqs.create_queue(QueueName="sg-changes")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="sg-changes", EventPattern=json.dumps({
+        "source": ["aws.ec2"], "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventName": [{"prefix": "AuthorizeSecurityGroup"}, "DescribeSecurityGroups"]}}))
+    events.put_targets(Rule="sg-changes", Targets=[{"Id": "q", "Arn": arn, "InputTransformer": {
+        "InputPathsMap": {"name": "$.detail.eventName", "group": "$.detail.requestParameters.groupId"},
+        "InputTemplate": '{"call": <name>, "group": <group>}'}}])
+    group = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
+    ec2.describe_security_groups(GroupIds=[group])
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert bodies == [{"call": "AuthorizeSecurityGroupIngress", "group": group}]
