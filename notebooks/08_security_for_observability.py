@@ -620,7 +620,9 @@ hook.stop()
 #
 # ## What's next
 #
-# You have finished the workbook. Go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
+# Next, [10 threat detection](10_threat_detection.ipynb): GuardDuty findings routed by EventBridge to an
+# auto-remediation, Security Hub triage, and CloudWatch Logs data protection, which masks at rest what this
+# notebook redacted before export. Or go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
 # redaction switched on and check that the correlation still works: trace ids are not secrets.
 #
 # ## Resources
@@ -640,4 +642,4 @@ hook.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb)
+# ← Previous: [Sampling and cost: what each strategy keeps, and what it costs](07_sampling_and_cost.ipynb) · [Start here](00_start_here.ipynb) · Next: [Threat detection: GuardDuty, Security Hub, EventBridge auto-remediation and log data protection](10_threat_detection.ipynb) →
