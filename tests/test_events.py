@@ -213,6 +213,7 @@ def routed(module_cloud):
         {"Source": "cruddur.app", "DetailType": "UserSignedUp", "Detail": json.dumps({"user": "bob", "plan": "free"})},
         {"Source": "cruddur.app", "DetailType": "UserSignedUp"},
         {"Source": "cruddur.app", "DetailType": "UserSignedUp", "Detail": "{not json"},
+        {"Source": "aws.guardduty", "DetailType": "GuardDuty Finding", "Detail": "{}"},
     ])
     return {"answer": answer, "sqs": sqs, "direct": direct_url, "via_sns": via_sns_url, "disabled": disabled_url,
             "logs": logs}
@@ -224,11 +225,12 @@ def _bodies(sqs, url) -> list[str]:
 
 def test_put_events_reports_failed_entries(routed):
     answer = routed["answer"]
-    assert answer["FailedEntryCount"] == 2
+    assert answer["FailedEntryCount"] == 3
     entries = answer["Entries"]
     assert "EventId" in entries[0] and "EventId" in entries[1]
     assert entries[2]["ErrorCode"] == "InvalidArgument" and "Detail" in entries[2]["ErrorMessage"]
     assert entries[3]["ErrorCode"] == "MalformedDetail"
+    assert entries[4]["ErrorCode"] == "NotAuthorizedForSourceException"
 
 
 def test_put_events_delivers_to_sqs_sns_and_logs(routed):

@@ -181,13 +181,23 @@ CRITERIA = [
     ("not-matches", {"type": {"NotMatches": ["*:EC2/*"]}}, IAM + S3),
     ("nested-list-path", {"resource.instanceDetails.networkInterfaces.securityGroups.groupId": {"Eq": ["sg-99999999"]}}, EC2),
     ("and", {"severity": {"Gte": 7}, "resource.resourceType": {"Eq": ["AccessKey"]}}, 2),  # Outside/InsideAWS
-    ("timestamp-ms", {"updatedAt": {"Gte": int((time.time() - 3600) * 1000)}}, TOTAL),
 ]
 
 
 @pytest.mark.parametrize("case_id,criterion,expected", CRITERIA, ids=[c[0] for c in CRITERIA])
 def test_finding_criteria(gd, detector, case_id, criterion, expected):
     assert len(_ids(gd, detector, criterion)) == expected
+
+
+def test_every_criteria_case_discriminates():
+    for case_id, _criterion, expected in CRITERIA:
+        assert 0 < expected < TOTAL, case_id
+
+
+def test_timestamps_compare_as_epoch_milliseconds(gd, detector):
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    assert len(_ids(gd, detector, {"updatedAt": {"GreaterThanOrEqual": an_hour_ago}})) == TOTAL
+    assert _ids(gd, detector, {"updatedAt": {"LessThan": an_hour_ago}}) == []
 
 
 @pytest.mark.parametrize("criteria", [

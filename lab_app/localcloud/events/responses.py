@@ -79,6 +79,8 @@ def _entry_failure(entry: dict) -> tuple[str, str] | None:
     for field in ("Source", "DetailType", "Detail"):
         if not entry.get(field):
             return "InvalidArgument", f"Parameter {field} is not valid. Reason: {field} is a required argument."
+    if str(entry["Source"]).startswith("aws."):   # AWS services' sources are theirs alone
+        return "NotAuthorizedForSourceException", "Not authorized for the source."
     try:
         detail = json.loads(entry["Detail"])
     except (TypeError, ValueError):
