@@ -264,6 +264,10 @@ def test_batch_update_findings_and_archive(hub):
     _client("guardduty").archive_findings(DetectorId=hub["detector"], FindingIds=[gd_id])
     ssh = _names_by_id(hub, ids["ssh"])[0]
     assert (ssh["RecordState"], ssh["Workflow"]["Status"]) == ("ARCHIVED", "NOTIFIED")
+    # unarchived: ACTIVE again, and the workflow back to NEW (the API reference, Workflow.Status)
+    _client("guardduty").unarchive_findings(DetectorId=hub["detector"], FindingIds=[gd_id])
+    ssh = _names_by_id(hub, ids["ssh"])[0]
+    assert (ssh["RecordState"], ssh["Workflow"]["Status"], ssh["Note"]["Text"]) == ("ACTIVE", "NEW", "paged on-call")
 
 
 @pytest.mark.parametrize("body", [

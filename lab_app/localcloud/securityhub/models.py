@@ -99,9 +99,14 @@ class SecurityHubBackend:
         finding["Severity"] = severity
         finding["ProcessedAt"] = iso_ms(self.clock())
         if old is not None:
-            for kept in ("Workflow", "Note", "VerificationState", "UserDefinedFields"):
+            for kept in ("Workflow", "WorkflowState", "Note", "VerificationState", "UserDefinedFields"):
                 if kept in old:
                     finding[kept] = old[kept]
+            # the API reference (Workflow.Status): NOTIFIED or RESOLVED go back to NEW when the record state
+            # changes from ARCHIVED to ACTIVE
+            if old.get("RecordState") == "ARCHIVED" and finding["RecordState"] == "ACTIVE" and \
+                    (old.get("Workflow") or {}).get("Status") in ("NOTIFIED", "RESOLVED"):
+                finding["Workflow"], finding["WorkflowState"] = {"Status": "NEW"}, "NEW"
         self._save(account, region, finding)
 
     def import_guardduty(self, account: str, region: str, finding: dict, threat_purpose: str) -> bool:
