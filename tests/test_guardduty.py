@@ -305,3 +305,15 @@ def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
     bad = subprocess.run([aws, "guardduty", "get-detector", "--detector-id", "0" * 32], capture_output=True,
                          text=True, env=env, timeout=60)
     assert bad.returncode == 255 and "(BadRequestException)" in bad.stderr
+
+
+def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(gd, detector, module_cloud):
+    import requests
+
+    scope = "Credential=AKIDEXAMPLE/20261202/us-east-1/guardduty/aws4_request, SignedHeaders=host, Signature=0"
+    answer = requests.post(f"{module_cloud.aws_url}/detector/{detector}/findings", data=b"{not json",
+                           headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}",
+                                    "Content-Type": "application/json"}, timeout=10)
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert answer.json()["__type"] == "InvalidInputException"
+    assert gd.get_detector(DetectorId=detector)["Status"] == "ENABLED"

@@ -280,3 +280,16 @@ def test_invalid_batch_update(hub, body):
     with pytest.raises(ClientError) as err:
         _client("securityhub", validate=False).batch_update_findings(**body)
     assert err.value.response["Error"]["Code"] == "InvalidInputException"
+
+
+def test_a_filter_name_the_api_does_not_have_is_invalid_input(hub, module_cloud):
+    """botocore cannot even send it; a raw request gets InvalidInputException and the server keeps serving."""
+    import requests
+
+    scope = f"Credential=AKIDEXAMPLE/20261202/{REGION}/securityhub/aws4_request, SignedHeaders=host, Signature=0"
+    answer = requests.post(f"{module_cloud.aws_url}/findings",
+                           json={"Filters": {"Nope": [{"Value": "x", "Comparison": "EQUALS"}]}},
+                           headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}"}, timeout=10)
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "InvalidInputException"
+    assert answer.json()["Code"] == "InvalidInputException" and "Nope" in answer.json()["Message"]
+    assert hub["sh"].describe_hub()["HubArn"].endswith(":hub/default")

@@ -7,10 +7,10 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from lab_app.localcloud.aws import request
-from lab_app.localcloud.aws.errors import AwsError
+from lab_app.localcloud.aws.errors import AwsError, SerializationException
 from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component, json_response
-from lab_app.localcloud.guardduty.exceptions import GuardDutyError
+from lab_app.localcloud.guardduty.exceptions import GuardDutyError, invalid_input
 from lab_app.localcloud.guardduty.models import GuardDutyBackend
 from lab_app.localcloud.guardduty.responses import GuardDutyResponse
 from lab_app.localcloud.guardduty.urls import route
@@ -66,6 +66,8 @@ class GuardDuty(Component):
             query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
             account, region = request.caller(environ)
             response = json_response(self.responses.dispatch(operation, account, region, path, query, body))
+        except SerializationException:  # GuardDuty's model has BadRequestException for every bad request
+            response = invalid_input("The request is rejected because the JSON could not be processed.").response()
         except AwsError as error:
             response = error.response(GuardDutyError.wire)
         return response(environ, start_response)
