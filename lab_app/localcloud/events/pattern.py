@@ -4,7 +4,8 @@ The semantics are EventBridge's (user guide, "Event patterns" and "Comparison op
 patterns"): a pattern is a JSON object whose leaves are arrays of match values; a field matches when any of
 its values matches any entry of the array; an event field that is an array matches when any element does
 (arrays of objects are flattened, as EventBridge does). Entries are a literal (string, number in the same
-representation: 300 is not 300.0, ``null``, ``true``/``false``) or one of the operators ``prefix``, ``suffix`` (each optionally
+representation: 300 is not 300.0, as the pattern
+documentation says ("Number matching is at the string representation level"), ``null``, ``true``/``false``) or one of the operators ``prefix``, ``suffix`` (each optionally
 ``{"equals-ignore-case": ...}``), ``equals-ignore-case``, ``wildcard``, ``anything-but`` (a literal, a list,
 or ``prefix`` / ``suffix`` / ``equals-ignore-case`` / ``wildcard``), ``numeric``, ``exists`` (leaves only),
 ``cidr``; ``"$or": [pattern, ...]`` matches when any alternative does.
