@@ -3,16 +3,16 @@
 The semantics are EventBridge's (user guide, "Event patterns" and "Comparison operators for use in event
 patterns"): a pattern is a JSON object whose leaves are arrays of match values; a field matches when any of
 its values matches any entry of the array; an event field that is an array matches when any element does
-(arrays of objects are flattened, as EventBridge does). Entries are a literal (string, number in the same
-representation: 300 is not 300.0, as the pattern
-documentation says ("Number matching is at the string representation level"), ``null``, ``true``/``false``) or one of the operators ``prefix``, ``suffix`` (each optionally
-``{"equals-ignore-case": ...}``), ``equals-ignore-case``, ``wildcard``, ``anything-but`` (a literal, a list,
+(arrays of objects are flattened, as EventBridge does). Entries are a literal (string; number in the same
+representation, 300 is not 300.0: "Number matching is at the string representation level"; ``null``;
+``true``/``false``) or one of the operators ``prefix``, ``suffix`` (each optionally ``{"equals-ignore-case": ...}``), ``equals-ignore-case``, ``wildcard``, ``anything-but`` (a literal, a list,
 or ``prefix`` / ``suffix`` / ``equals-ignore-case`` / ``wildcard``), ``numeric``, ``exists`` (leaves only),
 ``cidr``; ``"$or": [pattern, ...]`` matches when any alternative does.
 
-moto's matcher (``moto.events.models.EventPattern``) gets arrays of objects, ``exists`` on objects and
-``$or`` validation wrong and has no TestEventPattern; this module is what the local cloud's EventBridge uses
-for PutRule validation, TestEventPattern and every delivery.
+moto's matcher (``moto.events.models.EventPattern``) does not look into arrays of objects, compares literal
+numbers by value, accepts ``$or`` with one alternative and unknown operators, and moto has no TestEventPattern
+(bench/events_patterns.py counts the differences); this module is what the local cloud's EventBridge uses for
+PutRule validation, TestEventPattern and every delivery.
 """
 from __future__ import annotations
 
