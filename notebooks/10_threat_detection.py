@@ -696,8 +696,7 @@ assert not events.test_event_pattern(EventPattern=json.dumps(high_severity_patte
 # %% [markdown]
 # ### Your turn 2: a data identifier of your own
 #
-# Cruddur logs the client's address on every request, and an IP address is personal data under GDPR. Try it
-# first: add the managed `IpAddress` identifier to the `cruddur` group's policy (keep the other two), then write
+# Cruddur logs the client's address on every request, and an address can identify a user. Try it first: add the managed `IpAddress` identifier to the `cruddur` group's policy (keep the other two), then write
 # one log line with an address in it. Put the identifiers you chose in `my_identifiers`; the cell after the
 # solution writes the policy and the line for you.
 
@@ -783,7 +782,8 @@ logs.delete_data_protection_policy(logGroupIdentifier=LOG_GROUP)
 #   [comparison operators](https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html),
 #   [TestEventPattern](https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html),
 #   [input transformation](https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html),
-#   [SQS target permissions](https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions)
+#   [SQS target permissions](https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions);
+#   [SQS long polling (at most 20 s)](https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html)
 # - Security Hub: [ASFF](https://docs.aws.amazon.com/securityhub/latest/userguide/securityhub-findings-format.html),
 #   [GuardDuty integration](https://docs.aws.amazon.com/guardduty/latest/ug/securityhub-integration.html),
 #   [BatchUpdateFindings](https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html),
