@@ -696,9 +696,10 @@ assert not events.test_event_pattern(EventPattern=json.dumps(high_severity_patte
 # %% [markdown]
 # ### Your turn 2: a data identifier of your own
 #
-# Cruddur logs the client's address on every request, and an address can identify a user. Try it first: add the managed `IpAddress` identifier to the `cruddur` group's policy (keep the other two), then write
-# one log line with an address in it. Put the identifiers you chose in `my_identifiers`; the cell after the
-# solution writes the policy and the line for you.
+# Cruddur logs the client's address on every request, and an address can identify a user. Try it first: add
+# the managed `IpAddress` identifier to the `cruddur` group's policy (keep the other two). Put the identifiers
+# you chose in `my_identifiers`; the cell after the solution writes the policy and one log line with an address
+# in it.
 
 # %%
 my_identifiers = ...  # a list of managed data identifier names
