@@ -317,3 +317,32 @@ def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(g
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "BadRequestException"
     assert answer.json()["__type"] == "InvalidInputException"
     assert gd.get_detector(DetectorId=detector)["Status"] == "ENABLED"
+
+
+def test_every_sample_uses_only_the_finding_shape_of_the_model():
+    """Each key of each sample (wire format) is a member of botocore's Finding shape, with the type it declares."""
+    import botocore.session
+
+    from lab_app.localcloud.guardduty import catalog
+
+    model = botocore.session.get_session().get_service_model("guardduty")
+    kinds = {"string": str, "boolean": bool, "integer": int, "long": int, "double": (int, float),
+             "timestamp": str, "list": list, "structure": dict, "map": dict}
+
+    def check(value, shape, where):
+        assert isinstance(value, kinds[shape.type_name]) and not (shape.type_name != "boolean" and value is True), \
+            f"{where}: {value!r} is not a {shape.type_name}"
+        if shape.type_name == "structure":
+            names = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+            for key, inner in value.items():
+                assert key in names, f"{where}.{key} is not in the model"
+                check(inner, names[key], f"{where}.{key}")
+        elif shape.type_name == "list":
+            for i, inner in enumerate(value):
+                check(inner, shape.member, f"{where}[{i}]")
+
+    for finding_type in catalog.FINDING_TYPES.values():
+        finding = catalog.sample_finding(finding_type, finding_id="f" * 32, detector_id="d" * 32,
+                                         account_id="123456789012", region="us-east-1",
+                                         now_iso="2026-12-01T00:00:00.000Z")
+        check(finding, model.shape_for("Finding"), finding_type.name)

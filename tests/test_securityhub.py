@@ -293,3 +293,33 @@ def test_a_filter_name_the_api_does_not_have_is_invalid_input(hub, module_cloud)
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "InvalidInputException"
     assert answer.json()["Code"] == "InvalidInputException" and "Nope" in answer.json()["Message"]
     assert hub["sh"].describe_hub()["HubArn"].endswith(":hub/default")
+
+
+def test_guardduty_asff_uses_only_the_model_shape():
+    """Each key of the ASFF GuardDuty sends (for every sample type) is a member of botocore's AwsSecurityFinding."""
+    import botocore.session
+
+    from lab_app.localcloud.guardduty import catalog
+    from lab_app.localcloud.securityhub import asff
+
+    model = botocore.session.get_session().get_service_model("securityhub")
+
+    def check(value, shape, where):
+        if shape.type_name == "structure":
+            assert isinstance(value, dict), where
+            for key, inner in value.items():
+                assert key in shape.members, f"{where}.{key} is not in the model"
+                check(inner, shape.members[key], f"{where}.{key}")
+        elif shape.type_name == "list":
+            assert isinstance(value, list), where
+            for i, inner in enumerate(value):
+                check(inner, shape.member, f"{where}[{i}]")
+        elif shape.type_name == "map":
+            assert isinstance(value, dict) and all(isinstance(v, str) for v in value.values()), where
+
+    for finding_type in catalog.FINDING_TYPES.values():
+        finding = catalog.sample_finding(finding_type, finding_id="f" * 32, detector_id="d" * 32,
+                                         account_id=ACCOUNT, region=REGION, now_iso="2026-12-01T00:00:00.000Z")
+        converted = asff.from_guardduty(finding, finding_type.threat_purpose, "2026-12-01T00:00:01.000Z")
+        check(converted, model.shape_for("AwsSecurityFinding"), finding_type.name)
+        assert asff.problems(converted) is None, finding_type.name

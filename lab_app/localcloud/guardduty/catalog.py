@@ -162,7 +162,7 @@ def _instance(account_id: str, region: str) -> dict:
         "instanceId": "i-99999999", "instanceType": "m3.xlarge", "instanceState": "running",
         "availabilityZone": f"{region}b", "imageId": "ami-99999999", "imageDescription": "GeneratedFindingInstaceImageDescription",
         "launchTime": "2016-08-02T02:05:06.000Z",
-        "iamInstanceProfile": {"arn": f"arn:aws:iam::{account_id}:example/instance/profile", "id": "GeneratedFindingInstanceProfileId"},
+        "iamInstanceProfile": {"arn": "GeneratedFindingInstanceProfileArn", "id": "GeneratedFindingInstanceProfileId"},
         "networkInterfaces": [{
             "networkInterfaceId": "eni-bfcffe88", "privateDnsName": "GeneratedFindingPrivateDnsName",
             "privateIpAddress": "10.0.0.1",
@@ -170,7 +170,8 @@ def _instance(account_id: str, region: str) -> dict:
             "publicDnsName": "GeneratedFindingPublicDNSName", "publicIp": "198.51.100.0", "ipv6Addresses": [],
             "subnetId": "GeneratedFindingSubnetId", "vpcId": "GeneratedFindingVPCId",
             "securityGroups": [{"groupId": "sg-99999999", "groupName": "GeneratedFindingSecurityGroupName"}]}],
-        "productCodes": [],
+        "productCodes": [{"productCodeId": "GeneratedFindingProductCodeId",
+                          "productCodeType": "GeneratedFindingProductCodeType"}],
         "tags": [{"key": "GeneratedFindingInstaceTag1", "value": "GeneratedFindingInstaceValue1"}]}}
 
 
