@@ -12,7 +12,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from lab_app.localcloud.aws import identity, request
-from lab_app.localcloud.aws.errors import wire_of_model
+from lab_app.localcloud.aws.errors import AwsError, wire_of_model
 from lab_app.localcloud.aws.sigv4 import credential_scope
 from lab_app.localcloud.component import Context
 from lab_app.localcloud.iam.exceptions import access_denied, invalid_token
@@ -61,3 +61,35 @@ class IamPolicyCheck:
 
     def status(self) -> dict:
         return {"denied": self.denied}
+
+
+def denial(environ: dict, action: str, resource: str | None = None) -> AwsError | None:
+    """The error for a caller whose identity policies do not allow ``action`` (None when they do).
+
+    For permissions a stand-in checks inside an operation, such as ``logs:Unmask`` (GetLogEvents with
+    ``unmask``, Insights ``unmask(@message)``), with the same identities and evaluation as the gateway check:
+    the account root and unknown keys are allowed.
+    """
+    scope = credential_scope(environ)
+    if scope is None:
+        return None
+    try:
+        keys = identity.access_keys()
+    except Exception:
+        return None
+    if scope.access_key_id not in keys:
+        return None
+    account_id, _key = keys[scope.access_key_id]
+    found = identity_policies(account_id, scope.access_key_id, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
+    service = action.split(":", 1)[0]
+    wire = wire_of_model(request.service_model(service))
+    if found is None:
+        return invalid_token(wire)
+    arn, documents = found
+    decision = evaluate(documents, action)
+    if decision == "allow":
+        return None
+    on = f" on resource: {resource}" if resource else ""
+    why = ("with an explicit deny in an identity-based policy" if decision == "explicit-deny"
+           else f"because no identity-based policy allows the {action} action")
+    return access_denied(wire, f"User: {arn} is not authorized to perform: {action}{on} {why}")

@@ -11,7 +11,7 @@ from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.models import LogsBackend
-from lab_app.localcloud.logs.responses import LogsResponses
+from lab_app.localcloud.logs.responses import CALLER, LogsResponses
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
 
@@ -20,6 +20,17 @@ def publish_to_moto_cloudwatch(region: str, namespace: str, metric_data: list[di
     from moto.cloudwatch.models import cloudwatch_backends
 
     cloudwatch_backends[config.ACCOUNT_ID][region].put_metric_data(namespace, metric_data)
+
+
+def _caller(environ: dict) -> Callable[[str, str], None]:
+    """Checks a permission of this request's caller inside an operation (logs:Unmask), with the IAM check's rules."""
+    def check(action: str, resource: str) -> None:
+        from lab_app.localcloud.iam import denial
+
+        error = denial(environ, action, resource)
+        if error is not None:
+            raise error
+    return check
 
 
 class Logs(Component):
@@ -51,7 +62,11 @@ class Logs(Component):
             handler = self.responses.handler(operation)
             if handler is None:
                 raise exc.UnknownOperationException(f"Operation {operation} is not supported by the local cloud.")
-            result = handler(region_of(environ), request.json_body(request.read_body(environ)))
+            token = CALLER.set(_caller(environ))
+            try:
+                result = handler(region_of(environ), request.json_body(request.read_body(environ)))
+            finally:
+                CALLER.reset(token)
             response = json_response(result, content_type="application/x-amz-json-1.1")
         except AwsError as error:
             response = error.response(exc.LogsError.wire)

@@ -59,3 +59,14 @@ class MalformedQueryException(LogsError):
 
 class UnknownOperationException(LogsError):
     code = "UnknownOperationException"
+
+
+class ValidationException(LogsError):
+    """What AWS answers for a member that breaks the model's pattern (e.g. a logGroupIdentifier ending in ``:*``)."""
+
+    code = "ValidationException"
+
+    @classmethod
+    def constraint(cls, parameter: str, value: Any, constraint: str) -> "ValidationException":
+        return cls(f"1 validation error detected: Value '{value}' at '{parameter}' failed to satisfy "
+                   f"constraint: {constraint}")

@@ -1,7 +1,9 @@
 """CloudWatch Logs state and logic, stored in DuckDB (durable), with AWS's validation rules.
 
-Tables: ``logs_groups``, ``logs_streams``, ``logs_events`` (one row per event, raw message plus an
-``is_json`` flag computed at ingest), ``logs_metric_filters`` and ``logs_queries``. Events are bulk
+Tables: ``logs_groups``, ``logs_streams``, ``logs_events`` (one row per event: the message as stored, masked when
+a data protection policy found sensitive data, the original in ``unmasked`` then, and an ``is_json`` flag computed
+at ingest), ``logs_metric_filters``, ``logs_data_protection`` and ``logs_account_policies`` (data protection
+policies, see ``data_protection``) and ``logs_queries``. Events are bulk
 inserted from a pandas frame (one statement per batch); Insights queries run as one SQL statement.
 """
 from __future__ import annotations
@@ -20,8 +22,8 @@ import pandas as pd
 
 from lab_app import config
 from lab_app.localcloud.aws import paging
+from lab_app.localcloud.logs import data_protection, filter_pattern, insights
 from lab_app.localcloud.logs import exceptions as exc
-from lab_app.localcloud.logs import filter_pattern, insights
 from lab_app.localcloud.logs.filter_pattern import FilterPatternError, evaluate
 from lab_app.localcloud.logs.filter_pattern.ast import JsonPattern
 from lab_app.localcloud.logs.filter_pattern.evaluate import dimension_value, metric_value
@@ -51,12 +53,17 @@ DDL = {
         last_ingest BIGINT, stored_bytes BIGINT, PRIMARY KEY (region, grp, name))""",
     EVENTS_TABLE: f"""CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (
         region VARCHAR, grp VARCHAR, stream VARCHAR, ts BIGINT, ingest BIGINT, id BIGINT, message VARCHAR,
-        is_json BOOLEAN)""",
+        is_json BOOLEAN, unmasked VARCHAR)""",
     "logs_metric_filters": """CREATE TABLE IF NOT EXISTS logs_metric_filters (
         region VARCHAR, grp VARCHAR, name VARCHAR, pattern VARCHAR, transformations VARCHAR, created BIGINT,
         PRIMARY KEY (region, grp, name))""",
     "logs_tags": """CREATE TABLE IF NOT EXISTS logs_tags (
         region VARCHAR, grp VARCHAR, key VARCHAR, value VARCHAR, PRIMARY KEY (region, grp, key))""",
+    "logs_data_protection": """CREATE TABLE IF NOT EXISTS logs_data_protection (
+        region VARCHAR, grp VARCHAR, document VARCHAR, updated BIGINT, status VARCHAR, PRIMARY KEY (region, grp))""",
+    "logs_account_policies": """CREATE TABLE IF NOT EXISTS logs_account_policies (
+        region VARCHAR, policy_type VARCHAR, name VARCHAR, document VARCHAR, scope VARCHAR, updated BIGINT,
+        PRIMARY KEY (region, policy_type, name))""",
     "logs_queries": """CREATE TABLE IF NOT EXISTS logs_queries (
         query_id VARCHAR PRIMARY KEY, region VARCHAR, query_string VARCHAR, groups VARCHAR, status VARCHAR,
         create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
@@ -118,11 +125,16 @@ class LogsBackend:
         self._jobs: dict[str, dict] = {}
         self._jobs_lock = threading.Lock()
         self._pool = None
+        self._dp_lock = threading.Lock()
+        self._dp_groups: dict[tuple[str, str], data_protection.Policy] = {}
+        self._dp_account: dict[str, data_protection.Policy] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
         for name, ddl in DDL.items():
             self.store.ensure_table(name, ddl)
+        # a store written before data protection existed has no column for the originals
+        self.store.execute(f"ALTER TABLE {EVENTS_TABLE} ADD COLUMN IF NOT EXISTS unmasked VARCHAR")
         # queries that were running when the process stopped will never finish
         self.store.execute("UPDATE logs_queries SET status = 'Failed' WHERE status IN ('Scheduled', 'Running')")
         self.reset()
@@ -134,6 +146,7 @@ class LogsBackend:
         rows = self.store.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}")
         with self._id_lock:
             self._next_id = int(rows[0][0]) + 1
+        self._load_data_protection()
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
@@ -181,8 +194,10 @@ class LogsBackend:
         with self.store.transaction() as conn:
             self._require_group(region, name)
             for table, col in (("logs_groups", "name"), ("logs_streams", "grp"), (EVENTS_TABLE, "grp"),
-                               ("logs_metric_filters", "grp"), ("logs_tags", "grp")):
+                               ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp")):
                 conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
+        with self._dp_lock:
+            self._dp_groups.pop((region, name), None)
 
     def describe_log_groups(self, region: str, prefix: str | None = None, pattern: str | None = None,
                             limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
@@ -193,7 +208,8 @@ class LogsBackend:
         after = _untoken(token) if token else ""
         sql = ("SELECT g.name, g.created, g.retention, g.kms_key, g.log_class, "
                "(SELECT coalesce(sum(stored_bytes), 0) FROM logs_streams s WHERE s.region = g.region AND s.grp = g.name), "
-               "(SELECT count(*) FROM logs_metric_filters m WHERE m.region = g.region AND m.grp = g.name) "
+               "(SELECT count(*) FROM logs_metric_filters m WHERE m.region = g.region AND m.grp = g.name), "
+               "(SELECT d.status FROM logs_data_protection d WHERE d.region = g.region AND d.grp = g.name) "
                "FROM logs_groups g WHERE g.region = ? AND g.name > ?")
         params: list = [region, after]
         if prefix:
@@ -208,7 +224,8 @@ class LogsBackend:
         more = len(rows) > limit
         rows = rows[:limit]
         groups = []
-        for name, created, retention, kms, log_class, stored, n_filters in rows:
+        account_policy = self._dp_account.get(region) is not None
+        for name, created, retention, kms, log_class, stored, n_filters, dp_status in rows:
             g = {"logGroupName": name, "creationTime": created, "metricFilterCount": n_filters,
                  "arn": _arn(region, name) + ":*", "storedBytes": int(stored), "logGroupClass": log_class,
                  "logGroupArn": _arn(region, name)}
@@ -216,6 +233,10 @@ class LogsBackend:
                 g["retentionInDays"] = retention
             if kms:
                 g["kmsKeyId"] = kms
+            if dp_status:
+                g["dataProtectionStatus"] = dp_status
+            if account_policy:
+                g["inheritedProperties"] = ["ACCOUNT_DATA_PROTECTION"]
             groups.append(g)
         return groups, (_token(rows[-1][0]) if more else None)
 
@@ -380,6 +401,13 @@ class LogsBackend:
     def _store_events(self, region: str, group: str, stream: str, timestamps: np.ndarray, messages: list[str],
                       now: int) -> int:
         n = len(messages)
+        originals = None
+        policies = self._policies_for(region, group)
+        if policies:
+            scanned = data_protection.scan(policies, messages)
+            if scanned.findings:
+                originals = [m if c else None for m, c in zip(messages, scanned.changed)]
+                messages = scanned.masked
         frame = pd.DataFrame({
             "region": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [region]),
             "grp": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [group]),
@@ -388,6 +416,7 @@ class LogsBackend:
             "ingest": np.full(n, now, dtype=np.int64),
             "id": self._ids(n),
             "message": messages,
+            "unmasked": originals if originals is not None else pd.Series([None] * n, dtype=object),
         })
         size = sum(len(m) for m in messages)
         # one transaction: the events and the stream's counters are stored together or not at all
@@ -395,9 +424,11 @@ class LogsBackend:
             conn.register("_logs_incoming", frame)
             try:
                 conn.execute(
-                    f"INSERT INTO {EVENTS_TABLE} SELECT CAST(region AS VARCHAR), CAST(grp AS VARCHAR), "
+                    f"INSERT INTO {EVENTS_TABLE} (region, grp, stream, ts, ingest, id, message, is_json, unmasked) "
+                    "SELECT CAST(region AS VARCHAR), CAST(grp AS VARCHAR), "
                     "CAST(stream AS VARCHAR), ts, ingest, id, message, "
-                    "(starts_with(ltrim(message), '{') AND json_valid(message)) FROM _logs_incoming")
+                    "(starts_with(ltrim(message), '{') AND json_valid(message)), CAST(unmasked AS VARCHAR) "
+                    "FROM _logs_incoming")
             finally:
                 conn.unregister("_logs_incoming")
             conn.execute(
@@ -406,7 +437,9 @@ class LogsBackend:
                 "WHERE region = ? AND grp = ? AND name = ?",
                 [int(timestamps[0]), int(timestamps[0]), int(timestamps[-1]), int(timestamps[-1]), now, size,
                  region, group, stream])
-        self._apply_metric_filters(region, group, timestamps, messages)
+        self._apply_metric_filters(region, group, timestamps, messages)  # masked: AWS masks metric filters' input too
+        if policies and scanned.findings:
+            self._report_findings(region, group, policies, scanned, timestamps, now)
         return n
 
     def deliver(self, region: str, group: str, stream: str, events: list[dict]) -> int:
@@ -439,7 +472,9 @@ class LogsBackend:
         return limit
 
     def get_log_events(self, region: str, group: str, stream: str, start: int | None = None, end: int | None = None,
-                       token: str | None = None, limit: int | None = None, start_from_head: bool | None = None) -> dict:
+                       token: str | None = None, limit: int | None = None, start_from_head: bool | None = None,
+                       unmask: bool = False) -> dict:
+        """``unmask``: the originals of masked events (the caller's ``logs:Unmask`` is checked by the responses)."""
         limit = self._limit(limit, 10_000)
         self._require_group(region, group)
         if not self.store.execute("SELECT 1 FROM logs_streams WHERE region = ? AND grp = ? AND name = ?",
@@ -466,7 +501,7 @@ class LogsBackend:
         else:
             forward = bool(start_from_head)
             boundary = None
-        cols = "ts, message, ingest, id"
+        cols = f"ts, {'coalesce(unmasked, message)' if unmask else 'message'}, ingest, id"
         if forward:
             cond = " AND (ts, id) > (?, ?)" if boundary else ""
             rows = self.store.execute(f"SELECT {cols} FROM {EVENTS_TABLE} WHERE {where}{cond} ORDER BY ts, id LIMIT ?",
@@ -498,8 +533,11 @@ class LogsBackend:
 
     def filter_log_events(self, region: str, group: str, stream_names: list[str] | None = None,
                           stream_prefix: str | None = None, start: int | None = None, end: int | None = None,
-                          pattern_text: str | None = None, token: str | None = None, limit: int | None = None) -> dict:
+                          pattern_text: str | None = None, token: str | None = None, limit: int | None = None,
+                          unmask: bool = False) -> dict:
+        """``unmask``: match and return the originals of masked events (``logs:Unmask`` checked by the responses)."""
         limit = self._limit(limit, 10_000)
+        text = "coalesce(unmasked, message)" if unmask else "message"
         if stream_names and stream_prefix:
             raise exc.InvalidParameterException(
                 "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
@@ -525,7 +563,7 @@ class LogsBackend:
             after = _untoken(token)
             params["after_ts"], params["after_id"] = int(after[0]), int(after[1])
             where += " AND (ts, id) > ($after_ts, $after_id)"
-        pushed = filter_pattern.to_sql(pattern, "message", params)
+        pushed = filter_pattern.to_sql(pattern, text, params)
         if pushed:
             where += f" AND {pushed}"
         elif isinstance(pattern, JsonPattern):
@@ -540,7 +578,7 @@ class LogsBackend:
                 params["c_ts"], params["c_id"] = cursor
                 cond += " AND (ts, id) > ($c_ts, $c_id)"
             rows = self.store.execute(
-                f"SELECT stream, ts, message, ingest, id FROM {EVENTS_TABLE} WHERE {cond} "
+                f"SELECT stream, ts, {text}, ingest, id FROM {EVENTS_TABLE} WHERE {cond} "
                 f"ORDER BY ts, id LIMIT {int(chunk)}", params)
             for stream, ts, message, ingest, eid in rows:
                 if pushed is None and not evaluate(pattern, message)[0]:
@@ -701,10 +739,180 @@ class LogsBackend:
         if data:
             self.publish_metric(region, t["metricNamespace"], data)
 
+    # ---- data protection ---------------------------------------------------------------------------
+    def _load_data_protection(self) -> None:
+        groups, account = {}, {}
+        for region, grp, document in self.store.execute(
+                "SELECT region, grp, document FROM logs_data_protection WHERE status = 'ACTIVATED'"):
+            groups[(region, grp)] = data_protection.parse_policy(document)
+        for region, document in self.store.execute(
+                "SELECT region, document FROM logs_account_policies WHERE policy_type = 'DATA_PROTECTION_POLICY'"):
+            account[region] = data_protection.parse_policy(document)
+        with self._dp_lock:
+            self._dp_groups, self._dp_account = groups, account
+
+    def _policies_for(self, region: str, group: str) -> list:
+        """The policies that apply to a group: its own and the account's (cumulative, as on AWS)."""
+        if not self._dp_groups and not self._dp_account:
+            return []
+        with self._dp_lock:
+            return [p for p in (self._dp_account.get(region), self._dp_groups.get((region, group))) if p is not None]
+
+    def _destination_exists(self, region: str):
+        def exists(kind: str, name: str) -> bool:
+            if kind == "CloudWatchLogs":
+                return bool(self.store.execute("SELECT 1 FROM logs_groups WHERE region = ? AND name = ?",
+                                               [region, name]))
+            if kind == "S3":
+                from moto.s3.models import s3_backends
+
+                return name in s3_backends[config.ACCOUNT_ID]["aws"].buckets
+            from moto.firehose.models import firehose_backends
+
+            return name in firehose_backends[config.ACCOUNT_ID][region].delivery_streams
+        return exists
+
+    def _validate_identifier(self, identifier: Any) -> str:
+        if not isinstance(identifier, str) or not 1 <= len(identifier) <= 2048:
+            raise exc.InvalidParameterException.constraint(
+                "logGroupIdentifier", identifier, "Member must have length between 1 and 2048")
+        import re
+
+        if not re.fullmatch(r"[\w#+=/:,.@-]*", identifier):
+            raise exc.ValidationException.constraint(
+                "logGroupIdentifier", identifier, "Member must satisfy regular expression pattern: [\\w#+=/:,.@-]*")
+        return _group_name_from_identifier(identifier)
+
+    def put_data_protection_policy(self, region: str, identifier: Any, document: Any) -> dict:
+        group = self._validate_identifier(identifier)
+        self._require_group(region, group)
+        policy = data_protection.parse_policy(document, self._destination_exists(region))
+        now = self.now_ms()
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM logs_data_protection WHERE region = ? AND grp = ?", [region, group])
+            conn.execute("INSERT INTO logs_data_protection VALUES (?, ?, ?, ?, 'ACTIVATED')",
+                         [region, group, document, now])
+        with self._dp_lock:
+            self._dp_groups[(region, group)] = policy
+        return {"logGroupIdentifier": identifier, "policyDocument": document, "lastUpdatedTime": now}
+
+    def get_data_protection_policy(self, region: str, identifier: Any) -> dict:
+        group = self._validate_identifier(identifier)
+        self._require_group(region, group)
+        rows = self.store.execute("SELECT document, updated FROM logs_data_protection "
+                                  "WHERE region = ? AND grp = ? AND status = 'ACTIVATED'", [region, group])
+        if not rows:
+            return {"logGroupIdentifier": identifier}
+        return {"logGroupIdentifier": identifier, "policyDocument": rows[0][0], "lastUpdatedTime": rows[0][1]}
+
+    def delete_data_protection_policy(self, region: str, identifier: Any) -> None:
+        group = self._validate_identifier(identifier)
+        self._require_group(region, group)
+        with self.store.lock:
+            if not self.store.execute("SELECT 1 FROM logs_data_protection WHERE region = ? AND grp = ? "
+                                      "AND status = 'ACTIVATED'", [region, group]):
+                raise exc.ResourceNotFoundException("The specified log group does not have a data protection policy.")
+            # events stored meanwhile stay masked; DescribeLogGroups then says DELETED, as AWS does
+            self.store.execute("UPDATE logs_data_protection SET document = NULL, status = 'DELETED', updated = ? "
+                               "WHERE region = ? AND grp = ?", [self.now_ms(), region, group])
+        with self._dp_lock:
+            self._dp_groups.pop((region, group), None)
+
+    def _account_policy(self, row: tuple) -> dict:
+        policy_type, name, document, scope, updated = row
+        return {"policyName": name, "policyDocument": document, "lastUpdatedTime": updated, "policyType": policy_type,
+                "scope": scope, "accountId": config.ACCOUNT_ID}
+
+    @staticmethod
+    def _policy_type(policy_type: Any) -> str:
+        types = ("DATA_PROTECTION_POLICY", "SUBSCRIPTION_FILTER_POLICY", "FIELD_INDEX_POLICY", "TRANSFORMER_POLICY",
+                 "METRIC_EXTRACTION_POLICY")
+        if policy_type not in types:
+            raise exc.InvalidParameterException.constraint(
+                "policyType", policy_type, f"Member must satisfy enum value set: [{', '.join(types)}]")
+        if policy_type != "DATA_PROTECTION_POLICY":
+            raise exc.InvalidParameterException(
+                f"The local CloudWatch Logs implements account policies of type DATA_PROTECTION_POLICY only, "
+                f"not {policy_type}.")
+        return policy_type
+
+    def put_account_policy(self, region: str, name: Any, document: Any, policy_type: Any, scope: Any = None,
+                           selection_criteria: Any = None) -> dict:
+        policy_type = self._policy_type(policy_type)
+        if not isinstance(name, str) or not name:
+            raise exc.InvalidParameterException.constraint("policyName", name,
+                                                           "Member must have length greater than or equal to 1")
+        if scope not in (None, "ALL"):
+            raise exc.InvalidParameterException.constraint("scope", scope, "Member must satisfy enum value set: [ALL]")
+        if selection_criteria is not None:
+            raise exc.InvalidParameterException(
+                "selectionCriteria is valid only for SUBSCRIPTION_FILTER_POLICY, FIELD_INDEX_POLICY and "
+                "TRANSFORMER_POLICY.")
+        policy = data_protection.parse_policy(document, self._destination_exists(region))
+        now = self.now_ms()
+        with self.store.transaction() as conn:
+            other = conn.execute("SELECT name FROM logs_account_policies WHERE region = ? AND policy_type = ? "
+                                 "AND name <> ?", [region, policy_type, name]).fetchall()
+            if other:
+                raise exc.LimitExceededException(
+                    f"Each account can have only one account-level data protection policy; delete {other[0][0]} "
+                    "first.")
+            conn.execute("DELETE FROM logs_account_policies WHERE region = ? AND policy_type = ? AND name = ?",
+                         [region, policy_type, name])
+            conn.execute("INSERT INTO logs_account_policies VALUES (?, ?, ?, ?, 'ALL', ?)",
+                         [region, policy_type, name, document, now])
+        with self._dp_lock:
+            self._dp_account[region] = policy
+        return {"accountPolicy": self._account_policy((policy_type, name, document, "ALL", now))}
+
+    def describe_account_policies(self, region: str, policy_type: Any, name: Any = None) -> list[dict]:
+        policy_type = self._policy_type(policy_type)
+        sql = ("SELECT policy_type, name, document, scope, updated FROM logs_account_policies "
+               "WHERE region = ? AND policy_type = ?")
+        params: list = [region, policy_type]
+        if name:
+            sql += " AND name = ?"
+            params.append(name)
+        return [self._account_policy(r) for r in self.store.execute(sql + " ORDER BY name", params)]
+
+    def delete_account_policy(self, region: str, name: Any, policy_type: Any) -> None:
+        policy_type = self._policy_type(policy_type)
+        with self.store.lock:
+            if not self.store.execute("SELECT 1 FROM logs_account_policies WHERE region = ? AND policy_type = ? "
+                                      "AND name = ?", [region, policy_type, name]):
+                raise exc.ResourceNotFoundException(f"Policy with name [{name}] does not exist")
+            self.store.execute("DELETE FROM logs_account_policies WHERE region = ? AND policy_type = ? AND name = ?",
+                               [region, policy_type, name])
+        with self._dp_lock:
+            self._dp_account.pop(region, None)
+
+    def _report_findings(self, region: str, group: str, policies: list, scanned, timestamps: np.ndarray,
+                         now: int) -> None:
+        """One findings report per event with sensitive data, to each policy's destinations; LogEventsWithFindings."""
+        reports = [data_protection.finding_report(_arn(region, group) + ":*", identifiers, now)
+                   for _, identifiers in scanned.findings]
+        for policy in policies:
+            if policy.log_group_destination:
+                try:
+                    self.deliver(region, policy.log_group_destination, data_protection.FINDINGS_STREAM,
+                                 [{"timestamp": now, "message": r} for r in reports])
+                except exc.ResourceNotFoundException:
+                    pass  # the destination group was deleted after the policy was set: AWS drops the findings too
+            if policy.s3_destination or policy.firehose_destination:
+                data_protection.deliver_elsewhere(region, group, policy, reports, now)
+        if self.publish_metric is not None:
+            minute = datetime.fromtimestamp(now / 1000, tz=timezone.utc).replace(tzinfo=None)
+            self.publish_metric(region, "AWS/Logs", [{
+                "MetricName": "LogEventsWithFindings", "Timestamp": minute, "Value": float(len(reports)),
+                "Unit": "Count", "Dimensions": [{"Name": "LogGroupName", "Value": group}]}])
+
     # ---- Insights ----------------------------------------------------------------------------------
     def start_query(self, region: str, groups: list[str], start_s: Any, end_s: Any, query_string: str,
-                    limit: int | None = None) -> str:
-        """Validate and compile now (MalformedQueryException at StartQuery, as AWS does); run in the background."""
+                    limit: int | None = None, authorize_unmask: Callable[[], None] | None = None) -> str:
+        """Validate and compile now (MalformedQueryException at StartQuery, as AWS does); run in the background.
+
+        A query that calls ``unmask()`` needs ``logs:Unmask``: ``authorize_unmask()`` raises when the caller lacks it.
+        """
         if not isinstance(query_string, str) or not query_string.strip():
             raise exc.InvalidParameterException.constraint(
                 "queryString", query_string, "Member must have length greater than or equal to 0")
@@ -726,6 +934,8 @@ class LogsBackend:
         scope = Scope(region=region, account=config.ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
         compiled = insights.to_sql(query, scope, limit)
+        if compiled.unmasks and authorize_unmask is not None:
+            authorize_unmask()
         with self._jobs_lock:
             active = sum(1 for job in self._jobs.values() if job["status"] in ("Scheduled", "Running"))
             if active >= MAX_CONCURRENT_QUERIES:
@@ -812,7 +1022,7 @@ class LogsBackend:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def get_log_record(self, region: str, pointer: str) -> dict:
+    def get_log_record(self, region: str, pointer: str, unmask: bool = False) -> dict:
         """GetLogRecord: every field of the event an Insights ``@ptr`` points at (JSON keys flattened)."""
         try:
             kind, _, raw_id = base64.b64decode(pointer.encode(), validate=True).decode().partition(":")
@@ -821,8 +1031,10 @@ class LogsBackend:
                 raise ValueError
         except (ValueError, UnicodeDecodeError):
             raise exc.InvalidParameterException("The specified logRecordPointer is not valid.") from None
-        rows = self.store.execute(f"SELECT grp, stream, ts, ingest, message, is_json FROM {EVENTS_TABLE} "
-                                  "WHERE region = ? AND id = ?", [region, event_id])
+        text = "coalesce(unmasked, message)" if unmask else "message"
+        rows = self.store.execute(f"SELECT grp, stream, ts, ingest, {text}, "
+                                  f"coalesce(json_valid({text}), FALSE) AND starts_with(ltrim({text}), '{{') "
+                                  f"FROM {EVENTS_TABLE} WHERE region = ? AND id = ?", [region, event_id])
         if not rows:
             raise exc.ResourceNotFoundException("The specified log record does not exist.")
         grp, stream, ts, ingest, message, is_json = rows[0]

@@ -1,6 +1,7 @@
 """Parse CloudWatch Logs JSON 1.1 requests and serialise the backend's answers (no logic here)."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Callable
 
 from lab_app.localcloud.logs import exceptions as exc
@@ -13,6 +14,28 @@ def _req(body: dict, key: str) -> Any:
         raise exc.InvalidParameterException(f"1 validation error detected: Value null at '{key}' failed to satisfy "
                                             "constraint: Member must not be null")
     return value
+
+
+# Who is calling: set by the component for each request. ``CALLER.get()(action, resource)`` raises the IAM
+# denial when the caller's policies do not allow ``action`` (logs:Unmask is checked inside operations).
+CALLER: ContextVar[Callable[[str, str], None]] = ContextVar("logs_caller", default=lambda action, resource: None)
+
+
+def _unmask(body: dict, region: str, group: str | None = None) -> bool:
+    """The ``unmask`` flag; when true, the caller must be allowed logs:Unmask."""
+    value = body.get("unmask")
+    if value is not None and not isinstance(value, bool):
+        raise exc.InvalidParameterException.constraint("unmask", value, "Member must be a boolean")
+    if value:
+        resource = _arn_of(region, group) if group else "*"
+        CALLER.get()("logs:Unmask", resource)
+    return bool(value)
+
+
+def _arn_of(region: str, group: str) -> str:
+    from lab_app.localcloud.logs.models import _arn
+
+    return _arn(region, group)
 
 
 def _group(body: dict, backend: LogsBackend, region: str) -> str:
@@ -97,15 +120,18 @@ class LogsResponses:
                                            _req(body, "logEvents"))
 
     def GetLogEvents(self, region, body):
+        group = _group(body, self.backend, region)
         return self.backend.get_log_events(
-            region, _group(body, self.backend, region), _req(body, "logStreamName"), body.get("startTime"),
-            body.get("endTime"), body.get("nextToken"), body.get("limit"), body.get("startFromHead"))
+            region, group, _req(body, "logStreamName"), body.get("startTime"),
+            body.get("endTime"), body.get("nextToken"), body.get("limit"), body.get("startFromHead"),
+            _unmask(body, region, group))
 
     def FilterLogEvents(self, region, body):
+        group = _group(body, self.backend, region)
         return self.backend.filter_log_events(
-            region, _group(body, self.backend, region), body.get("logStreamNames"), body.get("logStreamNamePrefix"),
+            region, group, body.get("logStreamNames"), body.get("logStreamNamePrefix"),
             body.get("startTime"), body.get("endTime"), body.get("filterPattern"), body.get("nextToken"),
-            body.get("limit"))
+            body.get("limit"), _unmask(body, region, group))
 
     def PutMetricFilter(self, region, body):
         self.backend.put_metric_filter(region, _req(body, "logGroupName"), _req(body, "filterName"),
@@ -137,15 +163,19 @@ class LogsResponses:
             groups = list(body["logGroupNames"])
         else:
             groups = [_group_name_from_identifier(i) for i in body["logGroupIdentifiers"]]
+        caller = CALLER.get()
+        arns = ", ".join(_arn_of(region, g) for g in groups)
         query_id = self.backend.start_query(region, groups, body.get("startTime"), body.get("endTime"),
-                                            _req(body, "queryString"), body.get("limit"))
+                                            _req(body, "queryString"), body.get("limit"),
+                                            authorize_unmask=lambda: caller("logs:Unmask", arns))
         return {"queryId": query_id}
 
     def GetQueryResults(self, region, body):
         return self.backend.get_query_results(region, _req(body, "queryId"))
 
     def GetLogRecord(self, region, body):
-        return {"logRecord": self.backend.get_log_record(region, _req(body, "logRecordPointer"))}
+        pointer = _req(body, "logRecordPointer")
+        return {"logRecord": self.backend.get_log_record(region, pointer, _unmask(body, region))}
 
     def StopQuery(self, region, body):
         return {"success": self.backend.stop_query(region, _req(body, "queryId"))}
@@ -154,6 +184,33 @@ class LogsResponses:
         queries, token = self.backend.describe_queries(region, body.get("logGroupName"), body.get("status"),
                                                        body.get("maxResults"), body.get("nextToken"))
         return {"queries": queries, **({"nextToken": token} if token else {})}
+
+    def PutDataProtectionPolicy(self, region, body):
+        return self.backend.put_data_protection_policy(region, _req(body, "logGroupIdentifier"),
+                                                       _req(body, "policyDocument"))
+
+    def GetDataProtectionPolicy(self, region, body):
+        return self.backend.get_data_protection_policy(region, _req(body, "logGroupIdentifier"))
+
+    def DeleteDataProtectionPolicy(self, region, body):
+        self.backend.delete_data_protection_policy(region, _req(body, "logGroupIdentifier"))
+        return {}
+
+    def PutAccountPolicy(self, region, body):
+        if body.get("policyType") == "DATA_PROTECTION_POLICY":
+            # AWS: a data protection account policy needs logs:PutDataProtectionPolicy besides logs:PutAccountPolicy
+            CALLER.get()("logs:PutDataProtectionPolicy", "*")
+        return self.backend.put_account_policy(region, _req(body, "policyName"), _req(body, "policyDocument"),
+                                               _req(body, "policyType"), body.get("scope"),
+                                               body.get("selectionCriteria"))
+
+    def DescribeAccountPolicies(self, region, body):
+        return {"accountPolicies": self.backend.describe_account_policies(region, _req(body, "policyType"),
+                                                                          body.get("policyName"))}
+
+    def DeleteAccountPolicy(self, region, body):
+        self.backend.delete_account_policy(region, _req(body, "policyName"), _req(body, "policyType"))
+        return {}
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

@@ -9,6 +9,8 @@ OPERATIONS = (
     "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup", "TagResource", "UntagResource", "ListTagsForResource",
     "DescribeSubscriptionFilters",
     "StartQuery", "GetQueryResults", "GetLogRecord", "StopQuery", "DescribeQueries",
+    "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
+    "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
 )
 
 

@@ -57,6 +57,7 @@ class CompiledQuery:
     scan_sql: str = ""
     scan_params: dict = field(default_factory=dict)
     aggregated: bool = False
+    unmasks: bool = False                  # calls unmask(): the caller needs logs:Unmask
 
 
 def _json_path(name: str) -> str:
@@ -118,6 +119,7 @@ class Compiler:
         self.limit: int | None = None
         self.filtered = False
         self.matched_stage: str | None = None
+        self.unmasks = False
         self._n = 0
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -201,7 +203,8 @@ class Compiler:
         scan_sql = f"SELECT count(*), coalesce(sum(strlen(message)), 0) FROM {EVENTS_TABLE} WHERE {where}"
         json_fields = self._json_fields()
         select = ["ts AS c_ts", "ingest AS c_ingest", "stream AS c_stream",
-                  f"{self.param(scope.account + ':')} || grp AS c_log", "message AS c_msg", "id AS c_id"]
+                  f"{self.param(scope.account + ':')} || grp AS c_log", "message AS c_msg", "id AS c_id",
+                  "unmasked AS c_unmasked"]
         if json_fields:
             paths = self.param([_json_path(n) for n in json_fields])
             select.append(f"json_extract_string(CASE WHEN is_json THEN message END, {paths}) AS c_json")
@@ -242,7 +245,8 @@ class Compiler:
         if self.matched_stage is not None:
             upto = [s for s in self.stages[: [n for n, _ in self.stages].index(self.matched_stage) + 1]]
             count_sql = "WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) + f"\nSELECT count(*) FROM {self.matched_stage}"
-        return CompiledQuery(sql, self.params, out_cols, count_sql, scan_sql, scan_params, self.aggregated)
+        return CompiledQuery(sql, self.params, out_cols, count_sql, scan_sql, scan_params, self.aggregated,
+                             self.unmasks)
 
     def _order_sql(self) -> str:
         if not self.order:
@@ -563,7 +567,17 @@ def _extreme(c, node, args, e):
     return f"{node.name}({', '.join(_num(*e(a)) for a in args)})", "num"
 
 
+def _unmask(c, node, args, e):
+    """unmask(@message): the event as ingested, before a data protection policy masked it (needs logs:Unmask)."""
+    (arg,) = args
+    if not isinstance(arg, ast.Field) or arg.name != "@message" or c.aggregated:
+        raise c.error("unmask() takes @message, the masked log event, as its argument", node)
+    c.unmasks = True
+    return f"coalesce(c_unmasked, {c.resolve('@message', node).sql})", "str"
+
+
 FUNCTIONS: dict[str, Function] = {
+    "unmask": Function((1, 1), _unmask),
     "bin": Function((1, 1), _bin),
     "datefloor": Function((2, 2), _date_round),
     "dateceil": Function((2, 2), _date_round),
