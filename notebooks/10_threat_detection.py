@@ -45,10 +45,10 @@
 # | JSON and pandas | Helpful | findings are nested JSON documents |
 #
 # - **Time to learn**: 40 minutes
-# - **Runs in**: a few seconds in local mode. In cloud mode GuardDuty sends a finding's event within about five
-#   minutes, so the consumer cells wait; the cells create real resources (a detector, Security Hub, an IAM user
-#   and role, a security group, rules and queues): run the clean-up cell at the end. GuardDuty and Security Hub
-#   have 30-day free trials, then bill by volume.
+# - **Runs in**: about 15 seconds in local mode (a fresh local cloud adds a few for its first EC2 call). In cloud
+#   mode GuardDuty sends a finding's event within about five minutes, so the consumer cells wait; the cells
+#   create real resources (a detector, Security Hub, an IAM user and role, a security group, rules and queues):
+#   run the clean-up cell at the end. GuardDuty and Security Hub have 30-day free trials, then bill by volume.
 
 # %% [markdown]
 # ## Set-up
