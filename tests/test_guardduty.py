@@ -15,6 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.aws_raw import signed_raw
+
 TOTAL, EC2, IAM, S3 = 61, 30, 20, 11
 HIGH, MEDIUM, LOW = 22, 30, 9
 
@@ -308,12 +310,8 @@ def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
 
 
 def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(gd, detector, module_cloud):
-    import requests
-
-    scope = "Credential=AKIDEXAMPLE/20261202/us-east-1/guardduty/aws4_request, SignedHeaders=host, Signature=0"
-    answer = requests.post(f"{module_cloud.aws_url}/detector/{detector}/findings", data=b"{not json",
-                           headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}",
-                                    "Content-Type": "application/json"}, timeout=10)
+    answer = signed_raw(f"{module_cloud.aws_url}/detector/{detector}/findings", "guardduty", "us-east-1",
+                        b"{not json")
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "BadRequestException"
     assert answer.json()["__type"] == "InvalidInputException"
     assert gd.get_detector(DetectorId=detector)["Status"] == "ENABLED"
@@ -346,3 +344,4 @@ def test_every_sample_uses_only_the_finding_shape_of_the_model():
                                          account_id="123456789012", region="us-east-1",
                                          now_iso="2026-12-01T00:00:00.000Z")
         check(finding, model.shape_for("Finding"), finding_type.name)
+

@@ -11,6 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.aws_raw import signed_raw
+
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
 OWN_PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
@@ -284,12 +286,8 @@ def test_invalid_batch_update(hub, body):
 
 def test_a_filter_name_the_api_does_not_have_is_invalid_input(hub, module_cloud):
     """botocore cannot even send it; a raw request gets InvalidInputException and the server keeps serving."""
-    import requests
-
-    scope = f"Credential=AKIDEXAMPLE/20261202/{REGION}/securityhub/aws4_request, SignedHeaders=host, Signature=0"
-    answer = requests.post(f"{module_cloud.aws_url}/findings",
-                           json={"Filters": {"Nope": [{"Value": "x", "Comparison": "EQUALS"}]}},
-                           headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}"}, timeout=10)
+    answer = signed_raw(f"{module_cloud.aws_url}/findings", "securityhub", REGION,
+                        json.dumps({"Filters": {"Nope": [{"Value": "x", "Comparison": "EQUALS"}]}}).encode())
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "InvalidInputException"
     assert answer.json()["Code"] == "InvalidInputException" and "Nope" in answer.json()["Message"]
     assert hub["sh"].describe_hub()["HubArn"].endswith(":hub/default")
