@@ -81,6 +81,7 @@
 # | 07 sampling and cost | what each strategy keeps, what it costs |
 # | 08 security for observability | audit trail, alarms, notifications, secrets and PII |
 # | 09 metrics and SLOs | RED metrics with OpenTelemetry and CloudWatch EMF, metric math, an SLO and burn-rate alarms, a dashboard |
+# | 10 threat detection | GuardDuty findings routed by EventBridge to an auto-remediation, Security Hub triage, log data protection |
 #
 # Two modes, the same cells. **local** (the default) runs a *local cloud* process on this machine that speaks
 # the real wire protocols of Honeycomb (OTLP), X-Ray, CloudWatch Logs and Rollbar; [moto](https://github.com/getmoto/moto)

@@ -523,10 +523,7 @@ type(xray_recorder.emitter).__name__, f"{xray_recorder.emitter.ip}:{xray_recorde
 # The hook: `redact.rollbar_payload_handler(redactor)` returns a function for pyrollbar's own
 # `rollbar.events.add_payload_handler`, which redacts the item's `data` just before it is sent (the top-level
 # `access_token` is the credential the SDK must send; `scrub_fields` only matches names, so a key inside the message
-# text would go out). pyrollbar also sends the **local variables of every frame** of a traceback and the process's
-# command line (`server.argv`): a token held in a variable whose name says nothing matches no pattern, so the hook
-# replaces their values with `[REDACTED:local]` / `[REDACTED:argv]` and keeps the names (`keep_locals=True` keeps the
-# values, pattern-redacted only). A second `rollbar.init` in one process is ignored apart from merged keyword settings, so the
+# text would go out). A second `rollbar.init` in one process is ignored apart from merged keyword settings, so the
 # cell checks first (`rollbar.SETTINGS["access_token"]` is `None` until `init` has run); and a re-run removes the
 # handler it added last time before adding the new one. `handler="blocking"` sends each report before
 # `report_message` returns, so the search below sees it.
@@ -623,10 +620,10 @@ hook.stop()
 #
 # ## What's next
 #
-# [09 Metrics and SLOs](09_metrics_and_slos.ipynb): the third pillar on its own terms. backend-flask gets
-# application metrics (OpenTelemetry and CloudWatch's embedded metric format), and the alarms you built here become
-# SLO burn-rate alarms on metric math. Later, go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb)
-# with redaction switched on and check that the correlation still works: trace ids are not secrets.
+# Next, [10 threat detection](10_threat_detection.ipynb): GuardDuty findings routed by EventBridge to an
+# auto-remediation, Security Hub triage, and CloudWatch Logs data protection, which masks at rest what this
+# notebook redacted before export. Or go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
+# redaction switched on and check that the correlation still works: trace ids are not secrets.
 #
 # ## Resources
 # - AWS CloudTrail: [management events are logged by default, data events are not](https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html),

@@ -755,8 +755,10 @@ notifications.stop()
 #
 # ## What's next
 #
-# Go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) and start from a burn-rate alarm: find the
-# failing requests' ids in the EMF lines, then their traces.
+# [10 threat detection](10_threat_detection.ipynb): GuardDuty findings routed by EventBridge to an auto-remediation,
+# Security Hub triage, and CloudWatch Logs data protection. Or go back to
+# [06 correlate the pillars](06_correlate_the_pillars.ipynb) and start from a burn-rate alarm: find the failing
+# requests' ids in the EMF lines, then their traces.
 #
 # ## Resources
 # - CloudWatch: [embedded metric format specification](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
@@ -783,4 +785,4 @@ notifications.stop()
 
 # %% [markdown]
 # <!-- navigation -->
-# ← Previous: [Security for observability: audit trail, alarms, notifications, secrets and PII](08_security_for_observability.ipynb) · [Start here](00_start_here.ipynb)
+# ← Previous: [Security for observability: audit trail, alarms, notifications, secrets and PII](08_security_for_observability.ipynb) · [Start here](00_start_here.ipynb) · Next: [Threat detection: GuardDuty, Security Hub, EventBridge auto-remediation and log data protection](10_threat_detection.ipynb) →

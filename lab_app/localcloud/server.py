@@ -24,10 +24,12 @@ from lab_app.localcloud.cloudwatch import CloudWatch
 from lab_app.localcloud.component import Clock, Component, Context, json_response
 from lab_app.localcloud.events import EventBridge
 from lab_app.localcloud.guard import Guard, create_token
+from lab_app.localcloud.guardduty import GuardDuty
 from lab_app.localcloud.honeycomb import Honeycomb
 from lab_app.localcloud.iam import IamPolicyCheck, SignatureCheck
 from lab_app.localcloud.logs import Logs
 from lab_app.localcloud.rollbar import Rollbar
+from lab_app.localcloud.securityhub import SecurityHub
 from lab_app.localcloud.store import Store
 from lab_app.localcloud.xray import XRay
 from lab_app.localcloud.xray.otlp import XRayOTLP
@@ -64,6 +66,8 @@ COMPONENTS: list[type[Component]] = [
     CloudWatch,
     EventBridge,
     CloudTrail,
+    GuardDuty,
+    SecurityHub,
     XRay,
     XRayOTLP,
     Logs,

@@ -1,5 +1,6 @@
 """The ``cloudtrail`` component: records every API call on the gateway (an observer), keeps the event
-history, delivers to logging trails' log groups, and answers LookupEvents on the AWS port."""
+history, delivers to logging trails' log groups, puts write calls on the default EventBridge bus ("AWS API Call
+via CloudTrail"), and answers LookupEvents on the AWS port."""
 from __future__ import annotations
 
 import threading
@@ -93,6 +94,19 @@ class CloudTrail(Component):
         record = self.builder.build(call, environ, status, headers, body, now)
         text = self.history.add(record, now)
         self.delivery.queue(record, text, now)
+        self._to_eventbridge(call, record)
+
+    def _to_eventbridge(self, call, record: dict) -> None:
+        """CloudTrail's management events that change something reach the default bus as "AWS API Call via
+        CloudTrail" events (source ``aws.<service>``; read-only calls are not sent), as on AWS."""
+        if record.get("readOnly"):
+            return
+        try:
+            events = self.ctx.component("events")
+        except KeyError:
+            return
+        source = "aws." + record["eventSource"].split(".", 1)[0]
+        events.emit(source, "AWS API Call via CloudTrail", record, record["recipientAccountId"], record["awsRegion"])
 
     # LookupEvents on the AWS port ------------------------------------------------------------------
     def matches(self, environ: dict) -> bool:

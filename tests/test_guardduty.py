@@ -1,0 +1,347 @@
+"""GuardDuty in the local cloud, driven with boto3: detectors, sample findings of every finding type in the
+user guide's table, FindingCriteria / SortCriteria, GetFindings, archiving, statistics, the "GuardDuty Finding"
+events on the default EventBridge bus, and BadRequestException (InvalidInputException) for bad input.
+
+The expected counts are counted by hand from the user guide (the finding types table's 69 types: 30 EC2, 24 IAM,
+15 S3, 21 High, 38 Medium, 10 Low; less the 10 retired ones, 4 S3 and 6 IAM, all Medium but one Low
+PrivilegeEscalation; plus InstanceCredentialExfiltration.InsideAWS, High, and CredentialAccess:IAMUser/
+AnomalousBehavior, Medium: 61 types, 30 EC2, 20 IAM, 11 S3, 22 High, 30 Medium, 9 Low), not from the catalog."""
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.aws_raw import signed_raw
+
+TOTAL, EC2, IAM, S3 = 61, 30, 20, 11
+HIGH, MEDIUM, LOW = 22, 30, 9
+
+
+def _bad_request(err: pytest.ExceptionInfo, message_part: str = "") -> None:
+    response = err.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"]["Code"] == "BadRequestException"
+    assert response["Type"] == "InvalidInputException"
+    assert message_part in response["Error"]["Message"]
+
+
+@pytest.fixture(scope="module")
+def gd(module_cloud):
+    return boto3.client("guardduty")
+
+
+@pytest.fixture(scope="module")
+def detector(gd):
+    """A detector with one sample finding of every type (and a queue receiving the rule-matched events)."""
+    detector_id = gd.create_detector(Enable=True)["DetectorId"]
+    gd.create_sample_findings(DetectorId=detector_id)
+    return detector_id
+
+
+@pytest.fixture(scope="module")
+def findings(gd, detector) -> list[dict]:
+    ids = []
+    for page in gd.get_paginator("list_findings").paginate(DetectorId=detector):
+        ids += page["FindingIds"]
+    out = []
+    for start in range(0, len(ids), 50):
+        out += gd.get_findings(DetectorId=detector, FindingIds=ids[start:start + 50])["Findings"]
+    return out
+
+
+def _ids(gd, detector, criterion: dict) -> list[str]:
+    ids: list[str] = []
+    for page in gd.get_paginator("list_findings").paginate(DetectorId=detector,
+                                                           FindingCriteria={"Criterion": criterion}):
+        ids += page["FindingIds"]
+    return ids
+
+
+# --- detectors ------------------------------------------------------------------------------------------
+def test_detector_lifecycle(module_cloud):
+    gd = boto3.client("guardduty", region_name="eu-west-1")
+    detector_id = gd.create_detector(Enable=True, Tags={"app": "cruddur"})["DetectorId"]
+    assert len(detector_id) == 32
+    got = gd.get_detector(DetectorId=detector_id)
+    assert got["Status"] == "ENABLED" and got["FindingPublishingFrequency"] == "SIX_HOURS"
+    assert got["ServiceRole"].endswith(":role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty")
+    assert got["Tags"] == {"app": "cruddur"}
+    assert gd.list_detectors()["DetectorIds"] == [detector_id]
+    with pytest.raises(ClientError) as err:
+        gd.create_detector(Enable=True)
+    _bad_request(err, "detector already exists")
+    gd.update_detector(DetectorId=detector_id, Enable=False, FindingPublishingFrequency="FIFTEEN_MINUTES")
+    got = gd.get_detector(DetectorId=detector_id)
+    assert (got["Status"], got["FindingPublishingFrequency"]) == ("DISABLED", "FIFTEEN_MINUTES")
+    gd.delete_detector(DetectorId=detector_id)
+    assert gd.list_detectors()["DetectorIds"] == []
+    with pytest.raises(ClientError) as err:
+        gd.get_detector(DetectorId=detector_id)
+    _bad_request(err, "detectorId is not owned by the current account")
+
+
+@pytest.mark.parametrize("call", [
+    lambda gd, d: gd.get_detector(DetectorId=d),
+    lambda gd, d: gd.update_detector(DetectorId=d, Enable=True),
+    lambda gd, d: gd.delete_detector(DetectorId=d),
+    lambda gd, d: gd.create_sample_findings(DetectorId=d),
+    lambda gd, d: gd.list_findings(DetectorId=d),
+    lambda gd, d: gd.get_findings(DetectorId=d, FindingIds=["x"]),
+    lambda gd, d: gd.archive_findings(DetectorId=d, FindingIds=["x"]),
+    lambda gd, d: gd.unarchive_findings(DetectorId=d, FindingIds=["x"]),
+    lambda gd, d: gd.get_findings_statistics(DetectorId=d, FindingStatisticTypes=["COUNT_BY_SEVERITY"]),
+], ids=["GetDetector", "UpdateDetector", "DeleteDetector", "CreateSampleFindings", "ListFindings", "GetFindings",
+        "ArchiveFindings", "UnarchiveFindings", "GetFindingsStatistics"])
+def test_unknown_detector_is_a_bad_request(gd, detector, call):
+    with pytest.raises(ClientError) as err:
+        call(gd, "0" * 32)
+    _bad_request(err, "not owned by the current account")
+
+
+def test_invalid_publishing_frequency(gd):
+    with pytest.raises(ClientError) as err:
+        boto3.client("guardduty", region_name="ap-south-1").create_detector(
+            Enable=True, FindingPublishingFrequency="HOURLY")
+    _bad_request(err)
+
+
+# --- sample findings ------------------------------------------------------------------------------------
+def test_one_sample_of_every_type(findings):
+    types = [f["Type"] for f in findings]
+    assert len(types) == TOTAL == len(set(types))
+    assert {"UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+            "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "Trojan:EC2/DNSDataExfiltration",
+            "Policy:S3/BucketPublicAccessGranted"} <= set(types)
+
+
+def test_samples_are_complete_findings_marked_as_samples(findings, detector):
+    for f in findings:
+        assert {"AccountId", "Arn", "CreatedAt", "Id", "Region", "Resource", "SchemaVersion", "Severity", "Type",
+                "UpdatedAt", "Title", "Description", "Service"} <= set(f), f["Type"]
+        assert f["Arn"] == f"arn:aws:guardduty:us-east-1:123456789012:detector/{detector}/finding/{f['Id']}"
+        assert f["SchemaVersion"] == "2.0" and f["Partition"] == "aws"
+        service = f["Service"]
+        assert service["ServiceName"] == "guardduty" and service["DetectorId"] == detector
+        assert json.loads(service["AdditionalInfo"]["Value"]) == {"sample": True}
+        assert service["Archived"] is False and service["Count"] == 1
+
+
+def test_resource_and_action_blocks_follow_the_type(findings):
+    by_type = {f["Type"]: f for f in findings}
+    kinds = [f["Resource"]["ResourceType"] for f in findings]
+    assert (kinds.count("Instance"), kinds.count("AccessKey"), kinds.count("S3Bucket")) == (EC2, IAM, S3)
+    ssh = by_type["UnauthorizedAccess:EC2/SSHBruteForce"]
+    nic = ssh["Resource"]["InstanceDetails"]["NetworkInterfaces"][0]
+    assert ssh["Resource"]["InstanceDetails"]["InstanceId"] == "i-99999999"
+    assert nic["SecurityGroups"][0]["GroupId"] == "sg-99999999"
+    connection = ssh["Service"]["Action"]["NetworkConnectionAction"]
+    assert (ssh["Service"]["Action"]["ActionType"], connection["ConnectionDirection"],
+            connection["LocalPortDetails"]["Port"], ssh["Service"]["ResourceRole"]) == \
+        ("NETWORK_CONNECTION", "INBOUND", 22, "TARGET")
+    malicious = by_type["UnauthorizedAccess:IAMUser/MaliciousIPCaller"]
+    assert malicious["Resource"]["AccessKeyDetails"]["AccessKeyId"] == "GeneratedFindingAccessKeyId"
+    assert malicious["Service"]["Action"]["AwsApiCallAction"]["RemoteIpDetails"]["IpAddressV4"] == "198.51.100.0"
+    exfil = by_type["UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"]
+    assert exfil["Resource"]["AccessKeyDetails"]["UserType"] == "AssumedRole" and exfil["Severity"] == 8
+    bucket = by_type["Policy:S3/BucketPublicAccessGranted"]["Resource"]["S3BucketDetails"][0]
+    assert bucket["PublicAccess"]["EffectivePermission"] == "PUBLIC"
+    assert by_type["Recon:EC2/PortProbeUnprotectedPort"]["Service"]["Action"]["ActionType"] == "PORT_PROBE"
+    assert by_type["Trojan:EC2/DropPoint!DNS"]["Service"]["Action"]["DnsRequestAction"]["Domain"]
+
+
+def test_sample_findings_of_chosen_types_and_unknown_types(gd, module_cloud):
+    gd2 = boto3.client("guardduty", region_name="us-west-2")
+    detector_id = gd2.create_detector(Enable=True)["DetectorId"]
+    gd2.create_sample_findings(DetectorId=detector_id, FindingTypes=["Recon:EC2/Portscan", "Stealth:S3/ServerAccessLoggingDisabled"])
+    ids = gd2.list_findings(DetectorId=detector_id)["FindingIds"]
+    got = sorted(f["Type"] for f in gd2.get_findings(DetectorId=detector_id, FindingIds=ids)["Findings"])
+    assert got == ["Recon:EC2/Portscan", "Stealth:S3/ServerAccessLoggingDisabled"]
+    with pytest.raises(ClientError) as err:
+        gd2.create_sample_findings(DetectorId=detector_id, FindingTypes=["Made:Up/Type"])
+    _bad_request(err)
+
+
+# --- FindingCriteria --------------------------------------------------------------------------------------
+CRITERIA = [
+    ("severity-gte", {"severity": {"Gte": 7}}, HIGH),
+    ("severity-greater-than-or-equal", {"severity": {"GreaterThanOrEqual": 7}}, HIGH),
+    ("severity-lt", {"severity": {"Lt": 4}}, LOW),
+    ("severity-medium-band", {"severity": {"GreaterThanOrEqual": 4, "LessThan": 7}}, MEDIUM),
+    ("severity-eq", {"severity": {"Eq": ["2"]}}, LOW),
+    ("type-eq", {"type": {"Eq": ["UnauthorizedAccess:EC2/SSHBruteForce"]}}, 1),
+    ("type-equals-two", {"type": {"Equals": ["Recon:EC2/Portscan", "Backdoor:EC2/Spambot"]}}, 2),
+    ("resource-type", {"resource.resourceType": {"Eq": ["S3Bucket"]}}, S3),
+    ("resource-type-neq", {"resource.resourceType": {"Neq": ["Instance"]}}, IAM + S3),
+    ("resource-type-not-equals", {"resource.resourceType": {"NotEquals": ["Instance", "S3Bucket"]}}, IAM),
+    ("port-probe", {"service.action.actionType": {"Eq": ["PORT_PROBE"]}}, 2),
+    ("dns", {"service.action.actionType": {"Eq": ["DNS_REQUEST"]}}, 8),
+    ("matches", {"type": {"Matches": ["UnauthorizedAccess:IAMUser/*"]}}, 7),
+    ("not-matches", {"type": {"NotMatches": ["*:EC2/*"]}}, IAM + S3),
+    ("nested-list-path", {"resource.instanceDetails.networkInterfaces.securityGroups.groupId": {"Eq": ["sg-99999999"]}}, EC2),
+    ("and", {"severity": {"Gte": 7}, "resource.resourceType": {"Eq": ["AccessKey"]}}, 2),  # Outside/InsideAWS
+]
+
+
+@pytest.mark.parametrize("case_id,criterion,expected", CRITERIA, ids=[c[0] for c in CRITERIA])
+def test_finding_criteria(gd, detector, case_id, criterion, expected):
+    assert len(_ids(gd, detector, criterion)) == expected
+
+
+def test_every_criteria_case_discriminates():
+    for case_id, _criterion, expected in CRITERIA:
+        assert 0 < expected < TOTAL, case_id
+
+
+def test_timestamps_compare_as_epoch_milliseconds(gd, detector):
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    assert len(_ids(gd, detector, {"updatedAt": {"GreaterThanOrEqual": an_hour_ago}})) == TOTAL
+    assert _ids(gd, detector, {"updatedAt": {"LessThan": an_hour_ago}}) == []
+
+
+@pytest.mark.parametrize("criteria", [
+    {"Criterion": {"nope.notAField": {"Eq": ["x"]}}},
+    {"Criterion": {"severity": {}}},
+    {"Criterion": {"type": {"Eq": []}}},
+], ids=["unknown-attribute", "no-operator", "empty-list"])
+def test_invalid_finding_criteria(gd, detector, criteria):
+    with pytest.raises(ClientError) as err:
+        gd.list_findings(DetectorId=detector, FindingCriteria=criteria)
+    _bad_request(err)
+
+
+def test_sort_and_pages(gd, detector, findings):
+    by_id = {f["Id"]: f for f in findings}
+    first = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "severity", "OrderBy": "DESC"},
+                             MaxResults=HIGH)
+    assert {by_id[i]["Severity"] for i in first["FindingIds"]} == {8}
+    second = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "severity", "OrderBy": "DESC"},
+                              MaxResults=50, NextToken=first["NextToken"])
+    assert len(second["FindingIds"]) == TOTAL - HIGH and "NextToken" not in second
+    assert [by_id[i]["Severity"] for i in second["FindingIds"]][:MEDIUM] == [5] * MEDIUM
+    by_type = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "type", "OrderBy": "ASC"},
+                               MaxResults=5)["FindingIds"]
+    assert [by_id[i]["Type"] for i in by_type] == sorted(f["Type"] for f in findings)[:5]
+    with pytest.raises(ClientError) as err:
+        gd.list_findings(DetectorId=detector, NextToken="garbage")
+    _bad_request(err)
+    with pytest.raises(ClientError) as err:
+        gd.list_findings(DetectorId=detector, MaxResults=51)
+    _bad_request(err)
+
+
+def test_get_findings_skips_unknown_ids_and_sorts(gd, detector, findings):
+    ids = [f["Id"] for f in findings[:3]] + ["f" * 32]
+    got = gd.get_findings(DetectorId=detector, FindingIds=ids,
+                          SortCriteria={"AttributeName": "type", "OrderBy": "DESC"})["Findings"]
+    assert [f["Type"] for f in got] == sorted((f["Type"] for f in findings[:3]), reverse=True)
+
+
+def test_archive_and_unarchive(gd, detector, findings):
+    ids = [f["Id"] for f in findings[:2]]
+    gd.archive_findings(DetectorId=detector, FindingIds=ids)
+    assert sorted(_ids(gd, detector, {"service.archived": {"Eq": ["true"]}})) == sorted(ids)
+    assert len(_ids(gd, detector, {"service.archived": {"Eq": ["false"]}})) == TOTAL - 2
+    assert all(f["Service"]["Archived"] for f in gd.get_findings(DetectorId=detector, FindingIds=ids)["Findings"])
+    gd.unarchive_findings(DetectorId=detector, FindingIds=ids)
+    assert _ids(gd, detector, {"service.archived": {"Eq": ["true"]}}) == []
+
+
+def test_statistics(gd, detector):
+    stats = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"])
+    assert stats["FindingStatistics"]["CountBySeverity"] == {"8.0": HIGH, "5.0": MEDIUM, "2.0": LOW}
+    # EC2 only: High 17 (6 Backdoor, 2 CryptoCurrency, PortProbeEMR, 5 Trojan, MetadataDNSRebind, TorClient,
+    # TorRelay), Low 3 (PortProbeUnprotectedPort, RDP and SSH brute force), Medium the other 10.
+    ec2 = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"],
+                                     FindingCriteria={"Criterion": {"resource.resourceType": {"Eq": ["Instance"]}}})
+    assert ec2["FindingStatistics"]["CountBySeverity"] == {"8.0": 17, "5.0": 10, "2.0": 3}
+    grouped = gd.get_findings_statistics(DetectorId=detector, GroupBy="SEVERITY", OrderBy="DESC")
+    assert [(g["Severity"], g["TotalFindings"]) for g in grouped["FindingStatistics"]["GroupedBySeverity"]] == \
+        [(5.0, MEDIUM), (8.0, HIGH), (2.0, LOW)]
+    with pytest.raises(ClientError) as err:
+        gd.get_findings_statistics(DetectorId=detector)
+    _bad_request(err)
+
+
+# --- events ---------------------------------------------------------------------------------------------
+def test_each_new_finding_is_a_guardduty_finding_event(module_cloud):
+    region = "ca-central-1"
+    gd, events, sqs = (boto3.client(s, region_name=region) for s in ("guardduty", "events", "sqs"))
+    url = sqs.create_queue(QueueName="gd-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="gd-high", EventPattern=json.dumps({"source": ["aws.guardduty"],
+                                                             "detail-type": ["GuardDuty Finding"],
+                                                             "detail": {"severity": [{"numeric": [">=", 7]}]}}))
+    events.put_targets(Rule="gd-high", Targets=[{"Id": "q", "Arn": arn}])
+    detector_id = gd.create_detector(Enable=True)["DetectorId"]
+    gd.create_sample_findings(DetectorId=detector_id, FindingTypes=[
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "UnauthorizedAccess:EC2/SSHBruteForce",
+        "Trojan:EC2/DNSDataExfiltration"])
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(b["detail"]["type"] for b in bodies) == ["Trojan:EC2/DNSDataExfiltration",
+                                                           "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"]
+    event = bodies[0]
+    assert (event["source"], event["detail-type"], event["region"], event["account"]) == \
+        ("aws.guardduty", "GuardDuty Finding", region, "123456789012")
+    detail = event["detail"]
+    assert detail["schemaVersion"] == "2.0" and detail["service"]["serviceName"] == "guardduty"
+    assert detail["arn"].startswith(f"arn:aws:guardduty:{region}:123456789012:detector/{detector_id}/finding/")
+
+
+def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = str(Path(sys.executable).with_name("aws"))
+    env = {**os.environ, "AWS_PAGER": ""}
+    high = subprocess.run([aws, "guardduty", "list-findings", "--detector-id", detector, "--finding-criteria",
+                           '{"Criterion": {"severity": {"Gte": 7}}}', "--output", "json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert high.returncode == 0, high.stderr
+    assert len(json.loads(high.stdout)["FindingIds"]) == HIGH
+    bad = subprocess.run([aws, "guardduty", "get-detector", "--detector-id", "0" * 32], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert bad.returncode == 255 and "(BadRequestException)" in bad.stderr
+
+
+def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(gd, detector, module_cloud):
+    answer = signed_raw(f"{module_cloud.aws_url}/detector/{detector}/findings", "guardduty", "us-east-1",
+                        b"{not json")
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert answer.json()["__type"] == "InvalidInputException"
+    assert gd.get_detector(DetectorId=detector)["Status"] == "ENABLED"
+
+
+def test_every_sample_uses_only_the_finding_shape_of_the_model():
+    """Each key of each sample (wire format) is a member of botocore's Finding shape, with the type it declares."""
+    import botocore.session
+
+    from lab_app.localcloud.guardduty import catalog
+
+    model = botocore.session.get_session().get_service_model("guardduty")
+    kinds = {"string": str, "boolean": bool, "integer": int, "long": int, "double": (int, float),
+             "timestamp": str, "list": list, "structure": dict, "map": dict}
+
+    def check(value, shape, where):
+        assert isinstance(value, kinds[shape.type_name]) and not (shape.type_name != "boolean" and value is True), \
+            f"{where}: {value!r} is not a {shape.type_name}"
+        if shape.type_name == "structure":
+            names = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+            for key, inner in value.items():
+                assert key in names, f"{where}.{key} is not in the model"
+                check(inner, names[key], f"{where}.{key}")
+        elif shape.type_name == "list":
+            for i, inner in enumerate(value):
+                check(inner, shape.member, f"{where}[{i}]")
+
+    for finding_type in catalog.FINDING_TYPES.values():
+        finding = catalog.sample_finding(finding_type, finding_id="f" * 32, detector_id="d" * 32,
+                                         account_id="123456789012", region="us-east-1",
+                                         now_iso="2026-12-01T00:00:00.000Z")
+        check(finding, model.shape_for("Finding"), finding_type.name)
+
