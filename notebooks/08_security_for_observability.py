@@ -620,9 +620,11 @@ hook.stop()
 #
 # ## What's next
 #
-# Next, [10 threat detection](10_threat_detection.ipynb): GuardDuty findings routed by EventBridge to an
-# auto-remediation, Security Hub triage, and CloudWatch Logs data protection, which masks at rest what this
-# notebook redacted before export. Or go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
+# [09 Metrics and SLOs](09_metrics_and_slos.ipynb): the third pillar on its own terms. backend-flask gets
+# application metrics (OpenTelemetry and CloudWatch's embedded metric format), and the alarms you built here become
+# SLO burn-rate alarms on metric math. Then [10 threat detection](10_threat_detection.ipynb): GuardDuty findings
+# routed by EventBridge to an auto-remediation, and CloudWatch Logs data protection, which masks at rest what this
+# notebook redacted before export. Later, go back to [06 correlate the pillars](06_correlate_the_pillars.ipynb) with
 # redaction switched on and check that the correlation still works: trace ids are not secrets.
 #
 # ## Resources
