@@ -67,7 +67,7 @@ def test_rollbar_item(module_cloud, name):
 @pytest.mark.parametrize("path, headers, body, status, code", [
     ("/GetGroups", {}, b"{}", 404, "UnknownOperationException"),          # not an X-Ray path; no service claims it
     ("/nope", {}, b"", 404, "UnknownOperationException"),
-    ("/2015-03-31/functions", {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000001/20240101/us-east-1/"
+    ("/2015-03-31/functions", {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000001/20240101/us-east-1/"  # pragma: allowlist secret
                                                 "lambda/aws4_request, SignedHeaders=host, Signature=00",
                                "X-Amz-Date": "20240101T000000Z"}, b"", 400, "ValidationException"),   # moto raised
 ], ids=["unknown-xray-like-path", "unknown-path", "moto-handler-raised"])

@@ -330,7 +330,7 @@ try:
 except RuntimeError:
     rollbar.report_exc_info()
 """
-PLANTED_LOCALS = [FAKE_ROLLBAR, "0123456789abcdef0123456789abcdef", FAKE_SECRET, FAKE_KEY_ID, FAKE_HONEYCOMB,
+PLANTED_LOCALS = [FAKE_ROLLBAR, "0123456789abcdef0123456789abcdef", FAKE_SECRET, FAKE_KEY_ID, FAKE_HONEYCOMB,  # pragma: allowlist secret
                   "andrew@example.com"]
 
 

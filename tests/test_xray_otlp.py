@@ -227,7 +227,7 @@ def _recent_tree() -> list[dict]:
 
 # A well-formed SigV4 header with a key the local cloud does not know: accepted unverified (the local key's
 # signatures are checked, see tests/test_sigv4.py)
-SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000001/20240101/us-east-1/xray/aws4_request, "
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000001/20240101/us-east-1/xray/aws4_request, "  # pragma: allowlist secret
                            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
           "X-Amz-Date": "20240101T000000Z"}
 
