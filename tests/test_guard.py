@@ -115,3 +115,12 @@ def test_the_client_functions_send_the_secret(cloud):
     headers = localcloud.control_headers(cloud.ports["aws"])
     assert headers == {TOKEN_HEADER: cloud.control_token}
     assert json.loads(requests.get(f"{cloud.aws_url}/_localcloud/status", headers=headers, timeout=10).text)["pid"]
+
+
+def test_moto_api_reset_resets_our_stand_ins_too(cloud):
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="wiped-by-moto-reset")
+    boto3.client("xray").create_group(GroupName="wiped", FilterExpression='service("a")')
+    assert requests.post(f"{cloud.aws_url}/moto-api/reset", timeout=30).status_code == 200
+    assert logs.describe_log_groups(logGroupNamePrefix="wiped")["logGroups"] == []
+    assert "wiped" not in [g["GroupName"] for g in boto3.client("xray").get_groups()["Groups"]]

@@ -102,6 +102,10 @@ class Gateway:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_localcloud/"):
             return self.cloud.control_app(environ, start_response)
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            # moto's documented reset (moto-style test harnesses call it between tests) wipes our stand-ins too;
+            # moto then answers it and resets its own backends
+            self.cloud.reset()
         observers = self.cloud.observers
         if observers or self.cloud.middleware:
             # Buffer the body so the middleware and observers can read the request parameters too.
@@ -256,6 +260,7 @@ class LocalCloud:
         self._stopped.wait()
 
     def reset(self) -> None:
+        self.context.flush_pending(timeout=10)      # what writers still hold lands before the wipe, not after it
         self.store.reset()
         for comp in self.components:
             comp.reset()
