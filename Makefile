@@ -77,7 +77,7 @@ notebooks: $(STAMP)
 	$(PY) tools/notebooks.py sync
 
 test: check
-	$(PY) -m pytest -q tests --ignore=tests/test_secrets_scan.py
+	$(PY) -m pytest -q -n 2 --dist loadfile tests --ignore=tests/test_secrets_scan.py
 	rm -rf build/test-lab
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --nbval-lax notebooks
 
