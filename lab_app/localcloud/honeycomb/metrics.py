@@ -43,8 +43,6 @@ import hashlib
 import json
 import math
 import re
-import threading
-import time
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -54,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from lab_app.localcloud.honeycomb.exceptions import QuerySpecError
-from lab_app.localcloud.honeycomb.models import SpanJournal, dataset_slug
+from lab_app.localcloud.honeycomb.models import SpanJournal, SpanWriter, dataset_slug
 from lab_app.localcloud.honeycomb.query.ast import HEATMAP_BUCKETS, PERCENTILES, QuerySpec
 from lab_app.localcloud.honeycomb.query.metrics_sql import (
     DISTRIBUTION_TYPES,
@@ -377,95 +375,18 @@ def _plain(value: Any) -> Any:
 
 
 # --- the writer ---------------------------------------------------------------------------------------
-class PointWriter:
-    """Metric points reach the table through one writer thread that inserts every batch waiting in one statement
-    (DuckDB's cost per INSERT is mostly fixed), the same design as the span writer: a request journals its body
-    (:class:`~lab_app.localcloud.honeycomb.models.SpanJournal`'s file format, its own file), queues its rows and is
-    answered; the INSERT and the journal position it reached commit in one transaction; readers :meth:`flush`
-    first, so a query sees every point that was acknowledged. A failed INSERT is logged and counted."""
+class PointWriter(SpanWriter):
+    """Metric points reach their table through the span writer's design (:class:`~lab_app.localcloud.honeycomb.
+    models.SpanWriter`): a request journals its body (the same file format, its own file), queues its rows and is
+    answered; one thread inserts every batch waiting in one statement, committed with the journal position it
+    reached; readers flush first. It does not linger: a metric reader exports once per interval, so there is no
+    stream of small batches to gather."""
 
-    max_pending_rows = 200_000
+    linger_s = 0.0
 
     def __init__(self, store, journal: SpanJournal | None = None, log=None):
-        self.store, self.journal, self.log = store, journal, log
-        self._cond = threading.Condition()
-        self._pending: list[tuple[dict, int]] = []
-        self._pending_rows = 0
-        self._written = 0
-        self._done = 0
-        self.inserts = 0
-        self.write_errors = 0
-        self.last_error: str | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-
-    def write(self, rows: dict[str, np.ndarray], seq: int = 0) -> None:
-        n = len(rows["event_id"])
-        with self._cond:
-            while self._pending_rows and self._pending_rows + n > self.max_pending_rows:
-                self._cond.wait(1.0)          # back-pressure: the writer is behind
-            self._pending.append((rows, seq))
-            self._pending_rows += n
-            self._written += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._stopping = False
-                self._thread = threading.Thread(target=self._run, name="honeycomb-metric-writer", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every batch written before this call is in the table; False if ``timeout`` ran out."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            target = self._written
-            while self._done < target:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def close(self, timeout: float = 30.0) -> None:
-        self.flush(timeout)
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def insert(self, parts: list[dict], seq: int) -> None:
-        combined = parts[0] if len(parts) == 1 else {
-            name: np.concatenate([part[name] for part in parts]) for name in METRIC_COLUMNS}
-        with self.store.transaction() as conn:
-            self.store.insert_frame(METRICS_TABLE, combined, METRIC_COLUMNS)
-            if seq:
-                conn.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
-                             "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if not self._pending:
-                    return
-                batch, self._pending, self._pending_rows = self._pending, [], 0
-                self._cond.notify_all()
-            seq = max(s for _, s in batch)
-            try:
-                self.insert([rows for rows, _ in batch], seq)
-                self.inserts += 1
-                if self.journal is not None and seq:
-                    self.journal.truncate_if(seq)
-            except Exception as exc:  # logged and counted; the writer goes on
-                self.write_errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.log is not None:
-                    self.log.exception("inserting %d metric point batches failed", len(batch))
-            with self._cond:
-                self._done += len(batch)
-                self._cond.notify_all()
+        super().__init__(store, journal, table=METRICS_TABLE, columns=METRIC_COLUMNS, log=log,
+                         journal_table=JOURNAL_TABLE, name="honeycomb-metric-writer", what="metric point")
 
 
 def journal_record(dataset: str, body: bytes) -> bytes:

@@ -313,8 +313,10 @@ class SpanWriter:
     linger_s = 0.5
 
     def __init__(self, store, journal: SpanJournal | None = None, table: str = SPANS_TABLE,
-                 columns: list[str] = SPAN_COLUMNS, log=None):
+                 columns: list[str] = SPAN_COLUMNS, log=None, journal_table: str = JOURNAL_TABLE,
+                 name: str = "honeycomb-span-writer", what: str = "span"):
         self.store, self.journal, self.table, self.columns, self.log = store, journal, table, columns, log
+        self.journal_table, self.name, self.what = journal_table, name, what
         self._cond = threading.Condition()
         self._pending: list[tuple[dict, int]] = []
         self._pending_rows = 0
@@ -328,7 +330,7 @@ class SpanWriter:
         self._flushing = 0         # readers waiting in flush(): the writer does not linger for them
 
     def write(self, rows: dict[str, np.ndarray], seq: int = 0) -> None:
-        n = row_count(rows)
+        n = len(rows[self.columns[0]])
         with self._cond:
             while self._pending_rows and self._pending_rows + n > self.max_pending_rows:
                 self._cond.wait(1.0)          # back-pressure: the writer is behind
@@ -337,7 +339,7 @@ class SpanWriter:
             self._written += 1
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
-                self._thread = threading.Thread(target=self._run, name="honeycomb-span-writer", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
             self._cond.notify_all()
 
@@ -376,9 +378,9 @@ class SpanWriter:
         with self.store.transaction() as conn:
             self.store.insert_frame(self.table, combined, self.columns)
             # an UPDATE of the row setup() made costs a third of the upsert; the upsert where there is none yet
-            if seq and not conn.execute(f"UPDATE {JOURNAL_TABLE} SET committed_seq = greatest(committed_seq, ?) "
+            if seq and not conn.execute(f"UPDATE {self.journal_table} SET committed_seq = greatest(committed_seq, ?) "
                                         "WHERE id = 1", [seq]).fetchall()[0][0]:
-                conn.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+                conn.execute(f"INSERT INTO {self.journal_table} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
                              "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
 
     def _run(self) -> None:
@@ -407,7 +409,7 @@ class SpanWriter:
                 self.write_errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if self.log is not None:
-                    self.log.exception("inserting %d span batches failed", len(batch))
+                    self.log.exception("inserting %d %s batches failed", len(batch), self.what)
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
