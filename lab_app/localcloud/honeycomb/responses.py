@@ -285,18 +285,11 @@ def without_invalid_spans(message: ExportTraceServiceRequest) -> tuple[ExportTra
     rejected, first = 0, ""
     for resource_spans in clean.resource_spans:
         for scope_spans in resource_spans.scope_spans:
-            keep = []
-            for span in scope_spans.spans:
-                problem = span_problem(span)
-                if problem is None:
-                    keep.append(span)
-                else:
-                    rejected += 1
-                    first = first or f"span {span.name[:80]!r}: {problem}"
-            if len(keep) != len(scope_spans.spans):
-                kept = [type(span)() for span in keep]
-                for copy, span in zip(kept, keep):
-                    copy.CopyFrom(span)
-                del scope_spans.spans[:]
-                scope_spans.spans.extend(kept)
+            bad = [(index, problem) for index, span in enumerate(scope_spans.spans)
+                   if (problem := span_problem(span)) is not None]
+            if bad and not first:
+                first = f"span {scope_spans.spans[bad[0][0]].name[:80]!r}: {bad[0][1]}"
+            for index, _ in reversed(bad):
+                del scope_spans.spans[index]
+            rejected += len(bad)
     return clean, rejected, (f"{rejected} span(s) rejected; {first}" if rejected else "")

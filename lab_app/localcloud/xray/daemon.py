@@ -134,7 +134,9 @@ class XRayDaemon:
         self.counters = {"datagrams": 0, "documents": 0, "malformed": 0, "unprocessed": 0, "ingest_errors": 0,
                          "dropped": 0, "worker_errors": 0}
         self._queue: collections.deque = collections.deque()
-        self._queued_bytes = 0
+        # bytes waiting = received - taken; each counter is written by one thread only (receiver, worker)
+        self._received_bytes = 0
+        self._taken_bytes = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sock: socket.socket | None = None
@@ -232,10 +234,10 @@ class XRayDaemon:
                 if self._stop.is_set():
                     return
                 continue
-            if self._queued_bytes + len(data) > QUEUE_MAX_BYTES:
+            if self._received_bytes - self._taken_bytes + len(data) > QUEUE_MAX_BYTES:
                 self.counters["dropped"] += 1
                 continue
-            self._queued_bytes += len(data)
+            self._received_bytes += len(data)
             queue.append(data)
             if len(queue) == 1:
                 wake.set()
@@ -260,7 +262,7 @@ class XRayDaemon:
         n = 0
         while queue and n < BATCH_MAX:
             data = queue.popleft()
-            self._queued_bytes -= len(data)
+            self._taken_bytes += len(data)
             n += 1
             self.counters["datagrams"] += 1
             try:
