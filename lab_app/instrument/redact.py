@@ -328,6 +328,24 @@ def rollbar_payload_handler(redactor: Redactor, keep_locals: bool = False):
 LOCAL_REDACTED = REDACTED.format(kind="local")
 
 
+def _frame_without_locals(frame: Any) -> Any:
+    if not isinstance(frame, dict):
+        return frame
+    frame = dict(frame)
+    if isinstance(frame.get("locals"), dict):
+        frame["locals"] = {name: LOCAL_REDACTED for name in frame["locals"]}
+    for key in ("args", "kwargs"):
+        if key in frame:
+            frame[key] = LOCAL_REDACTED
+    return frame
+
+
+def _trace_without_locals(trace: Any) -> Any:
+    if not isinstance(trace, dict):
+        return trace
+    return {**trace, "frames": [_frame_without_locals(frame) for frame in trace.get("frames") or []]}
+
+
 def _without_locals(data: dict) -> dict:
     """``data`` with every frame's ``locals`` values (and ``args``/``kwargs``) replaced, names kept, and the
     command line's arguments replaced."""
@@ -338,26 +356,9 @@ def _without_locals(data: dict) -> dict:
     body = data.get("body")
     if not isinstance(body, dict):
         return data
-    traces = [body["trace"]] if isinstance(body.get("trace"), dict) else []
-    traces += [t for t in body.get("trace_chain") or [] if isinstance(t, dict)]
-    if not traces:
-        return data
-    new_traces = []
-    for trace in traces:
-        frames = []
-        for frame in trace.get("frames") or []:
-            if isinstance(frame, dict):
-                frame = dict(frame)
-                if isinstance(frame.get("locals"), dict):
-                    frame["locals"] = {name: LOCAL_REDACTED for name in frame["locals"]}
-                for key in ("args", "kwargs"):
-                    if key in frame:
-                        frame[key] = LOCAL_REDACTED
-            frames.append(frame)
-        new_traces.append({**trace, "frames": frames})
     body = dict(body)
-    if isinstance(body.get("trace"), dict):
-        body["trace"], new_traces = new_traces[0], new_traces[1:]
-    if "trace_chain" in body:
-        body["trace_chain"] = new_traces
+    if "trace" in body:
+        body["trace"] = _trace_without_locals(body["trace"])
+    if isinstance(body.get("trace_chain"), list):
+        body["trace_chain"] = [_trace_without_locals(trace) for trace in body["trace_chain"]]
     return {**data, "body": body}

@@ -31,13 +31,13 @@ _NOT_IN_BODY = ("uri", "querystring", "header", "headers", "statusCode")
 def _compiled(pattern: str):
     import re2
 
-    options = re2.Options()
-    options.log_errors = False
+    from lab_app.localcloud.logs.re2 import compile as re2_compile  # RE2 with its error log off
+
     try:
-        return re2.compile(pattern, options)
+        return re2_compile(pattern)
     except re2.error:
         try:        # Java accepts a '-' after a class shorthand as a literal ("[\w-_]"); RE2 does not
-            return re2.compile(pattern.replace(r"\w-", r"\w\-"), options)
+            return re2_compile(pattern.replace(r"\w-", r"\w\-"))
         except re2.error:
             return None
 
