@@ -21,7 +21,7 @@ from lab_app.localcloud.aws import identity, request
 from lab_app.localcloud.aws.errors import REST_JSON, AwsError, Wire, wire_of_model
 from lab_app.localcloud.aws.sigv4 import signature_matches, signed_parts
 from lab_app.localcloud.component import Context
-from lab_app.localcloud.xray.urls import url_paths as xray_paths
+from lab_app.localcloud.xray.urls import is_xray_path
 
 MESSAGE = ("The request signature we calculated does not match the signature you provided. Check your AWS "
            "Secret Access Key and signing method. Consult the service documentation for details.")
@@ -93,8 +93,7 @@ class SignatureCheck:
             call = None
         if call is not None and call.service:
             wire = wire_of_model(request.service_model(call.service))
-        elif environ.get("PATH_INFO") in xray_paths or environ.get("PATH_INFO") == "/v1/traces":
-            # X-Ray (and its OTLP endpoint) is routed by path (REST-JSON), signed or not
+        elif is_xray_path(environ.get("PATH_INFO", "")):     # routed by path (REST-JSON), signed or not
             wire = REST_JSON
         else:
             wire = Wire()

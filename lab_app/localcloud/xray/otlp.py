@@ -72,6 +72,7 @@ from lab_app.localcloud.component import Component
 from lab_app.localcloud.otlp.decode import attributes
 from lab_app.localcloud.xray import spans_log, transaction_search
 from lab_app.localcloud.xray.transaction_search import CLOUDWATCH_LOGS, SPANS_LOG_GROUP, SPANS_LOG_STREAM
+from lab_app.localcloud.xray.urls import OTLP_TRACES_PATH
 
 XRAY_ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 XRAY_METADATA_PREFIX = "aws.xray.metadata."
@@ -525,7 +526,7 @@ class XRayOTLP(Component):
     """``POST /v1/traces`` on the AWS port: X-Ray's OTLP traces endpoint."""
 
     name = "xray-otlp"
-    path = "/v1/traces"
+    path = OTLP_TRACES_PATH
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -25,3 +25,12 @@ url_paths = {
 
 # The only two the X-Ray daemon's TCP side answers (the SDK's centralized sampling calls).
 daemon_paths = {"/GetSamplingRules": "GetSamplingRules", "/SamplingTargets": "GetSamplingTargets"}
+
+# X-Ray's OTLP traces endpoint (Transaction Search): OTLP/HTTP, not an operation of the model.
+OTLP_TRACES_PATH = "/v1/traces"
+
+
+def is_xray_path(path: str) -> bool:
+    """A path X-Ray serves on the AWS port: its REST operations and its OTLP endpoint (routed by path, signed or
+    not)."""
+    return path in url_paths or path == OTLP_TRACES_PATH
