@@ -57,7 +57,8 @@ class Context:
 
     @property
     def moto(self) -> Any:
-        """moto's WSGI app (every AWS service we do not implement), created on first use."""
+        """moto's WSGI app (every AWS service we do not implement), created on first use, behind the gateway's
+        guard: what moto raises or cannot route comes back as an AWS-shaped error, never a 500 page."""
         return self._moto()
 
     def component(self, name: str) -> "Component":

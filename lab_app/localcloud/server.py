@@ -140,9 +140,11 @@ class Gateway:
         return self.moto_app
 
     def moto_app(self, environ: dict, start_response: Callable):
-        """moto, with its unhandled exceptions (werkzeug's HTML 500 page) turned into AWS-shaped answers: a
-        request no service claims is an ``UnknownOperationException`` (404); one moto's handler cannot read (a
-        missing member, a body of the wrong shape) is a 400 in the called service's protocol."""
+        """moto, with its unhandled exceptions (werkzeug's HTML 500 page) and its HTML 404 page for a path no
+        route of its own matches turned into AWS-shaped answers: a request no service claims, or an operation
+        moto does not route, is an ``UnknownOperationException`` (404); one moto's handler cannot read (a missing
+        member, a body of the wrong shape) is a 400 in the called service's protocol. The stand-ins that hand
+        requests on to moto get this app too (``Context.moto``)."""
         captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
@@ -155,11 +157,14 @@ class Gateway:
             self.cloud.log.warning("moto could not process %s %s: %r", environ.get("REQUEST_METHOD"),
                                    environ.get("PATH_INFO"), exc)
             return moto_failure(environ, exc)(environ, start_response)
+        if captured["status"].startswith("404") and body.lstrip().lower().startswith(b"<!doctype html"):
+            return moto_failure(environ, None)(environ, start_response)
         start_response(captured["status"], captured["headers"])
         return [body]
 
 
-def moto_failure(environ: dict, exc: Exception) -> Response:
+def moto_failure(environ: dict, exc: Exception | None) -> Response:
+    """The AWS-shaped answer for a request moto failed on (``exc``) or has no route for (``exc`` None)."""
     from lab_app.localcloud.aws import request as aws_request
     from lab_app.localcloud.aws.errors import AwsError, Wire, wire_of_model
 
@@ -171,6 +176,9 @@ def moto_failure(environ: dict, exc: Exception) -> Response:
         return AwsError(f"No AWS operation of the local cloud answers {environ.get('REQUEST_METHOD')} "
                         f"{environ.get('PATH_INFO')}", code="UnknownOperationException", status=404).response(Wire())
     wire = wire_of_model(aws_request.service_model(call.service))
+    if exc is None:
+        return AwsError(f"The local cloud does not implement {call.service} {call.operation} (moto has no route "
+                        "for it).", code="UnknownOperationException", status=404).response(wire)
     code = "ValidationError" if wire.protocol in ("query", "ec2", "rest-xml") else "ValidationException"
     return AwsError(f"The local cloud (moto) could not process this {call.operation} request: "
                     f"{type(exc).__name__}: {exc}"[:1000], code=code, status=400).response(wire)
@@ -196,7 +204,7 @@ class LocalCloud:
         self.gateway = Gateway(self)
         self.components: list[Component] = []
         self.context = Context(store=self.store, clock=self.clock, log=self.log, host=self.host, ports=self.ports,
-                               observers=self.observers, _moto=lambda: self.gateway.moto,
+                               observers=self.observers, _moto=lambda: self.gateway.moto_app,
                                _components=lambda: self.components)
         self.middleware = [cls(self.context) for cls in (MIDDLEWARE if middleware is None else middleware)]
         self.components = [cls(self.context) for cls in (COMPONENTS if components is None else components)]

@@ -189,7 +189,7 @@ def _listify(node: Any) -> Any:
 def _loads_object(body: bytes) -> dict:
     try:
         loaded = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):    # not JSON, not UTF-8, or nested deeper than the parser goes
         return {}
     return loaded if isinstance(loaded, dict) else {}
 

@@ -134,7 +134,7 @@ class _Walker:
             if not isinstance(value, bool):
                 self.type_error = f"Unexpected type for '{path}': expected a boolean."
         elif kind == "timestamp":
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            if epoch_seconds(value) is None:
                 self.type_error = f"Unexpected type for '{path}': expected a timestamp."
         elif kind == "blob":
             if not isinstance(value, str):
@@ -145,6 +145,24 @@ class _Walker:
             self.fail(value, path, f"Member must have length greater than or equal to {meta['min']}")
         if "max" in meta and length > meta["max"]:
             self.fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A JSON timestamp as seconds since the epoch: a finite number, or an ISO 8601 string (what botocore sends
+    for the JSON protocols); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if -1e13 < value < 1e13 else None
+    if isinstance(value, str):
+        from datetime import datetime, timezone
+
+        try:
+            return float(value) if value.strip().lstrip("-").replace(".", "", 1).isdigit() else datetime.fromisoformat(
+                value.replace("Z", "+00:00")).replace(tzinfo=None).replace(tzinfo=timezone.utc).timestamp()
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def problems(operation_model, params: dict) -> tuple[list[str], str | None]:
@@ -166,6 +184,14 @@ def check(operation_model, params: dict, error: Callable[[str], AwsError],
     if violations:
         count = len(violations)
         raise error(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(violations))
+
+
+def check_types(operation_model, params: dict) -> None:
+    """Only the JSON types (``SerializationException``), for the stand-ins whose handlers answer the constraint
+    violations themselves with their service's own codes (CloudTrail's ``InvalidMaxResultsException``, ...)."""
+    _violations, wrong_type = problems(operation_model, params)
+    if wrong_type is not None:
+        raise SerializationException(wrong_type)
 
 
 @functools.lru_cache(maxsize=64)

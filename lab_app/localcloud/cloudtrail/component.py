@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from lab_app.localcloud.aws import request
+from lab_app.localcloud.aws import request, validate
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.cloudtrail import responses
 from lab_app.localcloud.cloudtrail.delivery import TrailDelivery
@@ -115,6 +115,7 @@ class CloudTrail(Component):
     def __call__(self, environ: dict, start_response: Callable):
         try:
             params = request.json_body(request.read_body(environ))
+            validate.check_types(validate.operation("cloudtrail", "LookupEvents"), params)
             account_id, region = request.caller(environ)
             response = json_response(responses.lookup_events(self.history, account_id, region, params),
                                      content_type=JSON_11)

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from lab_app.localcloud.aws import paging
+from lab_app.localcloud.aws.validate import epoch_seconds
 from lab_app.localcloud.cloudtrail import exceptions as exc
 from lab_app.localcloud.cloudtrail.models import LOOKUP_KEYS, PAGES, EventHistory, Lookup
 
@@ -27,11 +28,10 @@ def validate_lookup(params: dict) -> Lookup:
     if not isinstance(max_results, int) or not 1 <= max_results <= 50:
         raise exc.InvalidMaxResultsException("MaxResults must be between 1 and 50.")
     query.max_results = max_results
-    start, end = params.get("StartTime"), params.get("EndTime")
-    if start is not None and end is not None and float(start) > float(end):
+    start, end = (epoch_seconds(params[k]) if params.get(k) is not None else None for k in ("StartTime", "EndTime"))
+    if start is not None and end is not None and start > end:
         raise exc.InvalidTimeRangeException("StartTime must be before EndTime.")
-    query.start = float(start) if start is not None else None
-    query.end = float(end) if end is not None else None
+    query.start, query.end = start, end
     if params.get("EventCategory") not in (None, "insight"):
         raise exc.InvalidEventCategoryException("EventCategory must be insight.")
     query.insight = params.get("EventCategory") == "insight"

@@ -319,7 +319,7 @@ def state_change_event(account_id: str, region: str, alarm, old_state: str, old_
                 "metricStat": {
                     "metric": {"namespace": alarm.namespace, "name": alarm.metric_name,
                                "dimensions": {d.name: d.value for d in alarm.dimensions}},
-                    "period": int(alarm.period),
+                    **({"period": int(alarm.period)} if alarm.period is not None else {}),
                     "stat": alarm.statistic or alarm.extended_statistic,
                     **({"unit": alarm.unit} if alarm.unit else {}),
                 },

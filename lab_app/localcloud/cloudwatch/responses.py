@@ -25,7 +25,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from lab_app.localcloud.aws import request
+from lab_app.localcloud.aws import request, validate
 from lab_app.localcloud.aws.errors import SerializationException
 from lab_app.localcloud.cloudwatch import alarm_rule, models
 from lab_app.localcloud.cloudwatch.dashboards import Dashboards
@@ -78,6 +78,9 @@ class CloudWatchResponses:
     def dispatch(self, operation: str, environ: dict) -> Response | tuple[int, list, list[bytes]]:
         """Our answer (a Response) or moto's (status, headers, chunks). Raises AwsError."""
         params = request.json_body(body_of(environ))
+        model = validate.operation("cloudwatch", operation)
+        if model is not None:
+            validate.check_types(model, params)
         account_id, region = request.caller(environ)
         if operation == "DescribeAlarmHistory":
             return json_response(self.history.describe(account_id, region, params), content_type=JSON_10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from lab_app.localcloud.aws import request
+from lab_app.localcloud.aws import request, validate
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.events import responses
@@ -47,6 +47,9 @@ class EventBridge(Component):
         operation = operation_of(environ)
         try:
             params = request.json_body(request.read_body(environ))
+            model = validate.operation("events", operation)
+            if model is not None:
+                validate.check_types(model, params)
             if operation == "PutRule":
                 responses.check_put_rule(params)
                 return self.ctx.moto(environ, start_response)
