@@ -452,6 +452,24 @@ def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
     bad = subprocess.run([aws, "guardduty", "get-detector", "--detector-id", "0" * 32], capture_output=True,
                          text=True, env=env, timeout=60)
     assert bad.returncode == 255 and "(BadRequestException)" in bad.stderr
+    # a type of a later protection plan, created and read back with the CLI (its own Region, so the shared
+    # detector keeps its 200)
+    other = boto3.client("guardduty", region_name="eu-west-3").create_detector(Enable=True)["DetectorId"]
+    region = ["--region", "eu-west-3", "--output", "json"]
+    made = subprocess.run([aws, "guardduty", "create-sample-findings", "--detector-id", other, "--finding-types",
+                           "Execution:Runtime/ReverseShell", "AttackSequence:EKS/CompromisedCluster", *region],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    ids = json.loads(subprocess.run([aws, "guardduty", "list-findings", "--detector-id", other, *region],
+                                    capture_output=True, text=True, env=env, timeout=60).stdout)["FindingIds"]
+    got = json.loads(subprocess.run([aws, "guardduty", "get-findings", "--detector-id", other, "--finding-ids", *ids,
+                                     *region], capture_output=True, text=True, env=env, timeout=60).stdout)
+    assert sorted((f["Type"], f["Resource"]["ResourceType"]) for f in got["Findings"]) == \
+        [("AttackSequence:EKS/CompromisedCluster", "EKSCluster"), ("Execution:Runtime/ReverseShell", "Container")]
+    unknown = subprocess.run([aws, "guardduty", "create-sample-findings", "--detector-id", other, "--finding-types",
+                              "Made:Up/Type", *region], capture_output=True, text=True, env=env, timeout=60)
+    assert unknown.returncode == 255
+    assert "(BadRequestException)" in unknown.stderr and "invalid or out-of-range value" in unknown.stderr
 
 
 def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(gd, detector, module_cloud):
