@@ -29,7 +29,14 @@ is made of, each type with the "Default severity" its section gives:
 
 Severity: a type whose section says "Variable" or "Varies depending on detected threat" gets the level its sample
 scenario would have (RDS ``AnomalousBehavior.SuccessfulLogin`` from a public address: Medium; a malware scan's
-``MaliciousFile``: High, ``SuspiciousFile``: Medium); attack sequences are Critical (9.0).
+``MaliciousFile``: High, ``SuspiciousFile``: Medium); attack sequences are Critical (9.0). The copies of the pages
+read for this table did not show the section of these, whose level is the one of their closest sibling:
+``DefenseEvasion:Runtime/SensitiveFileModified`` and ``PrivilegeEscalation:Runtime/SensitiveFileModified`` (Medium,
+as ``Persistence:Runtime/SensitiveFileModified``), ``Execution:Runtime/MaliciousFileExecuted.Custom`` (High, as
+``MaliciousFileExecuted``), ``DefenseEvasion:Runtime/KernelModuleLoaded`` (Medium),
+``Impact:EC2/MaliciousDomainRequest.Custom`` (High, as ``.Reputation``), the three ``DefenseEvasion:EC2/Unusual*``
+(Medium), ``UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.*`` (High, as
+``InstanceCredentialExfiltration``).
 
 Where a family can stand for several resources (Runtime Monitoring covers EC2 instances, ECS clusters, EKS clusters
 and containers), the table spreads the samples over them, so every resource shape is generated.

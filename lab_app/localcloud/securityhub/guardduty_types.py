@@ -212,7 +212,6 @@ UnauthorizedAccess:S3/TorIPCaller|TTPs/UnauthorizedAccess:S3-TorIPCaller
 ASFF_TYPES: dict[str, list[str]] = {
     name: asff.split(";") for name, asff in (line.split("|", 1) for line in _TABLE.strip().splitlines())
 }
-NAMESPACES = ("Software and Configuration Checks", "TTPs", "Effects", "Unusual Behaviors", "Sensitive Data Identifications")
 
 
 def asff_types(guardduty_type: str) -> list[str]:
