@@ -31,9 +31,9 @@ RESOURCES = {"Instance": 63, "AccessKey": 28, "S3Bucket": 21, "EKSCluster": 46, 
 # usages, CloudTrailLoggingDisabled, PasswordPolicyChange), S3 4 (Discovery AnomalousBehavior, the two Block Public
 # Access ones, ServerAccessLoggingDisabled), EKS 3 (PermissionChecked, WorkloadDeployed, RoleCreated), Runtime 4
 # (PtraceAntiDebugging, Discovery SuspiciousCommand, SuspiciousShellCreated, SuspiciousDomainRequest), RDS 1
-# (AnomalousBehavior.FailedLogin). High 94 and Medium 79 are the rest (counted by family: EC2 22/13, IAM 6/16,
-# S3 11/5, EKS 17/13, Runtime 22/20, Malware 4+1+4 High / 4 Medium, RDS 3/5, Lambda 4/3).
-CRITICAL, HIGH, MEDIUM, LOW = 5, 94, 79, 22
+# (AnomalousBehavior.FailedLogin). High 95 and Medium 78 are the rest (counted by family: EC2 21/14, IAM 6/16,
+# S3 11/5, EKS 17/13, Runtime 24/18, Malware 4+1+4 High / 4 Medium, RDS 3/5, Lambda 4/3).
+CRITICAL, HIGH, MEDIUM, LOW = 5, 95, 78, 22
 EC2, IAM, S3 = RESOURCES["Instance"], RESOURCES["AccessKey"], RESOURCES["S3Bucket"]
 
 
@@ -287,6 +287,10 @@ SEVERITIES = [
     ("CredentialAccess:RDS/AnomalousBehavior.FailedLogin", 2), ("CredentialAccess:RDS/TorIPCaller.SuccessfulLogin", 8),
     ("Trojan:Lambda/BlackholeTraffic", 5), ("UnauthorizedAccess:Lambda/TorRelay", 8),
     ("AttackSequence:EC2/CompromisedInstanceGroup", 9), ("AttackSequence:IAM/CompromisedCredentials", 9),
+    ("Trojan:EC2/DriveBySourceTraffic!DNS", 8), ("Trojan:EC2/DropPoint!DNS", 5),
+    ("Impact:EC2/MaliciousDomainRequest.Custom", 5), ("DefenseEvasion:Runtime/KernelModuleLoaded", 8),
+    ("Trojan:Runtime/DriveBySourceTraffic!DNS", 8), ("PrivilegeEscalation:Runtime/SuspiciousCommand", 5),
+    ("Discovery:Runtime/SuspiciousCommand", 2), ("UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS", 8),
 ]
 
 
@@ -396,12 +400,12 @@ def test_archive_and_unarchive(gd, detector, findings):
 def test_statistics(gd, detector):
     stats = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"])
     assert stats["FindingStatistics"]["CountBySeverity"] == {"9.0": CRITICAL, "8.0": HIGH, "5.0": MEDIUM, "2.0": LOW}
-    # Instance resources: the 40 EC2 types (High 22: 7 Backdoor, 2 CryptoCurrency, 4 Impact, PortProbeEMR, 5 Trojan,
-    # MetadataDNSRebind, TorClient, TorRelay; Low 5; Medium 13), 20 runtime ones on EC2 (High 11, Medium 8, Low 1:
+    # Instance resources: the 40 EC2 types (High 21: 7 Backdoor, 2 CryptoCurrency, 3 Impact, PortProbeEMR, 5 Trojan,
+    # MetadataDNSRebind, TorClient, TorRelay; Low 5; Medium 14), 20 runtime ones on EC2 (High 13, Medium 6, Low 1:
     # SuspiciousDomainRequest), the EC2 malware pair (High, Medium) and the instance-group sequence (Critical).
     ec2 = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"],
                                      FindingCriteria={"Criterion": {"resource.resourceType": {"Eq": ["Instance"]}}})
-    assert ec2["FindingStatistics"]["CountBySeverity"] == {"9.0": 1, "8.0": 22 + 11 + 1, "5.0": 13 + 8 + 1,
+    assert ec2["FindingStatistics"]["CountBySeverity"] == {"9.0": 1, "8.0": 21 + 13 + 1, "5.0": 14 + 6 + 1,
                                                            "2.0": 5 + 1}
     grouped = gd.get_findings_statistics(DetectorId=detector, GroupBy="SEVERITY", OrderBy="DESC")
     assert [(g["Severity"], g["TotalFindings"]) for g in grouped["FindingStatistics"]["GroupedBySeverity"]] == \

@@ -29,14 +29,14 @@ is made of, each type with the "Default severity" its section gives:
 
 Severity: a type whose section says "Variable" or "Varies depending on detected threat" gets the level its sample
 scenario would have (RDS ``AnomalousBehavior.SuccessfulLogin`` from a public address: Medium; a malware scan's
-``MaliciousFile``: High, ``SuspiciousFile``: Medium); attack sequences are Critical (9.0). The copies of the pages
-read for this table did not show the section of these, whose level is the one of their closest sibling:
-``DefenseEvasion:Runtime/SensitiveFileModified`` and ``PrivilegeEscalation:Runtime/SensitiveFileModified`` (Medium,
-as ``Persistence:Runtime/SensitiveFileModified``), ``Execution:Runtime/MaliciousFileExecuted.Custom`` (High, as
-``MaliciousFileExecuted``), ``DefenseEvasion:Runtime/KernelModuleLoaded`` (Medium),
-``Impact:EC2/MaliciousDomainRequest.Custom`` (High, as ``.Reputation``), the three ``DefenseEvasion:EC2/Unusual*``
-(Medium), ``UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.*`` (High, as
-``InstanceCredentialExfiltration``).
+``MaliciousFile``: High, ``SuspiciousFile``: Medium; Runtime ``Execution:Runtime/SuspiciousCommand``,
+``Execution:Runtime/SuspiciousTool`` and ``DefenseEvasion:Runtime/SuspiciousCommand``: High); attack sequences are
+Critical (9.0). The copies of the pages read for this table did not show the section of four types, whose level is
+the one of their closest sibling: ``DefenseEvasion:Runtime/SensitiveFileModified`` and
+``PrivilegeEscalation:Runtime/SensitiveFileModified`` (Medium, as ``Persistence:Runtime/SensitiveFileModified``),
+``Execution:Runtime/MaliciousFileExecuted.Custom`` (High, as ``MaliciousFileExecuted``),
+``DefenseEvasion:EC2/UnusualDoTActivity`` (Medium, as ``UnusualDoHActivity``) and
+``UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.InsideAWS`` (High, as ``.OutsideAWS``).
 
 Where a family can stand for several resources (Runtime Monitoring covers EC2 instances, ECS clusters, EKS clusters
 and containers), the table spreads the samples over them, so every resource shape is generated.
@@ -68,7 +68,7 @@ DefenseEvasion:EC2/UnusualDoHActivity|Medium|Instance|NETWORK_CONNECTION
 DefenseEvasion:EC2/UnusualDoTActivity|Medium|Instance|NETWORK_CONNECTION
 Impact:EC2/AbusedDomainRequest.Reputation|Medium|Instance|DNS_REQUEST
 Impact:EC2/BitcoinDomainRequest.Reputation|High|Instance|DNS_REQUEST
-Impact:EC2/MaliciousDomainRequest.Custom|High|Instance|DNS_REQUEST
+Impact:EC2/MaliciousDomainRequest.Custom|Medium|Instance|DNS_REQUEST
 Impact:EC2/MaliciousDomainRequest.Reputation|High|Instance|DNS_REQUEST
 Impact:EC2/PortSweep|High|Instance|PORT_PROBE
 Impact:EC2/SuspiciousDomainRequest.Reputation|Low|Instance|DNS_REQUEST
@@ -81,9 +81,9 @@ Trojan:EC2/BlackholeTraffic!DNS|Medium|Instance|DNS_REQUEST
 Trojan:EC2/DGADomainRequest.B|High|Instance|DNS_REQUEST
 Trojan:EC2/DGADomainRequest.C!DNS|High|Instance|DNS_REQUEST
 Trojan:EC2/DNSDataExfiltration|High|Instance|DNS_REQUEST
-Trojan:EC2/DriveBySourceTraffic!DNS|Medium|Instance|DNS_REQUEST
+Trojan:EC2/DriveBySourceTraffic!DNS|High|Instance|DNS_REQUEST
 Trojan:EC2/DropPoint|Medium|Instance|NETWORK_CONNECTION
-Trojan:EC2/DropPoint!DNS|High|Instance|DNS_REQUEST
+Trojan:EC2/DropPoint!DNS|Medium|Instance|DNS_REQUEST
 Trojan:EC2/PhishingDomainRequest!DNS|High|Instance|DNS_REQUEST
 UnauthorizedAccess:EC2/MaliciousIPCaller.Custom|Medium|Instance|NETWORK_CONNECTION
 UnauthorizedAccess:EC2/MetadataDNSRebind|High|Instance|DNS_REQUEST
@@ -176,7 +176,7 @@ Backdoor:Runtime/C&CActivity.B!DNS|High|Instance|DNS_REQUEST
 CryptoCurrency:Runtime/BitcoinTool.B|High|Instance|NETWORK_CONNECTION
 CryptoCurrency:Runtime/BitcoinTool.B!DNS|High|Instance|DNS_REQUEST
 DefenseEvasion:Runtime/FilelessExecution|Medium|ECSCluster|PROCESS
-DefenseEvasion:Runtime/KernelModuleLoaded|Medium|Instance|PROCESS
+DefenseEvasion:Runtime/KernelModuleLoaded|High|Instance|PROCESS
 DefenseEvasion:Runtime/ProcessInjection.Proc|High|ECSCluster|PROCESS
 DefenseEvasion:Runtime/ProcessInjection.Ptrace|Medium|ECSCluster|PROCESS
 DefenseEvasion:Runtime/ProcessInjection.VirtualMemoryWrite|High|ECSCluster|PROCESS
@@ -210,7 +210,7 @@ PrivilegeEscalation:Runtime/UserfaultfdUsage|Medium|EKSCluster|PROCESS
 Trojan:Runtime/BlackholeTraffic|Medium|Instance|NETWORK_CONNECTION
 Trojan:Runtime/BlackholeTraffic!DNS|Medium|Instance|DNS_REQUEST
 Trojan:Runtime/DGADomainRequest.C!DNS|High|Instance|DNS_REQUEST
-Trojan:Runtime/DriveBySourceTraffic!DNS|Medium|Instance|DNS_REQUEST
+Trojan:Runtime/DriveBySourceTraffic!DNS|High|Instance|DNS_REQUEST
 Trojan:Runtime/DropPoint|Medium|Instance|NETWORK_CONNECTION
 Trojan:Runtime/DropPoint!DNS|Medium|Instance|DNS_REQUEST
 Trojan:Runtime/PhishingDomainRequest!DNS|High|Instance|DNS_REQUEST
