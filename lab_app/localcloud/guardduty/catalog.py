@@ -8,8 +8,8 @@ sample mark AWS sets (``service.additionalInfo`` = ``{"sample": true}``; the con
 ``[SAMPLE]`` prefix).
 
 The list is the user guide's "GuardDuty finding types" page
-(https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-active.html), read through the pages it
-is made of, each type with the "Default severity" its section gives:
+(https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-active.html) through the per-resource pages
+it is made of (each page's topic list; severities from each type's "Default severity"):
   - EC2 (guardduty_finding-types-ec2.html): 40
   - IAM (guardduty_finding-types-iam.html): 27
   - S3 Protection (guardduty_finding-types-s3.html): 20
@@ -21,11 +21,15 @@ is made of, each type with the "Default severity" its section gives:
   - RDS Protection (findings-rds-protection.html): 9
   - Lambda Protection (lambda-protection-finding-types.html): 7
   - Extended Threat Detection attack sequences (guardduty-attack-sequence-finding-types.html): 5
-200 types in all; the names are the ones the GuardDuty / Security Hub integration page
-(securityhub-integration.html, "Interpreting GuardDuty finding names") maps to ASFF, less those it links to the
-"Retired finding types" page (the S3 ``*.Unusual`` four, the IAM ``*Permissions`` five, ``ConsoleLogin``,
-``ComputeResources``, ``LoggingConfigurationModified``, the two Kubernetes ``PrivilegedContainer`` /
-``ContainerWithSensitiveMount``, ``UnauthorizedAccess:EC2/TorIPCaller``).
+200 types in all. Cross-check: the GuardDuty / Security Hub integration page (securityhub-integration.html,
+"Interpreting GuardDuty finding names") maps exactly these 200 to ASFF but for three attack sequences it does not
+list yet (EKS, ECS, EC2 instance group), once the types it links to the "Retired finding types" page are left out,
+with one exception: it links six ``PrivilegeEscalation:Runtime/*`` types (CGroupsReleaseAgentModified,
+ContainerMountsHostDirectory, DockerSocketAccessed, ElevationToRoot, RuncContainerEscape, UserfaultfdUsage) there,
+while the Runtime Monitoring page still lists them; they are kept. Gone from the earlier table of this module, as
+retired: UnauthorizedAccess:EC2/TorIPCaller, Recon:IAMUser/UserPermissions, UnauthorizedAccess:IAMUser/ConsoleLogin,
+ResourceConsumption:IAMUser/ComputeResources, Stealth:IAMUser/LoggingConfigurationModified; CreateSampleFindings
+answers BadRequestException for them, as for any name not in the table.
 
 Severity: a type whose section says "Variable" or "Varies depending on detected threat" gets the level its sample
 scenario would have (RDS ``AnomalousBehavior.SuccessfulLogin`` from a public address: Medium; a malware scan's
