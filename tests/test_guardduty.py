@@ -1,11 +1,17 @@
-"""GuardDuty in the local cloud, driven with boto3: detectors, sample findings of every finding type in the
-user guide's table, FindingCriteria / SortCriteria, GetFindings, archiving, statistics, the "GuardDuty Finding"
+"""GuardDuty in the local cloud, driven with boto3: detectors, sample findings of every active finding type the
+user guide lists, FindingCriteria / SortCriteria, GetFindings, archiving, statistics, the "GuardDuty Finding"
 events on the default EventBridge bus, and BadRequestException (InvalidInputException) for bad input.
 
-The expected counts are counted by hand from the user guide (the finding types table's 69 types: 30 EC2, 24 IAM,
-15 S3, 21 High, 38 Medium, 10 Low; less the 10 retired ones, 4 S3 and 6 IAM, all Medium but one Low
-PrivilegeEscalation; plus InstanceCredentialExfiltration.InsideAWS, High, and CredentialAccess:IAMUser/
-AnomalousBehavior, Medium: 61 types, 30 EC2, 20 IAM, 11 S3, 22 High, 30 Medium, 9 Low), not from the catalog."""
+The expected counts are counted by hand from the user guide, not from the catalog: the pages the "GuardDuty finding
+types" page (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-active.html) is made of list
+40 EC2, 27 IAM, 20 S3 Protection, 33 EKS audit log, 46 Runtime Monitoring, 8 Malware Protection for EC2, 1 Malware
+Protection for S3, 4 Malware Protection for Backup, 9 RDS Protection, 7 Lambda Protection and 5 attack sequence
+types: 200. By the resource the samples name: 63 Instance (40 EC2, 20 runtime network / DNS / host findings, 2 EC2
+malware scans, the EC2 instance-group sequence), 28 AccessKey (27 IAM and the credentials sequence), 21 S3Bucket
+(20 and the S3 data sequence), 46 EKSCluster (33 audit log, 10 runtime privilege escalation / persistence, the
+Kubernetes malware scan pair, the EKS sequence; 33 + 10 + 2 + 1), 10 ECSCluster (7 runtime, 2 ECS malware, the ECS
+sequence), 11 Container (9 runtime execution, 2 container malware), 9 RDSDBInstance, 7 Lambda, 1 S3Object, 1
+EBSSnapshot, 1 EC2Image, 2 RecoveryPoint."""
 from __future__ import annotations
 
 import json
@@ -17,8 +23,18 @@ from botocore.exceptions import ClientError
 
 from tests.aws_raw import signed_raw
 
-TOTAL, EC2, IAM, S3 = 61, 30, 20, 11
-HIGH, MEDIUM, LOW = 22, 30, 9
+TOTAL = 40 + 27 + 20 + 33 + 46 + 8 + 1 + 4 + 9 + 7 + 5   # 200
+RESOURCES = {"Instance": 63, "AccessKey": 28, "S3Bucket": 21, "EKSCluster": 46, "ECSCluster": 10, "Container": 11,
+             "RDSDBInstance": 9, "Lambda": 7, "S3Object": 1, "EBSSnapshot": 1, "EC2Image": 1, "RecoveryPoint": 2}
+# Critical: the 5 attack sequences. Low (22): EC2 5 (SuspiciousDomainRequest, WinRMBruteForce,
+# PortProbeUnprotectedPort, RDP and SSH brute force), IAM 5 (Discovery AnomalousBehavior, the two root credential
+# usages, CloudTrailLoggingDisabled, PasswordPolicyChange), S3 4 (Discovery AnomalousBehavior, the two Block Public
+# Access ones, ServerAccessLoggingDisabled), EKS 3 (PermissionChecked, WorkloadDeployed, RoleCreated), Runtime 4
+# (PtraceAntiDebugging, Discovery SuspiciousCommand, SuspiciousShellCreated, SuspiciousDomainRequest), RDS 1
+# (AnomalousBehavior.FailedLogin). High 95 and Medium 78 are the rest (counted by family: EC2 21/14, IAM 6/16,
+# S3 11/5, EKS 17/13, Runtime 24/18, Malware 4+1+4 High / 4 Medium, RDS 3/5, Lambda 4/3).
+CRITICAL, HIGH, MEDIUM, LOW = 5, 95, 78, 22
+EC2, IAM, S3 = RESOURCES["Instance"], RESOURCES["AccessKey"], RESOURCES["S3Bucket"]
 
 
 def _bad_request(err: pytest.ExceptionInfo, message_part: str = "") -> None:
@@ -133,7 +149,7 @@ def test_samples_are_complete_findings_marked_as_samples(findings, detector):
 def test_resource_and_action_blocks_follow_the_type(findings):
     by_type = {f["Type"]: f for f in findings}
     kinds = [f["Resource"]["ResourceType"] for f in findings]
-    assert (kinds.count("Instance"), kinds.count("AccessKey"), kinds.count("S3Bucket")) == (EC2, IAM, S3)
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == RESOURCES and sum(RESOURCES.values()) == TOTAL
     ssh = by_type["UnauthorizedAccess:EC2/SSHBruteForce"]
     nic = ssh["Resource"]["InstanceDetails"]["NetworkInterfaces"][0]
     assert ssh["Resource"]["InstanceDetails"]["InstanceId"] == "i-99999999"
@@ -162,27 +178,154 @@ def test_sample_findings_of_chosen_types_and_unknown_types(gd, module_cloud):
     assert got == ["Recon:EC2/Portscan", "Stealth:S3/ServerAccessLoggingDisabled"]
     with pytest.raises(ClientError) as err:
         gd2.create_sample_findings(DetectorId=detector_id, FindingTypes=["Made:Up/Type"])
-    _bad_request(err)
+    _bad_request(err, "The request is rejected because an invalid or out-of-range value is specified as an input "
+                      "parameter.")
+    # a retired type is unknown too, and nothing of a rejected request is created
+    with pytest.raises(ClientError) as err:
+        gd2.create_sample_findings(DetectorId=detector_id, FindingTypes=["Recon:EC2/Portscan",
+                                                                         "UnauthorizedAccess:IAMUser/ConsoleLogin"])
+    _bad_request(err, "invalid or out-of-range value")
+    assert len(gd2.list_findings(DetectorId=detector_id)["FindingIds"]) == 2
+
+
+# the resource each page's types name: (type pattern, resourceType), first match wins (fnmatch, case-sensitive)
+EXPECTED_RESOURCE = [
+    ("AttackSequence:IAM/*", "AccessKey"), ("AttackSequence:S3/*", "S3Bucket"),
+    ("AttackSequence:EKS/*", "EKSCluster"), ("AttackSequence:ECS/*", "ECSCluster"),
+    ("AttackSequence:EC2/*", "Instance"),
+    ("Execution:EC2/MaliciousFile!Snapshot", "EBSSnapshot"), ("Execution:EC2/MaliciousFile!AMI", "EC2Image"),
+    ("*!RecoveryPoint", "RecoveryPoint"), ("Object:S3/MaliciousFile", "S3Object"),
+    ("Execution:EC2/*File", "Instance"), ("Execution:ECS/*File", "ECSCluster"),
+    ("Execution:Kubernetes/*File", "EKSCluster"), ("Execution:Container/*File", "Container"),
+    ("*:EC2/*", "Instance"), ("*:IAMUser/*", "AccessKey"), ("*:S3/*", "S3Bucket"), ("*:Kubernetes/*", "EKSCluster"),
+    ("*:RDS/*", "RDSDBInstance"), ("*:Lambda/*", "Lambda"),
+]
+RUNTIME_RESOURCES = {"Instance", "EKSCluster", "ECSCluster", "Container"}   # Runtime Monitoring: EC2, EKS, ECS
+
+
+def _expected_resource(finding_type: str) -> set[str]:
+    from fnmatch import fnmatchcase
+
+    if ":Runtime/" in finding_type:
+        return RUNTIME_RESOURCES
+    return {next(kind for pattern, kind in EXPECTED_RESOURCE if fnmatchcase(finding_type, pattern))}
+
+
+@pytest.fixture(scope="module")
+def single(module_cloud):
+    """A detector (its own Region) that CreateSampleFindings fills one type per call."""
+    client = boto3.client("guardduty", region_name="sa-east-1")
+    return client, client.create_detector(Enable=True)["DetectorId"]
+
+
+def _table_types() -> list[str]:
+    from lab_app.localcloud.guardduty import catalog
+
+    return list(catalog.FINDING_TYPES)
+
+
+@pytest.mark.parametrize("finding_type", _table_types())
+def test_each_type_on_its_own(single, finding_type):
+    gd, detector_id = single
+    gd.create_sample_findings(DetectorId=detector_id, FindingTypes=[finding_type])
+    ids = gd.list_findings(DetectorId=detector_id, FindingCriteria={"Criterion": {"type": {"Eq": [finding_type]}}})
+    assert len(ids["FindingIds"]) == 1
+    finding = gd.get_findings(DetectorId=detector_id, FindingIds=ids["FindingIds"])["Findings"][0]
+    assert finding["Type"] == finding_type and finding["Resource"]["ResourceType"] in _expected_resource(finding_type)
+    assert json.loads(finding["Service"]["AdditionalInfo"]["Value"]) == {"sample": True}
+    assert finding["Severity"] in (2, 5, 8, 9) and finding["Title"] and finding["Description"]
+
+
+def test_the_table_holds_the_pages_types():
+    assert len(_table_types()) == TOTAL == len(set(_table_types()))
+
+
+def test_resource_details_per_family(findings):
+    """Each family's sample carries the details block AWS's findings of that family have."""
+    by_type = {f["Type"]: f for f in findings}
+    eks = by_type["CredentialAccess:Kubernetes/MaliciousIPCaller"]
+    assert eks["Resource"]["EksClusterDetails"]["Name"] and \
+        eks["Resource"]["KubernetesDetails"]["KubernetesUserDetails"]["Username"]
+    assert eks["Service"]["Action"]["ActionType"] == "KUBERNETES_API_CALL"
+    assert eks["Service"]["Action"]["KubernetesApiCallAction"]["RemoteIpDetails"]["IpAddressV4"] == "198.51.100.0"
+    runtime = by_type["PrivilegeEscalation:Runtime/DockerSocketAccessed"]
+    assert runtime["Service"]["RuntimeDetails"]["Context"]["SocketPath"] == "/var/run/docker.sock"
+    assert runtime["Service"]["RuntimeDetails"]["Process"]["Name"]
+    assert by_type["Execution:Runtime/ReverseShell"]["Resource"]["ContainerDetails"]["Id"]
+    assert by_type["DefenseEvasion:Runtime/FilelessExecution"]["Resource"]["EcsClusterDetails"]["TaskDetails"]["Containers"]
+    malware = by_type["Execution:EC2/MaliciousFile"]
+    assert malware["Resource"]["EbsVolumeDetails"]["ScannedVolumeDetails"][0]["VolumeArn"].endswith("vol-99999999")
+    detections = malware["Service"]["EbsVolumeScanDetails"]["ScanDetections"]
+    assert detections["ThreatDetectedByName"]["ThreatNames"][0]["Name"] == "EICAR-Test-File (not a virus)"
+    assert by_type["Object:S3/MaliciousFile"]["Resource"]["S3BucketDetails"][0]["S3ObjectDetails"][0]["Key"]
+    assert by_type["Execution:EC2/MaliciousFile!Snapshot"]["Service"]["MalwareScanDetails"]["ScanType"] == \
+        "BACKUP_INITIATED"
+    rds = by_type["CredentialAccess:RDS/MaliciousIPCaller.SuccessfulLogin"]
+    assert rds["Resource"]["RdsDbInstanceDetails"]["DbInstanceIdentifier"] and rds["Resource"]["RdsDbUserDetails"]["User"]
+    attempt = rds["Service"]["Action"]["RdsLoginAttemptAction"]
+    assert rds["Service"]["Action"]["ActionType"] == "RDS_LOGIN_ATTEMPT"
+    assert attempt["LoginAttributes"][0]["SuccessfulLoginAttempts"] == 1
+    fn = by_type["UnauthorizedAccess:Lambda/TorClient"]
+    assert fn["Resource"]["LambdaDetails"]["FunctionName"] == "GeneratedFindingFunctionName"
+    assert fn["Service"]["Action"]["NetworkConnectionAction"]["ConnectionDirection"] == "OUTBOUND"
+    sequence = by_type["AttackSequence:S3/CompromisedData"]
+    assert sequence["Severity"] == 9 and sequence["Resource"]["ResourceType"] == "S3Bucket"
+    signals = sequence["Service"]["Detection"]["Sequence"]["Signals"]
+    assert [s["Name"] for s in signals] == ["Discovery:S3/AnomalousBehavior", "Exfiltration:S3/AnomalousBehavior"]
+    assert sequence["Service"]["Detection"]["Sequence"]["Resources"][0]["ResourceType"] == "S3_BUCKET"
+
+
+# default severity per type, from the pages (one literal per type on a page where the family mixes levels)
+SEVERITIES = [
+    ("UnauthorizedAccess:EC2/SSHBruteForce", 2), ("Backdoor:EC2/C&CActivity.B", 8), ("Impact:EC2/PortSweep", 8),
+    ("DefenseEvasion:EC2/UnusualDoHActivity", 5), ("Discovery:IAMUser/AnomalousBehavior", 2),
+    ("Exfiltration:IAMUser/AnomalousBehavior", 8), ("Policy:IAMUser/ShortTermRootCredentialUsage", 2),
+    ("Discovery:S3/MaliciousIPCaller.Custom", 8), ("Impact:S3/AnomalousBehavior.Write", 5),
+    ("Discovery:Kubernetes/MaliciousIPCaller", 5), ("Execution:Kubernetes/AnomalousBehavior.WorkloadDeployed", 2),
+    ("Policy:Kubernetes/AdminAccessToDefaultServiceAccount", 8), ("PrivilegeEscalation:Runtime/RuncContainerEscape", 8),
+    ("PrivilegeEscalation:Runtime/DockerSocketAccessed", 5), ("Trojan:Runtime/DropPoint!DNS", 5),
+    ("CredentialAccess:RDS/AnomalousBehavior.FailedLogin", 2), ("CredentialAccess:RDS/TorIPCaller.SuccessfulLogin", 8),
+    ("Trojan:Lambda/BlackholeTraffic", 5), ("UnauthorizedAccess:Lambda/TorRelay", 8),
+    ("AttackSequence:EC2/CompromisedInstanceGroup", 9), ("AttackSequence:IAM/CompromisedCredentials", 9),
+    ("Trojan:EC2/DriveBySourceTraffic!DNS", 8), ("Trojan:EC2/DropPoint!DNS", 5),
+    ("Impact:EC2/MaliciousDomainRequest.Custom", 5), ("DefenseEvasion:Runtime/KernelModuleLoaded", 8),
+    ("Trojan:Runtime/DriveBySourceTraffic!DNS", 8), ("PrivilegeEscalation:Runtime/SuspiciousCommand", 5),
+    ("Discovery:Runtime/SuspiciousCommand", 2), ("UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS", 8),
+]
+
+
+@pytest.mark.parametrize("finding_type,severity", SEVERITIES, ids=[s[0] for s in SEVERITIES])
+def test_default_severity(findings, finding_type, severity):
+    assert {f["Type"]: f["Severity"] for f in findings}[finding_type] == severity
 
 
 # --- FindingCriteria --------------------------------------------------------------------------------------
 CRITERIA = [
-    ("severity-gte", {"severity": {"Gte": 7}}, HIGH),
-    ("severity-greater-than-or-equal", {"severity": {"GreaterThanOrEqual": 7}}, HIGH),
+    ("severity-gte", {"severity": {"Gte": 7}}, HIGH + CRITICAL),
+    ("severity-greater-than-or-equal", {"severity": {"GreaterThanOrEqual": 9}}, CRITICAL),
     ("severity-lt", {"severity": {"Lt": 4}}, LOW),
     ("severity-medium-band", {"severity": {"GreaterThanOrEqual": 4, "LessThan": 7}}, MEDIUM),
     ("severity-eq", {"severity": {"Eq": ["2"]}}, LOW),
     ("type-eq", {"type": {"Eq": ["UnauthorizedAccess:EC2/SSHBruteForce"]}}, 1),
     ("type-equals-two", {"type": {"Equals": ["Recon:EC2/Portscan", "Backdoor:EC2/Spambot"]}}, 2),
     ("resource-type", {"resource.resourceType": {"Eq": ["S3Bucket"]}}, S3),
-    ("resource-type-neq", {"resource.resourceType": {"Neq": ["Instance"]}}, IAM + S3),
-    ("resource-type-not-equals", {"resource.resourceType": {"NotEquals": ["Instance", "S3Bucket"]}}, IAM),
-    ("port-probe", {"service.action.actionType": {"Eq": ["PORT_PROBE"]}}, 2),
-    ("dns", {"service.action.actionType": {"Eq": ["DNS_REQUEST"]}}, 8),
-    ("matches", {"type": {"Matches": ["UnauthorizedAccess:IAMUser/*"]}}, 7),
-    ("not-matches", {"type": {"NotMatches": ["*:EC2/*"]}}, IAM + S3),
+    ("resource-type-neq", {"resource.resourceType": {"Neq": ["Instance"]}}, TOTAL - EC2),
+    ("resource-type-not-equals", {"resource.resourceType": {"NotEquals": ["Instance", "S3Bucket"]}}, TOTAL - EC2 - S3),
+    # PortProbeUnprotectedPort, PortProbeEMRUnprotectedPort, PortSweep
+    ("port-probe", {"service.action.actionType": {"Eq": ["PORT_PROBE"]}}, 3),
+    # EC2: 15 DNS-log findings (the 8 !DNS / DGADomainRequest.B / DNSDataExfiltration trojans and backdoors, the 5
+    # Impact domain requests, BitcoinTool.B!DNS, MetadataDNSRebind); Runtime: their 12 counterparts
+    ("dns", {"service.action.actionType": {"Eq": ["DNS_REQUEST"]}}, 15 + 12),
+    # 33 EKS audit log findings
+    ("kubernetes", {"service.action.actionType": {"Eq": ["KUBERNETES_API_CALL", "KUBERNETES_PERMISSION_CHECKED"]}}, 33),
+    ("rds", {"service.action.actionType": {"Eq": ["RDS_LOGIN_ATTEMPT"]}}, 9),
+    # ConsoleLoginSuccess.B, Instance- and ResourceCredentialExfiltration (2 each), MaliciousIPCaller(.Custom), TorIPCaller
+    ("matches", {"type": {"Matches": ["UnauthorizedAccess:IAMUser/*"]}}, 8),
+    # *:EC2/*: the 40 EC2 types, 5 Execution:EC2/MaliciousFile* / SuspiciousFile malware types, the EC2 sequence
+    ("not-matches", {"type": {"NotMatches": ["*:EC2/*"]}}, TOTAL - 46),
     ("nested-list-path", {"resource.instanceDetails.networkInterfaces.securityGroups.groupId": {"Eq": ["sg-99999999"]}}, EC2),
-    ("and", {"severity": {"Gte": 7}, "resource.resourceType": {"Eq": ["AccessKey"]}}, 2),  # Outside/InsideAWS
+    # Exfiltration and Impact AnomalousBehavior, Instance- and ResourceCredentialExfiltration, the credentials sequence
+    ("and", {"severity": {"Gte": 7}, "resource.resourceType": {"Eq": ["AccessKey"]}}, 7),
 ]
 
 
@@ -215,13 +358,17 @@ def test_invalid_finding_criteria(gd, detector, criteria):
 
 def test_sort_and_pages(gd, detector, findings):
     by_id = {f["Id"]: f for f in findings}
-    first = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "severity", "OrderBy": "DESC"},
-                             MaxResults=HIGH)
-    assert {by_id[i]["Severity"] for i in first["FindingIds"]} == {8}
-    second = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "severity", "OrderBy": "DESC"},
-                              MaxResults=50, NextToken=first["NextToken"])
-    assert len(second["FindingIds"]) == TOTAL - HIGH and "NextToken" not in second
-    assert [by_id[i]["Severity"] for i in second["FindingIds"]][:MEDIUM] == [5] * MEDIUM
+    pages, token = [], None
+    while True:
+        page = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "severity", "OrderBy": "DESC"},
+                                MaxResults=50, **({"NextToken": token} if token else {}))
+        pages.append(page["FindingIds"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [50, 50, 50, 50]   # 200 findings
+    assert [by_id[i]["Severity"] for p in pages for i in p] == \
+        [9] * CRITICAL + [8] * HIGH + [5] * MEDIUM + [2] * LOW
     by_type = gd.list_findings(DetectorId=detector, SortCriteria={"AttributeName": "type", "OrderBy": "ASC"},
                                MaxResults=5)["FindingIds"]
     assert [by_id[i]["Type"] for i in by_type] == sorted(f["Type"] for f in findings)[:5]
@@ -252,15 +399,17 @@ def test_archive_and_unarchive(gd, detector, findings):
 
 def test_statistics(gd, detector):
     stats = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"])
-    assert stats["FindingStatistics"]["CountBySeverity"] == {"8.0": HIGH, "5.0": MEDIUM, "2.0": LOW}
-    # EC2 only: High 17 (6 Backdoor, 2 CryptoCurrency, PortProbeEMR, 5 Trojan, MetadataDNSRebind, TorClient,
-    # TorRelay), Low 3 (PortProbeUnprotectedPort, RDP and SSH brute force), Medium the other 10.
+    assert stats["FindingStatistics"]["CountBySeverity"] == {"9.0": CRITICAL, "8.0": HIGH, "5.0": MEDIUM, "2.0": LOW}
+    # Instance resources: the 40 EC2 types (High 21: 7 Backdoor, 2 CryptoCurrency, 3 Impact, PortProbeEMR, 5 Trojan,
+    # MetadataDNSRebind, TorClient, TorRelay; Low 5; Medium 14), 20 runtime ones on EC2 (High 13, Medium 6, Low 1:
+    # SuspiciousDomainRequest), the EC2 malware pair (High, Medium) and the instance-group sequence (Critical).
     ec2 = gd.get_findings_statistics(DetectorId=detector, FindingStatisticTypes=["COUNT_BY_SEVERITY"],
                                      FindingCriteria={"Criterion": {"resource.resourceType": {"Eq": ["Instance"]}}})
-    assert ec2["FindingStatistics"]["CountBySeverity"] == {"8.0": 17, "5.0": 10, "2.0": 3}
+    assert ec2["FindingStatistics"]["CountBySeverity"] == {"9.0": 1, "8.0": 21 + 13 + 1, "5.0": 14 + 6 + 1,
+                                                           "2.0": 5 + 1}
     grouped = gd.get_findings_statistics(DetectorId=detector, GroupBy="SEVERITY", OrderBy="DESC")
     assert [(g["Severity"], g["TotalFindings"]) for g in grouped["FindingStatistics"]["GroupedBySeverity"]] == \
-        [(5.0, MEDIUM), (8.0, HIGH), (2.0, LOW)]
+        [(8.0, HIGH), (5.0, MEDIUM), (2.0, LOW), (9.0, CRITICAL)]
     with pytest.raises(ClientError) as err:
         gd.get_findings_statistics(DetectorId=detector)
     _bad_request(err)
@@ -303,10 +452,28 @@ def test_the_awscli_reads_findings_and_errors(gd, detector, module_cloud):
                            '{"Criterion": {"severity": {"Gte": 7}}}', "--output", "json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert high.returncode == 0, high.stderr
-    assert len(json.loads(high.stdout)["FindingIds"]) == HIGH
+    assert len(json.loads(high.stdout)["FindingIds"]) == HIGH + CRITICAL
     bad = subprocess.run([aws, "guardduty", "get-detector", "--detector-id", "0" * 32], capture_output=True,
                          text=True, env=env, timeout=60)
     assert bad.returncode == 255 and "(BadRequestException)" in bad.stderr
+    # a type of a later protection plan, created and read back with the CLI (its own Region, so the shared
+    # detector keeps its 200)
+    other = boto3.client("guardduty", region_name="eu-west-3").create_detector(Enable=True)["DetectorId"]
+    region = ["--region", "eu-west-3", "--output", "json"]
+    made = subprocess.run([aws, "guardduty", "create-sample-findings", "--detector-id", other, "--finding-types",
+                           "Execution:Runtime/ReverseShell", "AttackSequence:EKS/CompromisedCluster", *region],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    ids = json.loads(subprocess.run([aws, "guardduty", "list-findings", "--detector-id", other, *region],
+                                    capture_output=True, text=True, env=env, timeout=60).stdout)["FindingIds"]
+    got = json.loads(subprocess.run([aws, "guardduty", "get-findings", "--detector-id", other, "--finding-ids", *ids,
+                                     *region], capture_output=True, text=True, env=env, timeout=60).stdout)
+    assert sorted((f["Type"], f["Resource"]["ResourceType"]) for f in got["Findings"]) == \
+        [("AttackSequence:EKS/CompromisedCluster", "EKSCluster"), ("Execution:Runtime/ReverseShell", "Container")]
+    unknown = subprocess.run([aws, "guardduty", "create-sample-findings", "--detector-id", other, "--finding-types",
+                              "Made:Up/Type", *region], capture_output=True, text=True, env=env, timeout=60)
+    assert unknown.returncode == 255
+    assert "(BadRequestException)" in unknown.stderr and "invalid or out-of-range value" in unknown.stderr
 
 
 def test_a_body_that_is_not_json_is_a_bad_request_and_the_server_keeps_serving(gd, detector, module_cloud):

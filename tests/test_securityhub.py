@@ -318,6 +318,87 @@ def test_guardduty_asff_uses_only_the_model_shape():
     for finding_type in catalog.FINDING_TYPES.values():
         finding = catalog.sample_finding(finding_type, finding_id="f" * 32, detector_id="d" * 32,
                                          account_id=ACCOUNT, region=REGION, now_iso="2026-12-01T00:00:00.000Z")
-        converted = asff.from_guardduty(finding, finding_type.threat_purpose, "2026-12-01T00:00:01.000Z")
+        converted = asff.from_guardduty(finding, "2026-12-01T00:00:01.000Z")
         check(converted, model.shape_for("AwsSecurityFinding"), finding_type.name)
         assert asff.problems(converted) is None, finding_type.name
+
+
+# the ASFF resource types GuardDuty's integration gives each resource family (Security Hub user guide, "ASFF resource
+# types"; GuardDuty user guide, "Integrating with AWS Security Hub CSPM"): the first entry is the finding's resource
+ASFF_RESOURCES = {"Instance": "AwsEc2Instance", "AccessKey": "AwsIamAccessKey", "S3Bucket": "AwsIamAccessKey",
+                  "S3Object": "AwsS3Object", "EKSCluster": "AwsEksCluster", "ECSCluster": "AwsEcsCluster",
+                  "Container": "Container", "RDSDBInstance": "AwsRdsDbInstance", "Lambda": "AwsLambdaFunction",
+                  "EBSSnapshot": "Other", "EC2Image": "Other", "RecoveryPoint": "Other"}
+NAMESPACES = ("Software and Configuration Checks/", "TTPs/", "Effects/", "Unusual Behaviors/")
+
+
+def _converted():
+    from lab_app.localcloud.guardduty import catalog
+    from lab_app.localcloud.securityhub import asff
+
+    for finding_type in catalog.FINDING_TYPES.values():
+        finding = catalog.sample_finding(finding_type, finding_id="f" * 32, detector_id="d" * 32,
+                                         account_id=ACCOUNT, region=REGION, now_iso="2026-12-01T00:00:00.000Z")
+        yield finding_type, finding, asff.from_guardduty(finding, "2026-12-01T00:00:01.000Z")
+
+
+def test_every_guardduty_type_has_an_asff_type_and_resource():
+    seen = 0
+    for finding_type, finding, converted in _converted():
+        seen += 1
+        assert converted["Types"] and all(t.startswith(NAMESPACES) and t.count("/") <= 2 for t in converted["Types"]), \
+            finding_type.name
+        assert converted["FindingProviderFields"]["Types"] == converted["Types"]
+        kinds = [r["Type"] for r in converted["Resources"]]
+        assert kinds and kinds[0] == ASFF_RESOURCES[finding["resource"]["resourceType"]], (finding_type.name, kinds)
+        assert converted["Sample"] is True
+    assert seen == 200   # the GuardDuty table (tests/test_guardduty.py counts it from the user guide)
+
+
+# rows of the integration page's table, verbatim (one per namespace / family), and the attack sequences it lacks
+ASFF_CASES = [
+    ("UnauthorizedAccess:EC2/SSHBruteForce", ["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"]),
+    ("Behavior:EC2/NetworkPortUnusual", ["Unusual Behaviors/VM/Behavior:EC2-NetworkPortUnusual"]),
+    ("Trojan:EC2/DropPoint", ["Effects/Data Exfiltration/Trojan:EC2-DropPoint"]),
+    ("Policy:Kubernetes/ExposedDashboard",
+     ["Software and Configuration Checks/AWS Security Best Practices/Policy:Kubernetes-ExposedDashboard"]),
+    ("CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed",
+     ["TTPs/AnomalousBehavior/CredentialAccess:Kubernetes-SecretsAccessed"]),
+    ("Execution:Runtime/ReverseShell", ["TTPs/Execution/Execution:Runtime-ReverseShell"]),
+    ("Execution:EC2/MaliciousFile", ["TTPs/Execution/Execution:EC2-MaliciousFile"]),
+    ("CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin",
+     ["TTPs/Credential Access/CredentialAccess:RDS-AnomalousBehavior.SuccessfulLogin"]),
+    ("CryptoCurrency:Lambda/BitcoinTool.B", ["TTPs/Command and Control/CryptoCurrency:Lambda-BitcoinTool.B",
+                                             "Effects/Resource Consumption/CryptoCurrency:Lambda-BitcoinTool.B"]),
+    ("AttackSequence:S3/CompromisedData", ["TTPs/AttackSequence:S3/CompromisedData"]),
+    ("AttackSequence:EKS/CompromisedCluster", ["TTPs/AttackSequence:EKS/CompromisedCluster"]),
+]
+
+
+@pytest.mark.parametrize("finding_type,types", ASFF_CASES, ids=[c[0] for c in ASFF_CASES])
+def test_asff_types_are_the_integration_pages(finding_type, types):
+    converted = {t.name: c for t, _f, c in _converted()}[finding_type]
+    assert converted["Types"] == types
+
+
+def test_guardduty_findings_of_the_later_plans_arrive_with_their_resources(module_cloud):
+    gd = boto3.client("guardduty", region_name="eu-north-1")
+    sh = boto3.client("securityhub", region_name="eu-north-1")
+    sh.enable_security_hub()
+    detector = gd.create_detector(Enable=True)["DetectorId"]
+    # GuardDuty type: (its ASFF type on the integration page, the ASFF resource type of its resource)
+    chosen = {"CredentialAccess:Kubernetes/TorIPCaller":
+              ("TTPs/CredentialAccess/CredentialAccess:Kubernetes-TorIPCaller", "AwsEksCluster"),
+              "DefenseEvasion:Runtime/FilelessExecution":
+              ("TTPs/Defense Evasion/DefenseEvasion:Runtime-FilelessExecution", "AwsEcsCluster"),
+              "Execution:Runtime/ReverseShell": ("TTPs/Execution/Execution:Runtime-ReverseShell", "Container"),
+              "Discovery:RDS/TorIPCaller": ("TTPs/Discovery/RDS-TorIPCaller", "AwsRdsDbInstance"),
+              "Trojan:Lambda/DropPoint": ("Effects/Data Exfiltration/Trojan:Lambda-DropPoint", "AwsLambdaFunction"),
+              "AttackSequence:IAM/CompromisedCredentials":
+              ("TTPs/AttackSequence:IAM/CompromisedCredentials", "AwsIamAccessKey")}
+    gd.create_sample_findings(DetectorId=detector, FindingTypes=list(chosen))
+    found = sh.get_findings(Filters={"ProductArn": [{"Value": "arn:aws:securityhub:eu-north-1::product/aws/guardduty",
+                                                     "Comparison": "EQUALS"}]})["Findings"]
+    assert {f["Types"][0]: f["Resources"][0]["Type"] for f in found} == dict(chosen.values())
+    sequence = next(f for f in found if "AttackSequence" in f["Types"][0])
+    assert sequence["Severity"] == {"Product": 9.0, "Label": "CRITICAL", "Normalized": 90}

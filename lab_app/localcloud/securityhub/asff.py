@@ -5,31 +5,24 @@ GuardDuty's mapping (Security Hub user guide, "Amazon GuardDuty" integration, an
 "Integrating GuardDuty with Security Hub"): Id is the finding ARN, GeneratorId the detector ARN, ProductArn
 ``arn:aws:securityhub:<region>::product/aws/guardduty``, Severity.Product the GuardDuty severity, Severity.Label
 LOW (1.0-3.9), MEDIUM (4.0-6.9), HIGH (7.0-8.9), CRITICAL (9.0-10.0), Severity.Normalized = severity x 10, the
-service block flattened into ProductFields under ``aws/guardduty/service/...``, the resource as AwsEc2Instance /
-AwsIamAccessKey / AwsS3Bucket, Network from a network-connection action, Sample for sample findings. Types is
-``<namespace>/<category>/<GuardDuty type with / as ->``; the namespace and category come from the finding's
-threat purpose here (AWS maps each finding type individually).
+service block flattened into ProductFields under ``aws/guardduty/service/...``, the resources as AwsEc2Instance /
+AwsIamAccessKey / AwsS3Bucket / AwsS3Object / AwsEksCluster / AwsEcsCluster / Container / AwsRdsDbInstance /
+AwsLambdaFunction / AwsEc2Volume (the scanned volumes of a malware scan) / Other (snapshots, AMIs, recovery points),
+Network from a network-connection action, Sample for sample findings. Types is the ASFF type GuardDuty's
+integration page gives the finding type (guardduty_types.ASFF_TYPES).
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from lab_app.localcloud.securityhub.guardduty_types import asff_types
+
 SCHEMA_VERSION = "2018-10-08"
 REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types", "CreatedAt", "UpdatedAt",
             "Severity", "Title", "Description", "Resources")
 LABELS = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 WORKFLOW = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
-CATEGORY = {
-    "Backdoor": "TTPs/Command and Control", "Behavior": "Unusual Behaviors/VM",
-    "CredentialAccess": "TTPs/Credential Access", "CryptoCurrency": "Effects/Resource Consumption",
-    "Discovery": "TTPs/Discovery",
-    "Exfiltration": "Effects/Data Exfiltration", "Impact": "Effects/Data Destruction", "PenTest": "TTPs/Discovery",
-    "Persistence": "TTPs/Persistence", "Policy": "Software and Configuration Checks/AWS Security Best Practices",
-    "PrivilegeEscalation": "TTPs/Privilege Escalation", "Recon": "TTPs/Discovery",
-    "ResourceConsumption": "Effects/Resource Consumption", "Stealth": "TTPs/Defense Evasion",
-    "Trojan": "TTPs/Command and Control", "UnauthorizedAccess": "TTPs/Initial Access",
-}
 
 
 def product_arn(region: str, product: str = "aws/guardduty") -> str:
@@ -80,9 +73,77 @@ def _resources(finding: dict) -> list[dict]:
                     "Details": {"AwsIamAccessKey": {"PrincipalId": key.get("principalId"),
                                                     "PrincipalType": key.get("userType"),
                                                     "PrincipalName": key.get("userName")}}})
+    objects = []   # a Malware Protection for S3 finding's resource is the object, then its bucket
     for bucket in res.get("s3BucketDetails") or []:
         out.append({"Type": "AwsS3Bucket", "Id": bucket["arn"], "Partition": "aws", "Region": region,
                     "Details": {"AwsS3Bucket": {"OwnerId": (bucket.get("owner") or {}).get("id")}}})
+        objects += [{"Type": "AwsS3Object", "Id": obj["objectArn"], "Partition": "aws", "Region": region,
+                     "Details": {"AwsS3Object": _present({"ETag": obj.get("eTag"), "VersionId": obj.get("versionId")})}}
+                    for obj in bucket.get("s3ObjectDetails") or []]
+    out[:0] = objects
+    out += _compute_resources(res, region)
+    return out
+
+
+def _present(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v not in (None, "", [], {})}
+
+
+def _container(container: dict) -> dict:
+    return {"Type": "Container", "Id": container.get("id") or container.get("name") or "unknown",
+            "Partition": "aws", "Details": {"Container": _present({
+                "ContainerRuntime": container.get("containerRuntime"), "Name": container.get("name"),
+                "ImageName": container.get("image"),
+                "Privileged": (container.get("securityContext") or {}).get("privileged")})}}
+
+
+def _compute_resources(res: dict, region: str) -> list[dict]:
+    """The resources of the later protection plans: clusters, containers, databases, functions, scanned volumes,
+    backups."""
+    out: list[dict] = []
+    if res.get("eksClusterDetails"):
+        eks = res["eksClusterDetails"]
+        out.append({"Type": "AwsEksCluster", "Id": eks["arn"], "Partition": "aws", "Region": region,
+                    "Details": {"AwsEksCluster": _present({"Arn": eks.get("arn"), "Name": eks.get("name"),
+                                                           "ClusterStatus": eks.get("status")})}})
+    for container in ((res.get("kubernetesDetails") or {}).get("kubernetesWorkloadDetails") or {}).get("containers") or []:
+        out.append(_container(container))
+    if res.get("ecsClusterDetails"):
+        ecs = res["ecsClusterDetails"]
+        out.append({"Type": "AwsEcsCluster", "Id": ecs["arn"], "Partition": "aws", "Region": region,
+                    "Details": {"AwsEcsCluster": _present({
+                        "ClusterArn": ecs.get("arn"), "ClusterName": ecs.get("name"), "Status": ecs.get("status"),
+                        "ActiveServicesCount": ecs.get("activeServicesCount"),
+                        "RegisteredContainerInstancesCount": ecs.get("registeredContainerInstancesCount"),
+                        "RunningTasksCount": ecs.get("runningTasksCount")})}})
+        for container in (ecs.get("taskDetails") or {}).get("containers") or []:
+            out.append(_container(container))
+    if res.get("containerDetails"):
+        out.append(_container(res["containerDetails"]))
+    if res.get("rdsDbInstanceDetails"):
+        db = res["rdsDbInstanceDetails"]
+        out.append({"Type": "AwsRdsDbInstance", "Id": db["dbInstanceArn"], "Partition": "aws", "Region": region,
+                    "Details": {"AwsRdsDbInstance": _present({
+                        "DBInstanceIdentifier": db.get("dbInstanceIdentifier"),
+                        "DBClusterIdentifier": db.get("dbClusterIdentifier"), "DbiResourceId": db.get("dbiResourceId"),
+                        "Engine": db.get("engine"), "EngineVersion": db.get("engineVersion")})}})
+    if res.get("lambdaDetails"):
+        fn = res["lambdaDetails"]
+        out.append({"Type": "AwsLambdaFunction", "Id": fn["functionArn"], "Partition": "aws", "Region": region,
+                    "Details": {"AwsLambdaFunction": _present({
+                        "FunctionName": fn.get("functionName"), "Role": fn.get("role"),
+                        "RevisionId": fn.get("revisionId"), "Version": fn.get("functionVersion")})}})
+    for volume in (res.get("ebsVolumeDetails") or {}).get("scannedVolumeDetails") or []:
+        out.append({"Type": "AwsEc2Volume", "Id": volume["volumeArn"], "Partition": "aws", "Region": region,
+                    "Details": {"AwsEc2Volume": _present({
+                        "DeviceName": volume.get("deviceName"), "Size": volume.get("volumeSizeInGB"),
+                        "VolumeType": volume.get("volumeType"), "VolumeId": volume["volumeArn"].rsplit("/", 1)[-1],
+                        "Encrypted": volume.get("encryptionType") not in (None, "UNENCRYPTED")})}})
+    for key, arn in (("ebsSnapshotDetails", "snapshotArn"), ("ec2ImageDetails", "imageArn"),
+                     ("recoveryPointDetails", "recoveryPointArn")):
+        if res.get(key):
+            out.append({"Type": "Other", "Id": res[key][arn], "Partition": "aws", "Region": region,
+                        "Details": {"Other": {"resourceType": res.get("resourceType", "")}}})
     return out
 
 
@@ -102,7 +163,7 @@ def _network(finding: dict) -> dict | None:
                               "DestinationPort": dst_port}.items() if v is not None}
 
 
-def from_guardduty(finding: dict, threat_purpose: str, now_iso: str) -> dict:
+def from_guardduty(finding: dict, now_iso: str) -> dict:
     """The ASFF finding GuardDuty sends Security Hub for a GuardDuty finding (wire format)."""
     region, account = finding["region"], finding["accountId"]
     service = finding.get("service") or {}
@@ -114,12 +175,12 @@ def from_guardduty(finding: dict, threat_purpose: str, now_iso: str) -> dict:
     except ValueError:
         extra = {}
     _flatten("aws/guardduty/service/additionalInfo", extra if isinstance(extra, dict) else {}, fields)
-    asff_type = f"{CATEGORY.get(threat_purpose, 'TTPs')}/{finding['type'].replace('/', '-')}"
+    types = asff_types(finding["type"])
     severity = float(finding["severity"])
     out = {
         "SchemaVersion": SCHEMA_VERSION, "Id": finding["arn"], "ProductArn": product_arn(region),
         "ProductName": "GuardDuty", "CompanyName": "Amazon", "Region": region,
-        "GeneratorId": finding["arn"].split("/finding/")[0], "AwsAccountId": account, "Types": [asff_type],
+        "GeneratorId": finding["arn"].split("/finding/")[0], "AwsAccountId": account, "Types": types,
         "FirstObservedAt": service.get("eventFirstSeen"), "LastObservedAt": service.get("eventLastSeen"),
         "CreatedAt": finding["createdAt"], "UpdatedAt": finding["updatedAt"],
         "Severity": {"Product": severity, "Label": label(severity), "Normalized": int(round(severity * 10))},
@@ -132,7 +193,7 @@ def from_guardduty(finding: dict, threat_purpose: str, now_iso: str) -> dict:
         "WorkflowState": "NEW", "Workflow": {"Status": "NEW"},
         "RecordState": "ARCHIVED" if service.get("archived") else "ACTIVE",
         "FindingProviderFields": {"Severity": {"Label": label(severity), "Original": f"{finding['severity']}"},
-                                  "Types": [asff_type]},
+                                  "Types": types},
         "Sample": bool(extra.get("sample")) if isinstance(extra, dict) else False,
         "ProcessedAt": now_iso,
     }

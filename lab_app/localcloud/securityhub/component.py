@@ -9,7 +9,6 @@ from lab_app.localcloud.aws import request
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component, json_response
-from lab_app.localcloud.guardduty.catalog import FINDING_TYPES
 from lab_app.localcloud.securityhub.exceptions import SecurityHubError
 from lab_app.localcloud.securityhub.models import SecurityHubBackend
 from lab_app.localcloud.securityhub.responses import SecurityHubResponse
@@ -37,9 +36,7 @@ class SecurityHub(Component):
 
     def import_guardduty(self, account: str, region: str, finding: dict) -> bool:
         """GuardDuty's integration: a new GuardDuty finding (wire format) arrives in ASFF when the hub is on."""
-        known = FINDING_TYPES.get(finding.get("type", ""))
-        purpose = known.threat_purpose if known else finding.get("type", "").split(":", 1)[0]
-        return self.backend.import_guardduty(account, region, finding, purpose)
+        return self.backend.import_guardduty(account, region, finding)
 
     def _publish(self, account: str, region: str, finding: dict) -> None:
         try:

@@ -109,10 +109,10 @@ class SecurityHubBackend:
                 finding["Workflow"], finding["WorkflowState"] = {"Status": "NEW"}, "NEW"
         self._save(account, region, finding)
 
-    def import_guardduty(self, account: str, region: str, finding: dict, threat_purpose: str) -> bool:
+    def import_guardduty(self, account: str, region: str, finding: dict) -> bool:
         if self.hub(account, region) is None:
             return False
-        self.import_finding(account, region, asff.from_guardduty(finding, threat_purpose, iso_ms(self.clock())))
+        self.import_finding(account, region, asff.from_guardduty(finding, iso_ms(self.clock())))
         return True
 
     def batch_import(self, account: str, region: str, findings: list) -> dict:
