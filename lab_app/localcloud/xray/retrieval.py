@@ -40,8 +40,8 @@ from lab_app.localcloud.xray.statistics import statistics
 from lab_app.localcloud.xray.summarize import summarize
 from lab_app.localcloud.xray.transaction_search import CLOUDWATCH_LOGS
 
-SCHEDULED_SECONDS = 0.2
-RUNNING_SECONDS = 0.8
+SCHEDULED_SECONDS = 1.0
+RUNNING_SECONDS = 2.0
 MAX_TRACE_IDS = 100
 TRACES_PER_PAGE = 5
 MAX_SPANS = 100

@@ -63,8 +63,8 @@ class SamplingStatistics:
             except Exception:
                 raise InvalidRequestException("The NextToken is not valid") from None
         rows = self.store.execute(
-            """SELECT rule_name, floor(ts / ?) * ? AS window, sum(request_count), sum(borrow_count), sum(sampled_count)
-               FROM xray_sampling_statistics WHERE ts >= ? GROUP BY rule_name, window ORDER BY rule_name, window
+            """SELECT rule_name, floor(ts / ?) * ? AS win_start, sum(request_count), sum(borrow_count), sum(sampled_count)
+               FROM xray_sampling_statistics WHERE ts >= ? GROUP BY rule_name, win_start ORDER BY rule_name, win_start
                LIMIT ? OFFSET ?""", [WINDOW_SECONDS, WINDOW_SECONDS, since, PAGE_SIZE + 1, offset])
         out: dict = {"SamplingStatisticSummaries": [
             {"RuleName": name, "Timestamp": float(window), "RequestCount": int(req), "BorrowCount": int(borrow),
