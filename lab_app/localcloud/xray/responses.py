@@ -157,7 +157,7 @@ class XRayResponse:
     def GetSamplingTargets(self, backend: XRayBackend, body: dict) -> dict:
         documents = _required(body, "SamplingStatisticsDocuments", list)
         answer = backend.get_sampling_targets(documents)
-        backend.sampling_statistics.record(documents, answer["UnprocessedStatistics"])   # issue 17
+        backend.sampling_statistics.record(documents)   # issue 17: for GetSamplingStatisticSummaries
         return answer
 
     # --- issue 17: the other 19 operations (logic in tags, encryption, resource_policies, telemetry, -------

@@ -35,19 +35,22 @@ class SamplingStatistics:
     def setup(self) -> None:
         self.store.ensure_table("xray_sampling_statistics", DDL)
 
-    def record(self, documents: list[Any], unprocessed: list[dict]) -> None:
-        """Keep the documents of a GetSamplingTargets call that X-Ray processed."""
-        refused = {u.get("RuleName") for u in unprocessed}
+    def record(self, documents: list[Any]) -> None:
+        """Keep the documents of a GetSamplingTargets call that X-Ray processed: a known rule and a 24-character
+        ClientID (what :meth:`XRayBackend.get_sampling_targets` accepts; the rest come back as unprocessed)."""
+        known = {name for (name,) in self.store.execute("SELECT name FROM xray_sampling_rules")}
         rows = []
         received = self.now()
         for doc in documents:
-            if not isinstance(doc, dict) or doc.get("RuleName") in refused:
+            if not isinstance(doc, dict) or doc.get("RuleName") not in known:
+                continue
+            if not isinstance(doc.get("ClientID"), str) or len(doc["ClientID"]) != 24:
                 continue
             try:
                 ts = epoch(doc.get("Timestamp"), "Timestamp")
             except InvalidRequestException:
                 continue
-            rows.append([doc["RuleName"], doc.get("ClientID"), ts, int(doc.get("RequestCount") or 0),
+            rows.append([doc["RuleName"], doc["ClientID"], ts, int(doc.get("RequestCount") or 0),
                          int(doc.get("SampledCount") or 0), int(doc.get("BorrowCount") or 0), received])
         self.store.executemany("INSERT INTO xray_sampling_statistics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
