@@ -3,7 +3,7 @@
 * A new account answers ``{"Type": "NONE", "Status": "ACTIVE"}`` (X-Ray's default encryption, no key).
 * ``PutEncryptionConfig(Type="KMS", KeyId=...)`` takes the key as an alias (``alias/aws/xray``), a key id, or a
   key or alias ARN, and answers the key's ARN with ``Status: UPDATING`` (as the awscli's documented example
-  shows); the configuration reads ``ACTIVE`` :data:`UPDATING_SECONDS` later (AWS: a few minutes). The key is
+  shows); the configuration reads ``ACTIVE`` :data:`UPDATING_SECONDS` later (AWS documents no duration). The key is
   looked up in the local cloud's KMS (moto): an unknown key, a disabled one or an asymmetric one (X-Ray "does not
   support asymmetric KMS keys") is ``InvalidRequestException``. ``alias/aws/xray`` is the AWS managed key, which
   exists in every account.

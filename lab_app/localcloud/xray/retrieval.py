@@ -9,8 +9,8 @@ operations read whole traces back from the log group:
   destination ``CloudWatchLogs``); otherwise ``InvalidRequestException`` naming UpdateTraceSegmentDestination
   (AWS does not document the words). Trace ids are X-Ray ids (``1-xxxxxxxx-...``, at most 35 characters) or W3C
   ids (32 hex digits), 1 to 100 of them. It answers an opaque ``RetrievalToken``.
-* The retrieval is ``SCHEDULED``, then ``RUNNING``, then ``COMPLETE`` (AWS runs it as a job that can take
-  minutes; the local cloud takes :data:`SCHEDULED_SECONDS` + :data:`RUNNING_SECONDS`). On completion the spans of
+* The retrieval is ``SCHEDULED``, then ``RUNNING``, then ``COMPLETE`` (AWS runs it as a job, which "will time
+  out after 60 minutes"; the local cloud takes :data:`SCHEDULED_SECONDS` + :data:`RUNNING_SECONDS`). On completion the spans of
   the requested traces that started inside ``[StartTime, EndTime]`` (both inclusive) are read from ``aws/spans``
   and kept with the retrieval, so later reads answer the same traces.
 * ``ListRetrievedTraces(RetrievalToken, TraceFormat)``: until ``COMPLETE`` it answers the status and no traces;

@@ -4,8 +4,8 @@ computed from the stored segments (the ``xray_nodes`` / ``xray_edges`` rows the 
 * Each point covers one ``Period`` (seconds, default 60) aligned to the epoch; ``Timestamp`` is the start of
   the window. A node or an edge counts in the window that holds its ``start_time``; only windows that saw requests
   inside ``[StartTime, EndTime]`` are answered, oldest first, 100 per page. AWS documents ``Period`` only as
-  "Aggregation period in seconds"; the local cloud takes 60 or any multiple of 60 (the console's granularities
-  are whole minutes) and answers ``InvalidRequestException`` otherwise.
+  "Aggregation period in seconds"; the local cloud takes 60 or any multiple of 60 (whole minutes) and answers
+  ``InvalidRequestException`` otherwise.
 * ``EntitySelectorExpression`` "Supports ID, service, and edge functions":
   ``service("name")`` or ``id(name: "name", type: "AWS::...")`` selects a service's segments and fills
   ``ServiceSummaryStatistics``; ``edge("a", "b")`` selects the calls from a to b and fills
