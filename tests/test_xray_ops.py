@@ -495,6 +495,13 @@ def test_trace_retrieval_time_range_paging_and_cancel(xray, cloud):
         hex_id = trace_hex(f"0000{i:04x}")
         assert post_spans(cloud, tree_for(hex_id, shift())).status_code == 200
         ids.append(f"1-{hex_id[:8]}-{hex_id[8:]}")
+    # what else someone wrote into aws/spans with the same trace id is not a span: left out, not a 500
+    logs = boto3.client("logs")
+    logs.create_log_stream(logGroupName="aws/spans", logStreamName="by-hand")
+    junk = [{"traceId": ids[0][2:].replace("-", ""), "spanId": "zz"}, {"traceId": ids[0][2:].replace("-", "")}]
+    logs.put_log_events(logGroupName="aws/spans", logStreamName="by-hand", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": json.dumps(j)} for j in junk] + [
+        {"timestamp": int(time.time() * 1000), "message": "not json"}])
     now = time.time()
     everything = xray.start_trace_retrieval(TraceIds=ids, StartTime=now - 600, EndTime=now + 60)["RetrievalToken"]
     before = xray.start_trace_retrieval(TraceIds=ids, StartTime=now - 600, EndTime=now - 300)["RetrievalToken"]

@@ -92,6 +92,17 @@ def _segment(doc: dict) -> dict:
     return span_to_segment(_span(doc), validate_time=False)
 
 
+def _usable(doc: dict) -> bool:
+    """Whether an aws/spans event is a span X-Ray can answer (anyone may PutLogEvents other JSON into the group)."""
+    from lab_app.localcloud.xray.otlp import InvalidSpan
+
+    try:
+        _segment(doc)
+    except (InvalidSpan, KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 def _graph(traces: list[dict]) -> list[dict]:
     """GetServiceGraph's services, from the nodes and edges :func:`summarize` makes of each trace's segments."""
     nodes: dict[tuple, list[dict]] = {}
@@ -193,7 +204,7 @@ class TraceRetrieval:
                 doc = json.loads(message)
             except ValueError:
                 continue
-            if isinstance(doc, dict) and doc.get("traceId") in wanted:
+            if isinstance(doc, dict) and doc.get("traceId") in wanted and _usable(doc):
                 spans.setdefault(doc["traceId"], []).append(doc)
         traces = []
         for w3c in job["trace_ids"]:
