@@ -39,6 +39,30 @@ VALID = {
     "UpdateTraceSegmentDestination": {"Destination": "XRay"},
     "GetIndexingRules": {},
     "UpdateIndexingRule": {"Name": "Default", "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 1}}},
+    # --- issue 17 ---
+    "PutTelemetryRecords": {"TelemetryRecords": [{"Timestamp": 0, "SegmentsReceivedCount": 1}], "Hostname": "h"},
+    "GetTimeSeriesServiceStatistics": {"StartTime": 0, "EndTime": 10, "EntitySelectorExpression": 'service("a")',
+                                       "Period": 60},
+    "GetSamplingStatisticSummaries": {},
+    "TagResource": {"ResourceARN": "arn:aws:xray:us-east-1:123456789012:sampling-rule/Default",
+                    "Tags": [{"Key": "k", "Value": "v"}]},
+    "UntagResource": {"ResourceARN": "arn:aws:xray:us-east-1:123456789012:sampling-rule/Default", "TagKeys": ["k"]},
+    "ListTagsForResource": {"ResourceARN": "arn:aws:xray:us-east-1:123456789012:sampling-rule/Default"},
+    "GetEncryptionConfig": {},
+    "PutEncryptionConfig": {"Type": "NONE"},
+    "PutResourcePolicy": {"PolicyName": "fuzz", "PolicyDocument": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "xray:PutTraceSegments",
+         "Resource": "*"}]})},
+    "ListResourcePolicies": {},
+    "DeleteResourcePolicy": {"PolicyName": "fuzz"},
+    "StartTraceRetrieval": {"TraceIds": [TRACE], "StartTime": 0, "EndTime": 10},
+    "ListRetrievedTraces": {"RetrievalToken": "nope", "TraceFormat": "OTEL"},
+    "GetRetrievedTracesGraph": {"RetrievalToken": "nope"},
+    "CancelTraceRetrieval": {"RetrievalToken": "nope"},
+    "GetInsightSummaries": {"GroupName": "fuzz", "StartTime": 0, "EndTime": 10},
+    "GetInsight": {"InsightId": "12345678-1234-1234-8234-123456789012"},
+    "GetInsightEvents": {"InsightId": "12345678-1234-1234-8234-123456789012"},
+    "GetInsightImpactGraph": {"InsightId": "12345678-1234-1234-8234-123456789012", "StartTime": 0, "EndTime": 10},
 }
 
 

@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Response
 
+from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import parse_scope
 from lab_app.localcloud.component import Component
 from lab_app.localcloud.xray.daemon import XRayDaemon
@@ -29,6 +30,7 @@ class XRay(Component):
         search = self.backend.transaction_search
         search.may_write_spans = self._may_write_spans
         search.on_active = self._create_spans_group
+        self.backend.retrieval.read_spans = self._read_spans   # issue 17: trace retrieval reads aws/spans
 
     @property
     def transaction_search(self):
@@ -51,6 +53,23 @@ class XRay(Component):
         logs = self._logs()
         if logs is not None:
             logs.ensure_group(SPANS_LOG_GROUP, region)
+
+    def _read_spans(self, region: str, start_ms: int, end_ms: int) -> list[str]:
+        """The span documents in ``aws/spans`` that started between the two times (ms, inclusive)."""
+        logs = self._logs()
+        if logs is None:
+            return []
+        messages, token = [], None
+        while True:
+            try:
+                page = logs.backend.filter_log_events(region, SPANS_LOG_GROUP, start=start_ms, end=end_ms,
+                                                      token=token, limit=10_000)
+            except AwsError:   # no aws/spans group yet: no spans
+                return messages
+            messages += [event["message"] for event in page["events"]]
+            token = page.get("nextToken")
+            if not token or not page["events"]:
+                return messages
 
     def start(self) -> None:
         self.daemon = XRayDaemon(self.ctx.host, self.ctx.ports["daemon"], ingest=self.ingest_documents,

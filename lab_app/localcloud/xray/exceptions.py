@@ -30,3 +30,24 @@ class ResourceNotFoundException(XRayError):
 class SerializationException(XRayError):
     """Body that is not JSON at all (what API Gateway-fronted AWS services answer)."""
     code = "SerializationException"
+
+
+# --- issue 17: tags, resource policies (the model's own error shapes, all HTTP 400) ----------------------------
+class TooManyTagsException(XRayError):
+    code = "TooManyTagsException"
+
+
+class InvalidPolicyRevisionIdException(XRayError):
+    code = "InvalidPolicyRevisionIdException"
+
+
+class MalformedPolicyDocumentException(XRayError):
+    code = "MalformedPolicyDocumentException"
+
+
+class PolicyCountLimitExceededException(XRayError):
+    code = "PolicyCountLimitExceededException"
+
+
+class PolicySizeLimitExceededException(XRayError):
+    code = "PolicySizeLimitExceededException"

@@ -16,9 +16,17 @@ from lab_app import config
 from lab_app.localcloud.aws import paging
 from lab_app.localcloud.store import Store
 from lab_app.localcloud.xray import sampling
+from lab_app.localcloud.xray.encryption import EncryptionConfig
 from lab_app.localcloud.xray.exceptions import InvalidRequestException, RuleLimitExceededException
 from lab_app.localcloud.xray.filter_expr import parse, to_sql
+from lab_app.localcloud.xray.insights import Insights
+from lab_app.localcloud.xray.resource_policies import ResourcePolicies
+from lab_app.localcloud.xray.retrieval import TraceRetrieval
+from lab_app.localcloud.xray.sampling_statistics import SamplingStatistics
+from lab_app.localcloud.xray.statistics import TimeSeriesStatistics
 from lab_app.localcloud.xray.summarize import summarize
+from lab_app.localcloud.xray.tags import Tags
+from lab_app.localcloud.xray.telemetry import TelemetryRecords
 from lab_app.localcloud.xray.transaction_search import TransactionSearch
 
 TRACE_ID = re.compile(r"^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")
@@ -166,12 +174,25 @@ class XRayBackend:
         self.reservoir = sampling.ReservoirAllocator()
         self.counters = {"documents": 0, "unprocessed": 0}
         self.transaction_search = TransactionSearch(store, clock, region)
+        # --- issue 17 families: state in their own tables, cleared by Store.reset like the rest ---
+        self.tags = Tags(store)
+        self.encryption = EncryptionConfig(store, clock, region)
+        self.resource_policies = ResourcePolicies(store, clock)
+        self.telemetry = TelemetryRecords(store, clock)
+        self.sampling_statistics = SamplingStatistics(store, clock)
+        self.time_series = TimeSeriesStatistics(self)
+        self.retrieval = TraceRetrieval(store, clock, self.transaction_search)
+        self.insights = Insights(self, clock)
+        self.families = (self.tags, self.encryption, self.resource_policies, self.telemetry,
+                         self.sampling_statistics, self.time_series, self.retrieval, self.insights)
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> None:
         for name, ddl in TABLES.items():
             self.store.ensure_table(name, ddl)
         self.transaction_search.setup()
+        for family in self.families:   # issue 17
+            family.setup()
         self._seq = self.store.execute("SELECT coalesce(max(seq), 0) FROM xray_segments")[0][0]
         self._ensure_default_rule()
 

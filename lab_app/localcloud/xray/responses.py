@@ -13,6 +13,7 @@ from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import json_response
 from lab_app.localcloud.xray.exceptions import InvalidRequestException, XRayError
 from lab_app.localcloud.xray.models import XRayBackend
+from lab_app.localcloud.xray.tags import validate_tags
 
 
 def _timestamp(body: dict, key: str, required: bool = True) -> float | None:
@@ -100,8 +101,11 @@ class XRayResponse:
 
     # --- groups -----------------------------------------------------------------------------------------
     def CreateGroup(self, backend: XRayBackend, body: dict) -> dict:
-        return {"Group": backend.create_group(_required(body, "GroupName", str), body.get("FilterExpression"),
-                                              body.get("InsightsConfiguration"))}
+        tags = validate_tags(body.get("Tags"))   # issue 17: checked before the group exists, stored with it
+        group = backend.create_group(_required(body, "GroupName", str), body.get("FilterExpression"),
+                                     body.get("InsightsConfiguration"))
+        backend.tags.replace(group["GroupARN"], tags)
+        return {"Group": group}
 
     def GetGroup(self, backend: XRayBackend, body: dict) -> dict:
         return {"Group": backend.get_group(body.get("GroupName"), body.get("GroupARN"))}
@@ -114,12 +118,17 @@ class XRayResponse:
                                               body.get("FilterExpression"), body.get("InsightsConfiguration"))}
 
     def DeleteGroup(self, backend: XRayBackend, body: dict) -> dict:
+        arn = backend.get_group(body.get("GroupName"), body.get("GroupARN"))["GroupARN"]   # issue 17: its tags go too
         backend.delete_group(body.get("GroupName"), body.get("GroupARN"))
+        backend.tags.forget(arn)
         return {}
 
     # --- sampling -----------------------------------------------------------------------------------------
     def CreateSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
-        return {"SamplingRuleRecord": backend.create_sampling_rule(_required(body, "SamplingRule", dict))}
+        tags = validate_tags(body.get("Tags"))   # issue 17
+        record = backend.create_sampling_rule(_required(body, "SamplingRule", dict))
+        backend.tags.replace(record["SamplingRule"]["RuleARN"], tags)
+        return {"SamplingRuleRecord": record}
 
     def GetSamplingRules(self, backend: XRayBackend, body: dict) -> dict:
         return backend.get_sampling_rules()
@@ -128,7 +137,9 @@ class XRayResponse:
         return {"SamplingRuleRecord": backend.update_sampling_rule(_required(body, "SamplingRuleUpdate", dict))}
 
     def DeleteSamplingRule(self, backend: XRayBackend, body: dict) -> dict:
-        return {"SamplingRuleRecord": backend.delete_sampling_rule(body.get("RuleName"), body.get("RuleARN"))}
+        record = backend.delete_sampling_rule(body.get("RuleName"), body.get("RuleARN"))
+        backend.tags.forget(record["SamplingRule"]["RuleARN"])   # issue 17
+        return {"SamplingRuleRecord": record}
 
     # --- Transaction Search ------------------------------------------------------------------------------
     def GetTraceSegmentDestination(self, backend: XRayBackend, body: dict) -> dict:
@@ -144,4 +155,77 @@ class XRayResponse:
         return backend.transaction_search.update_indexing_rule(body.get("Name"), body.get("Rule"))
 
     def GetSamplingTargets(self, backend: XRayBackend, body: dict) -> dict:
-        return backend.get_sampling_targets(_required(body, "SamplingStatisticsDocuments", list))
+        documents = _required(body, "SamplingStatisticsDocuments", list)
+        answer = backend.get_sampling_targets(documents)
+        backend.sampling_statistics.record(documents)   # issue 17: for GetSamplingStatisticSummaries
+        return answer
+
+    # --- issue 17: the other 19 operations (logic in tags, encryption, resource_policies, telemetry, -------
+    # --- sampling_statistics, statistics, retrieval, insights) --------------------------------------------
+    def PutTelemetryRecords(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.telemetry.put(_required(body, "TelemetryRecords", list), body.get("EC2InstanceId"),
+                                     body.get("Hostname"), body.get("ResourceARN"))
+
+    def GetTimeSeriesServiceStatistics(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.time_series.get(_timestamp(body, "StartTime"), _timestamp(body, "EndTime"),
+                                       body.get("GroupName"), body.get("GroupARN"),
+                                       body.get("EntitySelectorExpression"), body.get("Period"),
+                                       body.get("ForecastStatistics"), body.get("NextToken"))
+
+    def GetSamplingStatisticSummaries(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.sampling_statistics.summaries(body.get("NextToken"))
+
+    def TagResource(self, backend: XRayBackend, body: dict) -> dict:
+        backend.tags.tag(body.get("ResourceARN"), _required(body, "Tags", list))
+        return {}
+
+    def UntagResource(self, backend: XRayBackend, body: dict) -> dict:
+        backend.tags.untag(body.get("ResourceARN"), _required(body, "TagKeys", list))
+        return {}
+
+    def ListTagsForResource(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.tags.list(body.get("ResourceARN"), body.get("NextToken"))
+
+    def GetEncryptionConfig(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.encryption.get()
+
+    def PutEncryptionConfig(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.encryption.put(body.get("Type"), body.get("KeyId"))
+
+    def PutResourcePolicy(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.resource_policies.put(body.get("PolicyName"), body.get("PolicyDocument"),
+                                             body.get("PolicyRevisionId"), body.get("BypassPolicyLockoutCheck"))
+
+    def ListResourcePolicies(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.resource_policies.list(body.get("NextToken"))
+
+    def DeleteResourcePolicy(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.resource_policies.delete(body.get("PolicyName"), body.get("PolicyRevisionId"))
+
+    def StartTraceRetrieval(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.retrieval.start(_required(body, "TraceIds", list), _timestamp(body, "StartTime"),
+                                       _timestamp(body, "EndTime"))
+
+    def ListRetrievedTraces(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.retrieval.list(body.get("RetrievalToken"), body.get("TraceFormat"), body.get("NextToken"))
+
+    def GetRetrievedTracesGraph(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.retrieval.graph(body.get("RetrievalToken"), body.get("NextToken"))
+
+    def CancelTraceRetrieval(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.retrieval.cancel(body.get("RetrievalToken"))
+
+    def GetInsightSummaries(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.insights.summaries(_timestamp(body, "StartTime"), _timestamp(body, "EndTime"),
+                                          body.get("GroupName"), body.get("GroupARN"), body.get("States"),
+                                          body.get("MaxResults"), body.get("NextToken"))
+
+    def GetInsight(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.insights.get(body.get("InsightId"))
+
+    def GetInsightEvents(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.insights.events(body.get("InsightId"), body.get("MaxResults"), body.get("NextToken"))
+
+    def GetInsightImpactGraph(self, backend: XRayBackend, body: dict) -> dict:
+        return backend.insights.impact_graph(body.get("InsightId"), _timestamp(body, "StartTime"),
+                                             _timestamp(body, "EndTime"), body.get("NextToken"))

@@ -21,6 +21,26 @@ url_paths = {
     "/UpdateTraceSegmentDestination": "UpdateTraceSegmentDestination",
     "/GetIndexingRules": "GetIndexingRules",
     "/UpdateIndexingRule": "UpdateIndexingRule",
+    # --- issue 17: the other 19 operations of the model ---
+    "/TelemetryRecords": "PutTelemetryRecords",
+    "/TimeSeriesServiceStatistics": "GetTimeSeriesServiceStatistics",
+    "/SamplingStatisticSummaries": "GetSamplingStatisticSummaries",
+    "/TagResource": "TagResource",
+    "/UntagResource": "UntagResource",
+    "/ListTagsForResource": "ListTagsForResource",
+    "/EncryptionConfig": "GetEncryptionConfig",
+    "/PutEncryptionConfig": "PutEncryptionConfig",
+    "/PutResourcePolicy": "PutResourcePolicy",
+    "/ListResourcePolicies": "ListResourcePolicies",
+    "/DeleteResourcePolicy": "DeleteResourcePolicy",
+    "/StartTraceRetrieval": "StartTraceRetrieval",
+    "/ListRetrievedTraces": "ListRetrievedTraces",
+    "/GetRetrievedTracesGraph": "GetRetrievedTracesGraph",
+    "/CancelTraceRetrieval": "CancelTraceRetrieval",
+    "/InsightSummaries": "GetInsightSummaries",
+    "/Insight": "GetInsight",
+    "/InsightEvents": "GetInsightEvents",
+    "/InsightImpactGraph": "GetInsightImpactGraph",
 }
 
 # The only two the X-Ray daemon's TCP side answers (the SDK's centralized sampling calls).
