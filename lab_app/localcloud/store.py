@@ -6,6 +6,7 @@ log before returning, so data a stand-in has acknowledged survives ``kill -9``.
 """
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,10 @@ from typing import Any, Iterator, Sequence
 
 import duckdb
 import pandas as pd
+
+INSERT_CHUNK = 200
+_INSERT_VALUES = re.compile(r"(INSERT(?: OR REPLACE)? INTO [\w.\"]+(?: \([\w, \"]+\))?) VALUES (\((?:\?, )*\?\))",
+                            re.IGNORECASE)
 
 
 class Store:
@@ -40,10 +45,21 @@ class Store:
                 return []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per row. An ``INSERT ... VALUES (?, ...)`` becomes one multi-row statement per
+        ``INSERT_CHUNK`` rows: DuckDB's executemany runs row by row (300 CloudTrail records held the lock ~0.5 s;
+        as multi-row VALUES, 0.05 s), and every other request waits on this lock meanwhile."""
         if not rows:
             return
+        match = _INSERT_VALUES.fullmatch(sql.strip())
         with self.lock:
-            self._conn.executemany(sql, rows)
+            if match is None:
+                self._conn.executemany(sql, rows)
+                return
+            head, values = match.group(1), match.group(2)
+            for start in range(0, len(rows), INSERT_CHUNK):
+                part = rows[start:start + INSERT_CHUNK]
+                self._conn.execute(f"{head} VALUES " + ", ".join([values] * len(part)),
+                                   [value for row in part for value in row])
 
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> pd.DataFrame:
         with self.lock:

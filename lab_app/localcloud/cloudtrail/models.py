@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS cloudtrail_events (
     resources VARCHAR,
     record VARCHAR
 )"""
+EVENTS_COLUMNS = ["event_id", "account_id", "region", "event_time", "event_name", "event_source", "read_only",
+                  "access_key_id", "username", "resources", "record"]
 # LookupEvents attribute key -> the column it filters (ResourceType/ResourceName match the resource list).
 LOOKUP_COLUMNS = {"EventId": "event_id", "EventName": "event_name", "Username": "username",
                   "EventSource": "event_source", "AccessKeyId": "access_key_id", "ReadOnly": "read_only"}
@@ -221,7 +223,10 @@ class EventHistory:
         with self._lock:
             rows, self._buffer = self._buffer, []
         if rows:
-            self.store.executemany(f"INSERT INTO {EVENTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            # one frame insert: the store lock every request waits on is held ~10 ms for 300 records, not ~100+
+            import pandas as pd
+
+            self.store.insert_frame(EVENTS_TABLE, pd.DataFrame(rows, columns=EVENTS_COLUMNS))
         return len(rows)
 
     def reset(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -42,8 +41,13 @@ def parse(body: Body, message_type: type[M]) -> M:
 
 
 def parse_json(data: bytes | str, message_type: type[M]) -> M:
-    """OTLP/JSON (ids as hex) -> ``message_type``. Raises ValueError / ``json_format.ParseError`` when malformed."""
-    payload = json.loads(data)
+    """OTLP/JSON (ids as hex) -> ``message_type``. Raises ValueError / ``json_format.ParseError`` when malformed.
+
+    Read with strict_json: a lone surrogate would otherwise reach protobuf's C parser, which answers it with a
+    ``SystemError`` (no exception type a decoder should catch), and bare NaN is not JSON."""
+    from lab_app.localcloud import strict_json
+
+    payload = strict_json.loads(data)
     if not isinstance(payload, dict):
         raise ValueError(f"the body must be a JSON object ({message_type.DESCRIPTOR.name})")
     hex_ids_to_base64(payload)
