@@ -5,7 +5,7 @@ from contextvars import ContextVar
 from typing import Any, Callable
 
 from lab_app.localcloud.logs import exceptions as exc
-from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier
+from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier, _token, _untoken
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 
 
@@ -82,17 +82,26 @@ class LogsResponses:
         return {"tags": self.backend.list_tags(r, group)}
 
     def DescribeSubscriptionFilters(self, region, body):
-        self.backend._require_group(region, _req(body, "logGroupName"))
-        return {"subscriptionFilters": []}
+        limit = self.backend._limit(body.get("limit"), 50)
+        offset = int(_untoken(body["nextToken"])) if body.get("nextToken") else 0
+        filters, more = self.subscriptions.describe(region, _req(body, "logGroupName"), body.get("filterNamePrefix"),
+                                                    limit, offset)
+        return {"subscriptionFilters": filters, **({"nextToken": _token(offset + limit)} if more else {})}
 
     def DeleteLogGroup(self, region, body):
+        self.group_settings.check_delete(region, _req(body, "logGroupName"))   # deletion protection
         self.backend.delete_log_group(region, _req(body, "logGroupName"))
+        self.subscriptions.forget_group(region, body["logGroupName"])
+        self.group_settings.forget_group(region, body["logGroupName"])
         return {}
 
     def DescribeLogGroups(self, region, body):
         groups, token = self.backend.describe_log_groups(
             region, body.get("logGroupNamePrefix"), body.get("logGroupNamePattern"), body.get("limit"),
             body.get("nextToken"))
+        protected = self.group_settings.protected(region)
+        for g in groups:
+            g["deletionProtectionEnabled"] = g["logGroupName"] in protected
         return {"logGroups": groups, **({"nextToken": token} if token else {})}
 
     def PutRetentionPolicy(self, region, body):
@@ -224,6 +233,80 @@ class LogsResponses:
     def DeleteResourcePolicy(self, region, body):
         self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
         return {}
+
+    # ---- subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa) --------
+    # set by the component: subscriptions, destinations, exports, group_settings, live_tail
+    subscriptions = destinations = exports = group_settings = live_tail = None
+
+    def _page(self, body: dict) -> tuple[int, int]:
+        limit = self.backend._limit(body.get("limit"), 50)
+        return limit, (int(_untoken(body["nextToken"])) if body.get("nextToken") else 0)
+
+    def PutSubscriptionFilter(self, region, body):
+        self.subscriptions.put(region, body)
+        return {}
+
+    def DeleteSubscriptionFilter(self, region, body):
+        self.subscriptions.delete(region, _req(body, "logGroupName"), _req(body, "filterName"))
+        return {}
+
+    def PutDestination(self, region, body):
+        return self.destinations.put(region, _req(body, "destinationName"), _req(body, "targetArn"),
+                                     _req(body, "roleArn"), body.get("tags"))
+
+    def DescribeDestinations(self, region, body):
+        limit, offset = self._page(body)
+        found, more = self.destinations.describe(region, body.get("DestinationNamePrefix"), limit, offset)
+        return {"destinations": found, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def DeleteDestination(self, region, body):
+        self.destinations.delete(region, _req(body, "destinationName"))
+        return {}
+
+    def PutDestinationPolicy(self, region, body):
+        self.destinations.put_policy(region, _req(body, "destinationName"), _req(body, "accessPolicy"))
+        return {}
+
+    def CreateExportTask(self, region, body):
+        return {"taskId": self.exports.create(region, body)}
+
+    def DescribeExportTasks(self, region, body):
+        limit, offset = self._page(body)
+        tasks, more = self.exports.describe(region, body.get("taskId"), body.get("statusCode"), limit, offset)
+        return {"exportTasks": tasks, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def CancelExportTask(self, region, body):
+        self.exports.cancel(region, _req(body, "taskId"))
+        return {}
+
+    def ListLogGroups(self, region, body):
+        limit = self.backend._limit(body.get("limit"), 1000)
+        after = str(_untoken(body["nextToken"])) if body.get("nextToken") else ""
+        groups, last = self.group_settings.list(region, body.get("logGroupNamePattern"), body.get("logGroupClass"),
+                                                limit, after)
+        return {"logGroups": groups, **({"nextToken": _token(last)} if last else {})}
+
+    def PutLogGroupDeletionProtection(self, region, body):
+        group = _group_name_from_identifier(_req(body, "logGroupIdentifier"))
+        self.group_settings.protect(region, group, bool(_req(body, "deletionProtectionEnabled")))
+        return {}
+
+    def _kms_group(self, body: dict) -> str:
+        if body.get("resourceIdentifier"):
+            raise exc.InvalidParameterException("The local cloud associates KMS keys with log groups only: use "
+                                                "logGroupName (query-result resourceIdentifiers are not kept).")
+        return _req(body, "logGroupName")
+
+    def AssociateKmsKey(self, region, body):
+        self.group_settings.associate(region, self._kms_group(body), _req(body, "kmsKeyId"))
+        return {}
+
+    def DisassociateKmsKey(self, region, body):
+        self.group_settings.disassociate(region, self._kms_group(body))
+        return {}
+
+    def StartLiveTail(self, region, body):
+        return self.live_tail.start(region, body)
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

@@ -12,6 +12,12 @@ OPERATIONS = (
     "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
     "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
+    # subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa)
+    "PutSubscriptionFilter", "DeleteSubscriptionFilter",
+    "PutDestination", "DescribeDestinations", "DeleteDestination", "PutDestinationPolicy",
+    "CreateExportTask", "DescribeExportTasks", "CancelExportTask",
+    "ListLogGroups", "PutLogGroupDeletionProtection", "AssociateKmsKey", "DisassociateKmsKey",
+    "StartLiveTail",
 )
 
 
