@@ -67,8 +67,9 @@ class GroupSettings:
 
     def check_delete(self, region: str, group: str) -> None:
         if self.store.execute("SELECT 1 FROM logs_group_protection WHERE region = ? AND grp = ?", [region, group]):
-            raise exc.InvalidOperationException("Log group deletion protection is enabled. Disable deletion "
-                                                "protection before deleting the log group.")
+            # AWS's documented answer ("Protecting log groups from deletion", Error handling)
+            raise exc.ValidationException("Cannot delete log group with deletion protection enabled. Disable "
+                                          "deletion protection first.")
 
     def forget_group(self, region: str, group: str) -> None:
         self.store.execute("DELETE FROM logs_group_protection WHERE region = ? AND grp = ?", [region, group])
@@ -88,8 +89,12 @@ class GroupSettings:
         except Exception:
             raise exc.InvalidParameterException(f"Specified KMS key {key_id} does not exist or is not "
                                                 "accessible.") from None
+        # AssociateKmsKey docs: a key that does not exist or is disabled is an InvalidParameterException, and
+        # CloudWatch Logs supports only symmetric encryption keys
         if getattr(key, "key_state", "Enabled") != "Enabled":
             raise exc.InvalidParameterException(f"Specified KMS key {key_id} is not enabled.")
+        if getattr(key, "key_spec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+            raise exc.InvalidParameterException(f"Specified KMS key {key_id} is not a symmetric encryption key.")
         return key
 
     def associate(self, region: str, group: str, key_id: str) -> None:

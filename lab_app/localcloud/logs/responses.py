@@ -54,6 +54,8 @@ class LogsResponses:
         self.backend.create_log_group(region, _req(body, "logGroupName"), body.get("kmsKeyId"), body.get("logGroupClass"))
         if body.get("tags"):
             self.backend.tag_group(region, body["logGroupName"], body["tags"])
+        if body.get("deletionProtectionEnabled"):
+            self.group_settings.protect(region, body["logGroupName"], True)
         return {}
 
     def TagLogGroup(self, region, body):
