@@ -13,6 +13,7 @@ from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.deliveries import Deliveries
 from lab_app.localcloud.logs.destinations import Destinations
 from lab_app.localcloud.logs.exports import ExportTasks
 from lab_app.localcloud.logs.group_settings import GroupSettings
@@ -58,11 +59,12 @@ class Logs(Component):
         self.responses.subscriptions, self.responses.destinations = self.subscriptions, self.destinations
         self.responses.exports, self.responses.group_settings = self.exports, self.group_settings
         self.responses.live_tail = self.live_tail
+        self.responses.deliveries = self.deliveries = Deliveries(self.store, self.backend.now_ms)
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
-        for part in (self.destinations, self.subscriptions, self.exports, self.group_settings):
+        for part in (self.destinations, self.subscriptions, self.exports, self.group_settings, self.deliveries):
             part.setup()
 
     def start(self) -> None:
@@ -116,7 +118,10 @@ class Logs(Component):
             body = request.json_body(request.read_body(environ))
             model = validate.operation("logs", operation)
             if model is not None:
-                validate.check(model, body, exc.model_violation)
+                # the newer APIs (deliveries) list ValidationException, not InvalidParameterException, in the model
+                errors = {e.name for e in model.error_shapes}
+                newer = "ValidationException" in errors and "InvalidParameterException" not in errors
+                validate.check(model, body, exc.ValidationException if newer else exc.model_violation)
             token = CALLER.set(_caller(environ))
             try:
                 result = handler(region_of(environ), body)

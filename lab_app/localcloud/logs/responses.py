@@ -238,11 +238,17 @@ class LogsResponses:
 
     # ---- subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa) --------
     # set by the component: subscriptions, destinations, exports, group_settings, live_tail
-    subscriptions = destinations = exports = group_settings = live_tail = None
+    subscriptions = destinations = exports = group_settings = live_tail = deliveries = None
 
-    def _page(self, body: dict) -> tuple[int, int]:
-        limit = self.backend._limit(body.get("limit"), 50)
-        return limit, (int(_untoken(body["nextToken"])) if body.get("nextToken") else 0)
+    def _page(self, body: dict, newer: bool = False) -> tuple[int, int]:
+        """(limit, offset); ``newer``: an API that answers bad input with ValidationException (deliveries)."""
+        try:
+            limit = self.backend._limit(body.get("limit"), 50)
+            return limit, (int(_untoken(body["nextToken"])) if body.get("nextToken") else 0)
+        except exc.InvalidParameterException as e:
+            if newer:
+                raise exc.ValidationException(e.message) from None
+            raise
 
     def PutSubscriptionFilter(self, region, body):
         self.subscriptions.put(region, body)
@@ -309,6 +315,68 @@ class LogsResponses:
 
     def StartLiveTail(self, region, body):
         return self.live_tail.start(region, body)
+
+    def _listed(self, key: str, found: tuple[list, bool], limit: int, offset: int) -> dict:
+        items, more = found
+        return {key: items, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def PutDeliverySource(self, region, body):
+        return self.deliveries.put_source(region, body)
+
+    def GetDeliverySource(self, region, body):
+        return {"deliverySource": self.deliveries.get_source(region, _req(body, "name"))}
+
+    def DescribeDeliverySources(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliverySources", self.deliveries.describe_sources(region, limit, offset), limit, offset)
+
+    def DeleteDeliverySource(self, region, body):
+        self.deliveries.delete_source(region, _req(body, "name"))
+        return {}
+
+    def PutDeliveryDestination(self, region, body):
+        return self.deliveries.put_destination(region, body)
+
+    def GetDeliveryDestination(self, region, body):
+        return {"deliveryDestination": self.deliveries.get_destination(region, _req(body, "name"))}
+
+    def DescribeDeliveryDestinations(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliveryDestinations", self.deliveries.describe_destinations(region, limit, offset),
+                            limit, offset)
+
+    def DeleteDeliveryDestination(self, region, body):
+        self.deliveries.delete_destination(region, _req(body, "name"))
+        return {}
+
+    def PutDeliveryDestinationPolicy(self, region, body):
+        return self.deliveries.put_destination_policy(region, _req(body, "deliveryDestinationName"),
+                                                      _req(body, "deliveryDestinationPolicy"))
+
+    def GetDeliveryDestinationPolicy(self, region, body):
+        return self.deliveries.get_destination_policy(region, _req(body, "deliveryDestinationName"))
+
+    def DeleteDeliveryDestinationPolicy(self, region, body):
+        self.deliveries.delete_destination_policy(region, _req(body, "deliveryDestinationName"))
+        return {}
+
+    def CreateDelivery(self, region, body):
+        return self.deliveries.create(region, body)
+
+    def GetDelivery(self, region, body):
+        return {"delivery": self.deliveries.get(region, _req(body, "id"))}
+
+    def DescribeDeliveries(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliveries", self.deliveries.describe(region, limit, offset), limit, offset)
+
+    def UpdateDeliveryConfiguration(self, region, body):
+        self.deliveries.update(region, body)
+        return {}
+
+    def DeleteDelivery(self, region, body):
+        self.deliveries.delete(region, _req(body, "id"))
+        return {}
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

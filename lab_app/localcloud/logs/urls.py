@@ -18,6 +18,10 @@ OPERATIONS = (
     "CreateExportTask", "DescribeExportTasks", "CancelExportTask",
     "ListLogGroups", "PutLogGroupDeletionProtection", "AssociateKmsKey", "DisassociateKmsKey",
     "StartLiveTail",
+    "PutDeliverySource", "GetDeliverySource", "DescribeDeliverySources", "DeleteDeliverySource",
+    "PutDeliveryDestination", "GetDeliveryDestination", "DescribeDeliveryDestinations", "DeleteDeliveryDestination",
+    "PutDeliveryDestinationPolicy", "GetDeliveryDestinationPolicy", "DeleteDeliveryDestinationPolicy",
+    "CreateDelivery", "GetDelivery", "DescribeDeliveries", "UpdateDeliveryConfiguration", "DeleteDelivery",
 )
 
 
