@@ -190,6 +190,8 @@ BAD = [
      "ResourceNotFoundException"),
     ("bad distribution", {"distribution": "RoundRobin"}, "InvalidParameterException"),
     ("name with colon", {"filterName": "a:b"}, "InvalidParameterException"),
+    ("transformed events (not modelled)", {"applyOnTransformedLogs": True}, "InvalidParameterException"),
+    ("system fields (not modelled)", {"emitSystemFields": ["@aws.region"]}, "InvalidParameterException"),
 ]
 
 
@@ -295,6 +297,21 @@ def test_destination_bad_input(env, case, method, request_, code):
     with pytest.raises(ClientError) as err:
         getattr(logs, method)(**request_)
     assert err.value.response["Error"]["Code"] == code
+
+
+def test_reset_forgets_filters_and_destinations(env):
+    logs, kinesis = env["logs"], env["kinesis"]
+    arn = make_stream(kinesis, "reset-stream")
+    group_with_stream(logs, "/sub/reset")
+    logs.put_subscription_filter(logGroupName="/sub/reset", filterName="f", filterPattern="", destinationArn=arn,
+                                 roleArn=env["role"])
+    logs.put_destination(destinationName="reset-dest", targetArn=arn, roleArn=env["role"])
+    component = env["cloud"].component("logs")
+    assert component.status()["subscription_filters"] >= 1
+    env["cloud"].reset()              # the stand-ins' part of POST /moto-api/reset (moto's backends stay here)
+    assert component.status()["subscription_filters"] == 0
+    assert logs.describe_destinations()["destinations"] == []
+    assert logs.describe_log_groups(logGroupNamePrefix="/sub/")["logGroups"] == []
 
 
 def test_awscli_put_and_describe_subscription_filter(env, tmp_path):

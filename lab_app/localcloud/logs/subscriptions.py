@@ -236,6 +236,14 @@ class Subscriptions:
             filter_pattern.parse(pattern_text)
         except FilterPatternError as e:
             raise exc.InvalidParameterException(f"Invalid filter pattern: {e}") from None
+        # system-field selection and transformed events are not modelled: refused rather than silently ignored
+        for key in ("fieldSelectionCriteria", "emitSystemFields"):
+            if body.get(key):
+                raise exc.InvalidParameterException(f"The local cloud does not support {key} on subscription "
+                                                    "filters: leave it out.")
+        if body.get("applyOnTransformedLogs"):
+            raise exc.InvalidParameterException("The local cloud's subscription filters apply to the ingested "
+                                                "events only: leave out applyOnTransformedLogs.")
         kind = Targets.kind(destination)
         self.require_group(region, group)
         with self.store.lock:
@@ -254,10 +262,8 @@ class Subscriptions:
                                          "AND name = ?", [region, group, name])
             self.store.execute("INSERT OR REPLACE INTO logs_subscription_filters VALUES "
                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               [region, group, name, pattern_text, destination, role, distribution,
-                                bool(body.get("applyOnTransformedLogs", False)), body.get("fieldSelectionCriteria"),
-                                json.dumps(body["emitSystemFields"]) if body.get("emitSystemFields") else None,
-                                created[0][0] if created else self.now_ms()])
+                               [region, group, name, pattern_text, destination, role, distribution, False, None,
+                                None, created[0][0] if created else self.now_ms()])
             self._load(region, group)
 
     def check_target(self, target: str, role: str | None, require_role: bool = True, send_control: bool = False,
@@ -293,16 +299,12 @@ class Subscriptions:
             params.append(prefix)
         rows = self.store.execute(sql + " ORDER BY name LIMIT ? OFFSET ?", params + [limit + 1, offset])
         out = []
-        for name, grp, pattern, destination, role, distribution, transformed, selection, emit, created in rows[:limit]:
+        for name, grp, pattern, destination, role, distribution, transformed, _, _, created in rows[:limit]:
             item = {"filterName": name, "logGroupName": grp, "filterPattern": pattern, "destinationArn": destination,
                     "distribution": distribution, "applyOnTransformedLogs": bool(transformed),
                     "creationTime": int(created)}
             if role:
                 item["roleArn"] = role
-            if selection:
-                item["fieldSelectionCriteria"] = selection
-            if emit:
-                item["emitSystemFields"] = json.loads(emit)
             out.append(item)
         return out, len(rows) > limit
 
