@@ -6,10 +6,12 @@ import base64
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -147,6 +149,32 @@ def test_lambda_target_is_invoked_with_the_awslogs_event(env):
     from lab_app.localcloud.logs.subscriptions import gzip_json
     event = {"awslogs": {"data": base64.b64encode(gzip_json(payloads[0])).decode()}}
     assert json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"]))) == payloads[0]
+
+
+def test_large_batches_split_into_records_under_a_megabyte_and_metrics(env):
+    logs, kinesis = env["logs"], env["kinesis"]
+    arn = make_stream(kinesis, "big-stream")
+    group_with_stream(logs, "/sub/big")
+    logs.put_subscription_filter(logGroupName="/sub/big", filterName="all", filterPattern="", destinationArn=arn,
+                                 roleArn=env["role"])
+    t = now_ms()
+    big = [{"timestamp": t + i, "message": os.urandom(350_000).hex()} for i in range(3)]   # ~385 KB gzip each
+    env["cloud"].component("logs").deliver("/sub/big", "bulk", big)
+    flush(env)
+    data = [d for _, d in records(kinesis, "big-stream") if d["messageType"] == "DATA_MESSAGE"]
+    # halving: [e0] then [e1, e2] (together about 770 KB compressed)
+    assert [[e["timestamp"] for e in d["logEvents"]] for d in data] == [[t], [t + 1, t + 2]]
+    iterator = kinesis.get_shard_iterator(StreamName="big-stream", ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert all(len(r["Data"]) <= 1_000_000 for r in kinesis.get_records(ShardIterator=iterator)["Records"])
+    cloudwatch = boto3.client("cloudwatch")
+    dims = [{"Name": "LogGroupName", "Value": "/sub/big"}, {"Name": "DestinationType", "Value": "Kinesis"},
+            {"Name": "FilterName", "Value": "all"}]
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Logs", MetricName="ForwardedLogEvents", Dimensions=dims, Statistics=["Sum"], Period=60,
+        StartTime=datetime.fromtimestamp(t / 1000 - 600, tz=timezone.utc),
+        EndTime=datetime.fromtimestamp(t / 1000 + 600, tz=timezone.utc))["Datapoints"]
+    assert sum(p["Sum"] for p in stats) == 3
 
 
 def test_two_filters_per_group_and_updates_and_delete(env):

@@ -49,7 +49,7 @@ class Logs(Component):
         require = self.backend._require_group
         self.destinations = Destinations(self.store, self.backend.now_ms, lambda target, role: None)
         self.subscriptions = Subscriptions(self.store, self.backend.now_ms, require, self.destinations.target_of,
-                                           self.log.getChild("subscriptions"))
+                                           self.log.getChild("subscriptions"), self._publish_metrics)
         self.destinations.check_target = self.subscriptions.check_target
         self.exports = ExportTasks(self.store, self.backend.now_ms, require, EVENTS_TABLE, config.ACCOUNT_ID,
                                    self.log.getChild("exports"))

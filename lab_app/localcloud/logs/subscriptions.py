@@ -34,6 +34,8 @@ from lab_app.localcloud.logs.filter_pattern import FilterPatternError
 
 MAX_FILTERS_PER_GROUP = 2          # "Each log group can have up to two subscription filters"
 MAX_EVENTS_PER_RECORD = 10_000
+MAX_RECORD_BYTES = 1_000_000       # a Kinesis record's data is at most 1 MiB (with the partition key)
+DESTINATION_TYPES = {"kinesis": "Kinesis", "firehose": "Firehose", "lambda": "Lambda"}
 DDL = """CREATE TABLE IF NOT EXISTS logs_subscription_filters (
     region VARCHAR, grp VARCHAR, name VARCHAR, pattern VARCHAR, destination VARCHAR, role VARCHAR,
     distribution VARCHAR, apply_transformed BOOLEAN, field_selection VARCHAR, emit_system VARCHAR, created BIGINT,
@@ -158,12 +160,14 @@ class Subscriptions:
     """The filters (DuckDB table ``logs_subscription_filters``, cached per log group) and the delivery thread."""
 
     def __init__(self, store, now_ms: Callable[[], int], require_group: Callable[[str, str], Any],
-                 destination_target: Callable[[str], tuple[str, str | None]], log: logging.Logger):
+                 destination_target: Callable[[str], tuple[str, str | None]], log: logging.Logger,
+                 publish_metric: Callable[[str, str, list[dict]], None] | None = None):
         self.store = store
         self.now_ms = now_ms
         self.require_group = require_group
         self.destination_target = destination_target   # destination ARN -> (target ARN, role ARN); raises when gone
         self.log = log
+        self.publish_metric = publish_metric    # (region, namespace, metric data) -> CloudWatch
         self._cache: dict[tuple[str, str], list[Filter]] = {}
         self._cv = threading.Condition()
         self._pending: list[tuple] = []
@@ -362,24 +366,60 @@ class Subscriptions:
             events = [{"id": event_id(ts, i), "timestamp": ts, "message": m}
                       for ts, i, m in zip(timestamps, ids, messages) if filter_pattern.matches(f.pattern, m)]
             for start in range(0, len(events), MAX_EVENTS_PER_RECORD):
-                chunk = events[start:start + MAX_EVENTS_PER_RECORD]
-                document = {"messageType": "DATA_MESSAGE", "owner": config.ACCOUNT_ID, "logGroup": group,
-                            "logStream": stream, "subscriptionFilters": [f.name], "logEvents": chunk}
-                try:
-                    target = f.destination
-                    if Targets.kind(target) == "destination":
-                        target, _ = self.destination_target(target)
-                    key = stream if f.distribution == "ByLogStream" else uuid.uuid4().hex
-                    if Targets.kind(target) == "lambda":
-                        self.lambda_payloads = (self.lambda_payloads + [document])[-100:]
-                    Targets.send(target, gzip_json(document), key)
-                    self.delivered_records += 1
-                    self.delivered_events += len(chunk)
-                except Exception as e:  # AWS retries, then drops; we count and keep ingesting
-                    self.failures += 1
-                    self.last_error[f"{group}/{f.name}"] = f"{type(e).__name__}: {e}"
-                    self.log.warning("subscription filter %s on %s: delivery to %s failed: %s", f.name, group,
-                                     f.destination, e)
+                for chunk, payload in self._records(f, group, stream, events[start:start + MAX_EVENTS_PER_RECORD]):
+                    self._send_record(region, f, group, stream, chunk, payload)
+
+    def _records(self, f: Filter, group: str, stream: str, chunk: list[dict]):
+        """(events, gzip payload) records of at most MAX_RECORD_BYTES each (halving a batch that is larger)."""
+        document = {"messageType": "DATA_MESSAGE", "owner": config.ACCOUNT_ID, "logGroup": group,
+                    "logStream": stream, "subscriptionFilters": [f.name], "logEvents": chunk}
+        payload = gzip_json(document)
+        if len(payload) <= MAX_RECORD_BYTES or len(chunk) == 1:
+            yield chunk, payload
+            return
+        half = len(chunk) // 2
+        yield from self._records(f, group, stream, chunk[:half])
+        yield from self._records(f, group, stream, chunk[half:])
+
+    def _send_record(self, region: str, f: Filter, group: str, stream: str, chunk: list[dict],
+                     payload: bytes) -> None:
+        target = f.destination
+        kind = "destination"
+        try:
+            if Targets.kind(target) == "destination":
+                target, _ = self.destination_target(target)
+            kind = Targets.kind(target)
+            key = stream if f.distribution == "ByLogStream" else uuid.uuid4().hex
+            if kind == "lambda":
+                self.lambda_payloads = (self.lambda_payloads + [json.loads(gzip.decompress(payload))])[-100:]
+            Targets.send(target, payload, key)
+            self.delivered_records += 1
+            self.delivered_events += len(chunk)
+            self._metrics(region, f, group, kind, [("ForwardedLogEvents", len(chunk), "None"),
+                                                   ("ForwardedBytes", len(payload), "Bytes")])
+        except Exception as e:  # AWS retries, then drops; we count and keep ingesting
+            self.failures += 1
+            self.last_error[f"{group}/{f.name}"] = f"{type(e).__name__}: {e}"
+            self.log.warning("subscription filter %s on %s: delivery to %s failed: %s", f.name, group,
+                             f.destination, e)
+            self._metrics(region, f, group, kind, [("DeliveryErrors", len(chunk), "None")])
+
+    def _metrics(self, region: str, f: Filter, group: str, kind: str, values: list[tuple[str, int, str]]) -> None:
+        """AWS/Logs subscription metrics (dimensions LogGroupName, DestinationType, FilterName)."""
+        if self.publish_metric is None:
+            return
+        from datetime import datetime, timezone
+
+        when = datetime.fromtimestamp(self.now_ms() / 1000, tz=timezone.utc).replace(tzinfo=None)
+        dimensions = [{"Name": "LogGroupName", "Value": group},
+                      {"Name": "DestinationType", "Value": DESTINATION_TYPES.get(kind, kind)},
+                      {"Name": "FilterName", "Value": f.name}]
+        try:
+            self.publish_metric(region, "AWS/Logs", [{"MetricName": name, "Timestamp": when, "Value": float(value),
+                                                      "Unit": unit, "Dimensions": dimensions}
+                                                     for name, value, unit in values])
+        except Exception:
+            self.log.exception("subscription metrics failed")
 
     def drain(self, timeout: float = 10.0) -> bool:
         import time
