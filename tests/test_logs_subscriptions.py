@@ -270,8 +270,14 @@ def test_a_deleted_target_counts_failures_and_ingest_keeps_working(env):
 def test_destinations_crud_policy_and_delivery_through_a_destination(env):
     logs, kinesis = env["logs"], env["kinesis"]
     target = make_stream(kinesis, "central-stream")
-    made = logs.put_destination(destinationName="central", targetArn=target, roleArn=env["role"])["destination"]
+    made = logs.put_destination(destinationName="central", targetArn=target, roleArn=env["role"],
+                                tags={"team": "platform"})["destination"]
     arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:destination:central"
+    logs.tag_resource(resourceArn=arn, tags={"env": "lab"})
+    logs.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"env": "lab"}
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.list_tags_for_resource(resourceArn=arn + "-missing")
     assert (made["destinationName"], made["targetArn"], made["roleArn"], made["arn"]) == (
         "central", target, env["role"], arn)
     for name in ("central-2", "other"):

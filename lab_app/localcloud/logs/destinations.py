@@ -17,8 +17,9 @@ from lab_app.localcloud.logs import exceptions as exc
 
 MAX_POLICY_CHARS = 5120
 DDL = """CREATE TABLE IF NOT EXISTS logs_destinations (
-    region VARCHAR, name VARCHAR, target VARCHAR, role VARCHAR, policy VARCHAR, created BIGINT,
+    region VARCHAR, name VARCHAR, target VARCHAR, role VARCHAR, policy VARCHAR, created BIGINT, tags VARCHAR,
     PRIMARY KEY (region, name))"""
+MAX_TAGS = 50
 
 
 def destination_arn(region: str, name: str) -> str:
@@ -54,11 +55,16 @@ class Destinations:
             raise exc.InvalidParameterException(f"Invalid targetArn: {target}. A destination's target must be a "
                                                 "Kinesis data stream or a Firehose delivery stream.")
         self.check_target(target, role)
+        if tags is not None and (not isinstance(tags, dict) or len(tags) > MAX_TAGS):
+            raise exc.InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
         with self.store.lock:
             existing = self._row(region, name)
-            self.store.execute("INSERT OR REPLACE INTO logs_destinations VALUES (?, ?, ?, ?, ?, ?)",
+            old_tags = self.store.execute("SELECT tags FROM logs_destinations WHERE region = ? AND name = ?",
+                                          [region, name])
+            merged = {**(json.loads(old_tags[0][0]) if old_tags and old_tags[0][0] else {}), **(tags or {})}
+            self.store.execute("INSERT OR REPLACE INTO logs_destinations VALUES (?, ?, ?, ?, ?, ?, ?)",
                                [region, name, target, role, existing[3] if existing else None,
-                                existing[4] if existing else self.now_ms()])
+                                existing[4] if existing else self.now_ms(), json.dumps(merged)])
             return {"destination": self._out(region, self._row(region, name))}
 
     def describe(self, region: str, prefix: str | None, limit: int, offset: int) -> tuple[list[dict], bool]:
@@ -96,6 +102,36 @@ class Destinations:
                 raise exc.ResourceNotFoundException("The specified destination does not exist.")
             self.store.execute("UPDATE logs_destinations SET policy = ? WHERE region = ? AND name = ?",
                                [policy, region, name])
+
+    # ---- tags (TagResource / UntagResource / ListTagsForResource with a destination ARN) -------------
+    def _by_arn(self, arn: str) -> tuple[str, str]:
+        parts = arn.split(":", 6)
+        if not (len(parts) == 7 and parts[2] == "logs" and parts[5] == "destination"
+                and parts[4] == config.ACCOUNT_ID and self._row(parts[3], parts[6]) is not None):
+            raise exc.ResourceNotFoundException("The specified destination does not exist.")
+        return parts[3], parts[6]
+
+    def tags(self, arn: str) -> dict:
+        region, name = self._by_arn(arn)
+        (raw,), = self.store.execute("SELECT tags FROM logs_destinations WHERE region = ? AND name = ?",
+                                     [region, name])
+        return json.loads(raw) if raw else {}
+
+    def tag(self, arn: str, tags: dict) -> None:
+        with self.store.lock:
+            merged = {**self.tags(arn), **tags}
+            if len(merged) > MAX_TAGS:
+                raise exc.InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+            region, name = self._by_arn(arn)
+            self.store.execute("UPDATE logs_destinations SET tags = ? WHERE region = ? AND name = ?",
+                               [json.dumps(merged), region, name])
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        with self.store.lock:
+            kept = {k: v for k, v in self.tags(arn).items() if k not in set(keys)}
+            region, name = self._by_arn(arn)
+            self.store.execute("UPDATE logs_destinations SET tags = ? WHERE region = ? AND name = ?",
+                               [json.dumps(kept), region, name])
 
     def target_of(self, arn: str) -> tuple[str, str]:
         """(target ARN, role ARN) of a destination ARN; ResourceNotFoundException when it does not exist."""

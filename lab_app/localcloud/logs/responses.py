@@ -70,16 +70,24 @@ class LogsResponses:
         return {"tags": self.backend.list_tags(region, _req(body, "logGroupName"))}
 
     def TagResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):      # a Logs destination (destinations.py)
+            self.destinations.tag(body["resourceArn"], _req(body, "tags"))
+            return {}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         self.backend.tag_group(r, group, _req(body, "tags"))
         return {}
 
     def UntagResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):
+            self.destinations.untag(body["resourceArn"], _req(body, "tagKeys"))
+            return {}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         self.backend.untag_group(r, group, _req(body, "tagKeys"))
         return {}
 
     def ListTagsForResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):
+            return {"tags": self.destinations.tags(body["resourceArn"])}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         return {"tags": self.backend.list_tags(r, group)}
 
