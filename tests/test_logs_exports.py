@@ -74,6 +74,27 @@ def test_export_writes_the_documented_layout_and_lines(env):
     assert web2.decode() == f"{iso(t0 + 20)} other stream\n"
 
 
+def test_a_large_stream_is_split_into_numbered_objects(env, monkeypatch):
+    from lab_app.localcloud.logs import exports
+
+    logs, s3 = env["logs"], env["s3"]
+    logs.create_log_group(logGroupName="/exp/big")
+    logs.create_log_stream(logGroupName="/exp/big", logStreamName="s")
+    t0 = int(time.time() * 1000) - 10_000
+    logs.put_log_events(logGroupName="/exp/big", logStreamName="s",
+                        logEvents=[{"timestamp": t0 + i, "message": f"line {i:03d}"} for i in range(10)])
+    line = len(f"{iso(t0)} line 000\n")                 # every line has the same length
+    monkeypatch.setattr(exports, "OBJECT_BYTES", 4 * line)
+    task_id = logs.create_export_task(logGroupName="/exp/big", fromTime=t0, to=t0 + 100, destination=BUCKET,
+                                      destinationPrefix="big")["taskId"]
+    assert wait_done(logs, task_id)["status"]["code"] == "COMPLETED"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"big/{task_id}/")["Contents"])
+    assert keys == [f"big/{task_id}/s/00000{n}.gz" for n in range(3)]      # 4 + 4 + 2 lines
+    texts = [gzip.decompress(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()).decode() for k in keys]
+    assert [t.count("\n") for t in texts] == [4, 4, 2]
+    assert "".join(texts) == "".join(f"{iso(t0 + i)} line {i:03d}\n" for i in range(10))
+
+
 def test_one_active_task_cancel_and_filters(env):
     logs = env["logs"]
     now = int(time.time() * 1000)

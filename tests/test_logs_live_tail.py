@@ -104,6 +104,26 @@ def test_live_tail_sessions(logs, case, request_, writes, expected):
     assert all(r["ingestionTime"] >= r["timestamp"] - 1000 for r in results)
 
 
+def test_more_than_500_events_a_second_are_sampled(logs):
+    stream = logs.start_live_tail(logGroupIdentifiers=[ARN + "/tail/worker"])["responseStream"]
+    results, sampled = [], []
+    try:
+        for event in stream:
+            if "sessionStart" in event:
+                now = int(time.time() * 1000)
+                logs.put_log_events(logGroupName="/tail/worker", logStreamName="b-1",
+                                    logEvents=[{"timestamp": now, "message": f"burst {i}"} for i in range(600)])
+            elif "sessionUpdate" in event:
+                update = event["sessionUpdate"]
+                results.append(len(update["sessionResults"]))
+                sampled.append(update["sessionMetadata"]["sampled"])
+                if sum(results) >= 500:
+                    break
+    finally:
+        stream.close()
+    assert results[-1] == 500 and sampled[-1] is True
+
+
 BAD = [
     ("missing group", {"logGroupIdentifiers": [ARN + "/tail/none"]}, "ResourceNotFoundException"),
     ("names and prefixes", {"logGroupIdentifiers": [ARN + "/tail/web"], "logStreamNames": ["a-1"],

@@ -5,7 +5,7 @@ AWS's behaviour, followed here: a task starts ``PENDING``, then ``RUNNING`` whil
 (``LimitExceededException``); the bucket must exist. Before exporting, CloudWatch Logs writes
 ``<prefix>/aws-logs-write-test`` ("Permission Check Successful"); each log stream's events with
 ``from <= timestamp <= to`` go to ``<prefix>/<taskId>/<logStreamName>/000000.gz`` (then ``000001.gz`` ... past
-``OBJECT_BYTES``), gzip-compressed text, one line per event: ``<ISO-8601 UTC timestamp with ms> <message>``.
+``OBJECT_BYTES`` of text: the local cloud's choice, AWS does not document where it splits), gzip-compressed text, one line per event: ``<ISO-8601 UTC timestamp with ms> <message>``.
 The default prefix is ``exportedlogs``. A task waits ``PENDING_S`` seconds before it runs (AWS takes minutes),
 long enough to cancel it.
 """
@@ -21,7 +21,7 @@ from typing import Callable
 from lab_app.localcloud.logs import exceptions as exc
 
 PENDING_S = 1.0
-OBJECT_BYTES = 64 * 1024 * 1024       # uncompressed text per object before the next 00000N.gz
+OBJECT_BYTES = 64 * 1024 * 1024       # uncompressed text per object before the next 00000N.gz (our choice)
 DEFAULT_PREFIX = "exportedlogs"
 ACTIVE = ("PENDING", "RUNNING", "PENDING_CANCEL")
 DDL = """CREATE TABLE IF NOT EXISTS logs_export_tasks (
