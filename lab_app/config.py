@@ -102,6 +102,9 @@ def local_env(aws_port: int, otlp_port: int, daemon_port: int, host: str = HOST)
         # botocore reads ..._CLOUDWATCH_LOGS for the "logs" client; ..._LOGS is ignored.
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": aws,
         "AWS_ENDPOINT_URL_EVENTBRIDGE": aws,
+        # botocore prepends a model's host prefix (StartLiveTail: "stream-") to the endpoint's host, which for
+        # 127.0.0.1 names no host at all: local mode turns the injection off (real AWS needs it, so cloud mode not).
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_XRAY_DAEMON_ADDRESS": f"{host}:{daemon_port}",
         "AWS_ACCESS_KEY_ID": LOCAL_AWS_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": LOCAL_AWS_SECRET_ACCESS_KEY,

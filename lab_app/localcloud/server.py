@@ -120,14 +120,22 @@ class Gateway:
             captured["headers"] = headers
             return start_response(status, headers, exc_info)
 
-        chunks = list(app(environ, capture))
-        response_body = b"".join(chunks)
+        result = app(environ, capture)
+        # an event stream (Logs StartLiveTail, issue 17) is passed on as it comes; observers see it without a body
+        if any(k.lower() == "content-type" and v.startswith("application/vnd.amazon.eventstream")
+               for k, v in captured.get("headers", [])):
+            self._notify(observers, environ, captured, b"")
+            return result
+        response_body = b"".join(result)
+        self._notify(observers, environ, captured, response_body)
+        return [response_body]
+
+    def _notify(self, observers, environ: dict, captured: dict, response_body: bytes) -> None:
         for observer in observers:
             try:
                 observer(environ, captured.get("status", 500), captured.get("headers", []), response_body)
             except Exception:  # an observer must never break the request
                 self.cloud.log.exception("gateway observer failed")
-        return [response_body]
 
     def route(self, environ: dict):
         for check in self.cloud.middleware:

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from werkzeug.wrappers import Response
+
 from lab_app import config
 from lab_app.localcloud.aws import request, validate
 from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.deliveries import Deliveries
+from lab_app.localcloud.logs.destinations import Destinations
+from lab_app.localcloud.logs.exports import ExportTasks
+from lab_app.localcloud.logs.group_settings import GroupSettings
+from lab_app.localcloud.logs.insights.to_sql import EVENTS_TABLE
+from lab_app.localcloud.logs.live_tail import LiveTail
 from lab_app.localcloud.logs.models import LogsBackend
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
+from lab_app.localcloud.logs.subscriptions import Subscriptions
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
 
@@ -36,10 +45,34 @@ class Logs(Component):
         self.backend = LogsBackend(self.store, self.clock, self._publish_metrics, self._ingested)
         self.resource_policies = ResourcePolicies(self.store, self.backend.now_ms)
         self.responses = LogsResponses(self.backend, self.resource_policies)
+        # subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa)
+        require = self.backend._require_group
+        self.destinations = Destinations(self.store, self.backend.now_ms, lambda target, role: None)
+        self.subscriptions = Subscriptions(self.store, self.backend.now_ms, require, self.destinations.target_of,
+                                           self.log.getChild("subscriptions"), self._publish_metrics)
+        self.destinations.check_target = self.subscriptions.check_target
+        self.exports = ExportTasks(self.store, self.backend.now_ms, require, EVENTS_TABLE, config.ACCOUNT_ID,
+                                   self.log.getChild("exports"))
+        self.group_settings = GroupSettings(self.store, require)
+        self.live_tail = LiveTail(self.store, self.backend.now_ms, require, EVENTS_TABLE)
+        self.backend.on_stored += [self.subscriptions.stored, self.live_tail.stored]
+        self.responses.subscriptions, self.responses.destinations = self.subscriptions, self.destinations
+        self.responses.exports, self.responses.group_settings = self.exports, self.group_settings
+        self.responses.live_tail = self.live_tail
+        self.responses.deliveries = self.deliveries = Deliveries(self.store, self.backend.now_ms)
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
+        for part in (self.destinations, self.subscriptions, self.exports, self.group_settings, self.deliveries):
+            part.setup()
+
+    def start(self) -> None:
+        self.subscriptions.start()
+        self.exports.start()
+
+    def flush_pending(self, timeout: float) -> bool:
+        return self.subscriptions.drain(timeout)
 
     # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
     def _cloudwatch(self):
@@ -61,13 +94,17 @@ class Logs(Component):
             cloudwatch.ingest_log_events(config.ACCOUNT_ID, region, messages)
 
     def stop(self) -> None:
+        self.live_tail.stop()
+        self.subscriptions.stop()
+        self.exports.stop()
         self.backend.shutdown()
 
     def reset(self) -> None:
         self.backend.reset()
+        self.subscriptions.reset()
 
     def status(self) -> dict[str, Any]:
-        return self.backend.status()
+        return {**self.backend.status(), **self.subscriptions.status(), **self.live_tail.status()}
 
     def matches(self, environ: dict) -> bool:
         return environ.get("HTTP_X_AMZ_TARGET", "").startswith(TARGET_PREFIX)
@@ -81,13 +118,17 @@ class Logs(Component):
             body = request.json_body(request.read_body(environ))
             model = validate.operation("logs", operation)
             if model is not None:
-                validate.check(model, body, exc.model_violation)
+                # the newer APIs (deliveries) list ValidationException, not InvalidParameterException, in the model
+                errors = {e.name for e in model.error_shapes}
+                newer = "ValidationException" in errors and "InvalidParameterException" not in errors
+                validate.check(model, body, exc.ValidationException if newer else exc.model_violation)
             token = CALLER.set(_caller(environ))
             try:
                 result = handler(region_of(environ), body)
             finally:
                 CALLER.reset(token)
-            response = json_response(result, content_type="application/x-amz-json-1.1")
+            response = result if isinstance(result, Response) else \
+                json_response(result, content_type="application/x-amz-json-1.1")
         except AwsError as error:
             response = error.response(exc.LogsError.wire)
         except Exception as error:  # never a bare 500 without an AWS-shaped body
@@ -116,4 +157,8 @@ class Logs(Component):
     def control(self, action: str, payload: dict) -> dict | None:
         if action == "status":
             return self.status()
+        if action == "subscriptions":   # LOCAL ONLY: deliveries, failures, what Lambda targets were invoked with
+            self.subscriptions.drain()
+            return {**self.subscriptions.status(), "errors": dict(self.subscriptions.last_error),
+                    "lambda_payloads": list(self.subscriptions.lambda_payloads)}
         return None

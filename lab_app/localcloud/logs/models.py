@@ -122,6 +122,8 @@ class LogsBackend:
         self.clock = clock
         self.publish_metric = publish_metric
         self.on_ingest = on_ingest      # (region, messages) after each stored batch: embedded metric format
+        # (region, group, stream, timestamps, ids, messages) after each stored batch: subscription filters, live tail
+        self.on_stored: list[Callable] = []
         self._id_lock = threading.Lock()
         self._next_id = 0
         self._jobs: dict[str, dict] = {}
@@ -416,7 +418,7 @@ class LogsBackend:
             "stream": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [stream]),
             "ts": timestamps,
             "ingest": np.full(n, now, dtype=np.int64),
-            "id": self._ids(n),
+            "id": (ids := self._ids(n)),
             "message": messages,
             "unmasked": originals if originals is not None else pd.Series([None] * n, dtype=object),
         })
@@ -444,6 +446,8 @@ class LogsBackend:
             self._report_findings(region, group, policies, scanned, timestamps, now)
         if self.on_ingest is not None:      # embedded metric format (cloudwatch/emf.py), on the masked text too
             self.on_ingest(region, messages)
+        for hook in self.on_stored:         # subscriptions and live tail queue the batch; they never block ingest
+            hook(region, group, stream, timestamps, ids, messages)
         return n
 
     def deliver(self, region: str, group: str, stream: str, events: list[dict]) -> int:

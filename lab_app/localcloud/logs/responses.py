@@ -5,7 +5,7 @@ from contextvars import ContextVar
 from typing import Any, Callable
 
 from lab_app.localcloud.logs import exceptions as exc
-from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier
+from lab_app.localcloud.logs.models import LogsBackend, _group_name_from_identifier, _token, _untoken
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 
 
@@ -54,6 +54,8 @@ class LogsResponses:
         self.backend.create_log_group(region, _req(body, "logGroupName"), body.get("kmsKeyId"), body.get("logGroupClass"))
         if body.get("tags"):
             self.backend.tag_group(region, body["logGroupName"], body["tags"])
+        if body.get("deletionProtectionEnabled"):
+            self.group_settings.protect(region, body["logGroupName"], True)
         return {}
 
     def TagLogGroup(self, region, body):
@@ -68,31 +70,48 @@ class LogsResponses:
         return {"tags": self.backend.list_tags(region, _req(body, "logGroupName"))}
 
     def TagResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):      # a Logs destination (destinations.py)
+            self.destinations.tag(body["resourceArn"], _req(body, "tags"))
+            return {}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         self.backend.tag_group(r, group, _req(body, "tags"))
         return {}
 
     def UntagResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):
+            self.destinations.untag(body["resourceArn"], _req(body, "tagKeys"))
+            return {}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         self.backend.untag_group(r, group, _req(body, "tagKeys"))
         return {}
 
     def ListTagsForResource(self, region, body):
+        if ":destination:" in _req(body, "resourceArn"):
+            return {"tags": self.destinations.tags(body["resourceArn"])}
         r, group = self.backend.group_from_arn(region, _req(body, "resourceArn"))
         return {"tags": self.backend.list_tags(r, group)}
 
     def DescribeSubscriptionFilters(self, region, body):
-        self.backend._require_group(region, _req(body, "logGroupName"))
-        return {"subscriptionFilters": []}
+        limit = self.backend._limit(body.get("limit"), 50)
+        offset = int(_untoken(body["nextToken"])) if body.get("nextToken") else 0
+        filters, more = self.subscriptions.describe(region, _req(body, "logGroupName"), body.get("filterNamePrefix"),
+                                                    limit, offset)
+        return {"subscriptionFilters": filters, **({"nextToken": _token(offset + limit)} if more else {})}
 
     def DeleteLogGroup(self, region, body):
+        self.group_settings.check_delete(region, _req(body, "logGroupName"))   # deletion protection
         self.backend.delete_log_group(region, _req(body, "logGroupName"))
+        self.subscriptions.forget_group(region, body["logGroupName"])
+        self.group_settings.forget_group(region, body["logGroupName"])
         return {}
 
     def DescribeLogGroups(self, region, body):
         groups, token = self.backend.describe_log_groups(
             region, body.get("logGroupNamePrefix"), body.get("logGroupNamePattern"), body.get("limit"),
             body.get("nextToken"))
+        protected = self.group_settings.protected(region)
+        for g in groups:
+            g["deletionProtectionEnabled"] = g["logGroupName"] in protected
         return {"logGroups": groups, **({"nextToken": token} if token else {})}
 
     def PutRetentionPolicy(self, region, body):
@@ -223,6 +242,148 @@ class LogsResponses:
 
     def DeleteResourcePolicy(self, region, body):
         self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
+        return {}
+
+    # ---- subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa) --------
+    # set by the component: subscriptions, destinations, exports, group_settings, live_tail
+    subscriptions = destinations = exports = group_settings = live_tail = deliveries = None
+
+    def _page(self, body: dict, newer: bool = False) -> tuple[int, int]:
+        """(limit, offset); ``newer``: an API that answers bad input with ValidationException (deliveries)."""
+        try:
+            limit = self.backend._limit(body.get("limit"), 50)
+            return limit, (int(_untoken(body["nextToken"])) if body.get("nextToken") else 0)
+        except exc.InvalidParameterException as e:
+            if newer:
+                raise exc.ValidationException(e.message) from None
+            raise
+
+    def PutSubscriptionFilter(self, region, body):
+        self.subscriptions.put(region, body)
+        return {}
+
+    def DeleteSubscriptionFilter(self, region, body):
+        self.subscriptions.delete(region, _req(body, "logGroupName"), _req(body, "filterName"))
+        return {}
+
+    def PutDestination(self, region, body):
+        return self.destinations.put(region, _req(body, "destinationName"), _req(body, "targetArn"),
+                                     _req(body, "roleArn"), body.get("tags"))
+
+    def DescribeDestinations(self, region, body):
+        limit, offset = self._page(body)
+        found, more = self.destinations.describe(region, body.get("DestinationNamePrefix"), limit, offset)
+        return {"destinations": found, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def DeleteDestination(self, region, body):
+        self.destinations.delete(region, _req(body, "destinationName"))
+        return {}
+
+    def PutDestinationPolicy(self, region, body):
+        self.destinations.put_policy(region, _req(body, "destinationName"), _req(body, "accessPolicy"))
+        return {}
+
+    def CreateExportTask(self, region, body):
+        return {"taskId": self.exports.create(region, body)}
+
+    def DescribeExportTasks(self, region, body):
+        limit, offset = self._page(body)
+        tasks, more = self.exports.describe(region, body.get("taskId"), body.get("statusCode"), limit, offset)
+        return {"exportTasks": tasks, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def CancelExportTask(self, region, body):
+        self.exports.cancel(region, _req(body, "taskId"))
+        return {}
+
+    def ListLogGroups(self, region, body):
+        limit = self.backend._limit(body.get("limit"), 1000)
+        after = str(_untoken(body["nextToken"])) if body.get("nextToken") else ""
+        groups, last = self.group_settings.list(region, body.get("logGroupNamePattern"), body.get("logGroupClass"),
+                                                limit, after)
+        return {"logGroups": groups, **({"nextToken": _token(last)} if last else {})}
+
+    def PutLogGroupDeletionProtection(self, region, body):
+        group = _group_name_from_identifier(_req(body, "logGroupIdentifier"))
+        self.group_settings.protect(region, group, bool(_req(body, "deletionProtectionEnabled")))
+        return {}
+
+    def _kms_group(self, body: dict) -> str:
+        if body.get("resourceIdentifier"):
+            raise exc.InvalidParameterException("The local cloud associates KMS keys with log groups only: use "
+                                                "logGroupName (query-result resourceIdentifiers are not kept).")
+        return _req(body, "logGroupName")
+
+    def AssociateKmsKey(self, region, body):
+        self.group_settings.associate(region, self._kms_group(body), _req(body, "kmsKeyId"))
+        return {}
+
+    def DisassociateKmsKey(self, region, body):
+        self.group_settings.disassociate(region, self._kms_group(body))
+        return {}
+
+    def StartLiveTail(self, region, body):
+        return self.live_tail.start(region, body)
+
+    def _listed(self, key: str, found: tuple[list, bool], limit: int, offset: int) -> dict:
+        items, more = found
+        return {key: items, **({"nextToken": _token(offset + limit)} if more else {})}
+
+    def PutDeliverySource(self, region, body):
+        return self.deliveries.put_source(region, body)
+
+    def GetDeliverySource(self, region, body):
+        return {"deliverySource": self.deliveries.get_source(region, _req(body, "name"))}
+
+    def DescribeDeliverySources(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliverySources", self.deliveries.describe_sources(region, limit, offset), limit, offset)
+
+    def DeleteDeliverySource(self, region, body):
+        self.deliveries.delete_source(region, _req(body, "name"))
+        return {}
+
+    def PutDeliveryDestination(self, region, body):
+        return self.deliveries.put_destination(region, body)
+
+    def GetDeliveryDestination(self, region, body):
+        return {"deliveryDestination": self.deliveries.get_destination(region, _req(body, "name"))}
+
+    def DescribeDeliveryDestinations(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliveryDestinations", self.deliveries.describe_destinations(region, limit, offset),
+                            limit, offset)
+
+    def DeleteDeliveryDestination(self, region, body):
+        self.deliveries.delete_destination(region, _req(body, "name"))
+        return {}
+
+    def PutDeliveryDestinationPolicy(self, region, body):
+        return self.deliveries.put_destination_policy(region, _req(body, "deliveryDestinationName"),
+                                                      _req(body, "deliveryDestinationPolicy"))
+
+    def GetDeliveryDestinationPolicy(self, region, body):
+        return self.deliveries.get_destination_policy(region, _req(body, "deliveryDestinationName"))
+
+    def DeleteDeliveryDestinationPolicy(self, region, body):
+        self.deliveries.delete_destination_policy(region, _req(body, "deliveryDestinationName"))
+        return {}
+
+    def CreateDelivery(self, region, body):
+        return self.deliveries.create(region, body)
+
+    def GetDelivery(self, region, body):
+        return {"delivery": self.deliveries.get(region, _req(body, "id"))}
+
+    def DescribeDeliveries(self, region, body):
+        limit, offset = self._page(body, newer=True)
+        return self._listed("deliveries", self.deliveries.describe(region, limit, offset), limit, offset)
+
+    def UpdateDeliveryConfiguration(self, region, body):
+        self.deliveries.update(region, body)
+        return {}
+
+    def DeleteDelivery(self, region, body):
+        self.deliveries.delete(region, _req(body, "id"))
         return {}
 
     def handler(self, operation: str) -> Callable | None:

@@ -12,6 +12,16 @@ OPERATIONS = (
     "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
     "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
+    # subscriptions, destinations, export tasks, group settings, live tail (issue 17, i17-logsa)
+    "PutSubscriptionFilter", "DeleteSubscriptionFilter",
+    "PutDestination", "DescribeDestinations", "DeleteDestination", "PutDestinationPolicy",
+    "CreateExportTask", "DescribeExportTasks", "CancelExportTask",
+    "ListLogGroups", "PutLogGroupDeletionProtection", "AssociateKmsKey", "DisassociateKmsKey",
+    "StartLiveTail",
+    "PutDeliverySource", "GetDeliverySource", "DescribeDeliverySources", "DeleteDeliverySource",
+    "PutDeliveryDestination", "GetDeliveryDestination", "DescribeDeliveryDestinations", "DeleteDeliveryDestination",
+    "PutDeliveryDestinationPolicy", "GetDeliveryDestinationPolicy", "DeleteDeliveryDestinationPolicy",
+    "CreateDelivery", "GetDelivery", "DescribeDeliveries", "UpdateDeliveryConfiguration", "DeleteDelivery",
 )
 
 
