@@ -139,4 +139,7 @@ def test_signatures(module_cloud, known):
 
     wire = HttpWire(module_cloud.ports["aws"])
     fuzz("sigv4", requests(), lambda item: wire.send(item[0], item[1], item[2], item[3]))
-    assert boto3.client("logs").describe_log_groups(logGroupNamePrefix="fuzz")["logGroups"]
+    logs = boto3.client("logs")
+    name = f"after-sigv4-fuzz-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=name)
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]] == [name]

@@ -7,7 +7,9 @@ INGEST_PATH = "/v1/traces"
 METRICS_PATH = "/v1/metrics"
 API_PREFIX = "/1/"
 
-url_map = Map([
+# no redirects: werkzeug answers a doubled or missing slash with a 308 to the canonical path, which is not an
+# answer of Honeycomb's API (it raised out of the dispatcher as a 500)
+url_map = Map(merge_slashes=False, strict_slashes=False, rules=[
     Rule(INGEST_PATH, endpoint="ingest", methods=["POST"]),
     Rule(METRICS_PATH, endpoint="ingest_metrics", methods=["POST"]),
     Rule("/1/auth", endpoint="auth", methods=["GET"]),

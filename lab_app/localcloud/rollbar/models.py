@@ -100,8 +100,12 @@ class RollbarBackend:
         environment = str(data.get("environment") or "unknown")[:255]
         occurrence_uuid = str(data.get("uuid") or uuidlib.uuid4())
         timestamp = data.get("timestamp")
-        timestamp = int(timestamp) if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) \
-            else int(time.time())
+        if timestamp is None:
+            timestamp = int(time.time())
+        elif isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not 0 <= timestamp < 2 ** 53:
+            raise PayloadError("data.timestamp must be a unix timestamp (seconds since the epoch)")
+        else:
+            timestamp = int(timestamp)
         platform = str(data.get("platform") or "")
         language = str(data.get("language") or "")
         framework = str(data.get("framework") or "")

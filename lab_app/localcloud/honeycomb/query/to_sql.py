@@ -171,9 +171,10 @@ def heatmap_range_sql(spec: QuerySpec, table: str, dataset: str, start: float, e
                       calc: Calculation) -> tuple[str, list[Any]]:
     """``min``/``max`` of a HEATMAP column over the query's events: the shared axis of every group's buckets."""
     c = Compiler()
-    value = c.numeric(calc.column)
+    # parameters are positional: an attribute column binds its key each time it is written into the SQL
+    low, high = c.numeric(calc.column), c.numeric(calc.column)
     where = c.where(spec, dataset, start, end)
-    return f"SELECT min({value}), max({value}) FROM {table} WHERE {where}", c.params
+    return f"SELECT min({low}), max({high}) FROM {table} WHERE {where}", c.params
 
 
 def heatmap_sql(spec: QuerySpec, table: str, dataset: str, start: float, end: float, calc: Calculation,
@@ -181,11 +182,12 @@ def heatmap_sql(spec: QuerySpec, table: str, dataset: str, start: float, end: fl
     """Counts per (breakdowns..., bucket) with ``HEATMAP_BUCKETS`` buckets of ``width`` from ``lo``."""
     c = Compiler()
     selects = c.breakdowns(spec)
-    value = c.numeric(calc.column)
-    bucket = f"least(CAST(floor(({value} - {c.bind(lo)}) / {c.bind(width)}) AS INTEGER), {HEATMAP_BUCKETS - 1})"
+    # parameters are positional: the column is written (and its parameters bound) in the order the SQL reads
+    bucket = (f"least(CAST(floor(({c.numeric(calc.column)} - {c.bind(lo)}) / {c.bind(width)}) AS INTEGER), "
+              f"{HEATMAP_BUCKETS - 1})")
     where = c.where(spec, dataset, start, end)
     sql = (f"SELECT {', '.join(selects + [bucket + ' AS bucket'])}, count(*) AS n FROM {table} "
-           f"WHERE {where} AND {value} IS NOT NULL GROUP BY ALL")
+           f"WHERE {where} AND {c.numeric(calc.column)} IS NOT NULL GROUP BY ALL")
     return sql, c.params
 
 

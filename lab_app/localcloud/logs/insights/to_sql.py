@@ -347,6 +347,8 @@ class Compiler:
         order = []
         for expr, desc in command.keys:
             sql, t = self.expr(expr)
+            if sql == "NULL":       # a field no event has: every row ties on it (DuckDB refuses ORDER BY NULL)
+                continue
             order.extend(self._sort_terms(sql, t, desc))
         self.order = order
 
@@ -442,6 +444,8 @@ class Compiler:
 
     def _period(self, node: ast.Call, arg) -> int:
         if isinstance(arg, ast.Duration):
+            if arg.ms <= 0:
+                raise self.error(f"{node.name}() needs a time period greater than zero, such as 5m, 1h or 30s", node)
             return arg.ms
         raise self.error(f"{node.name}() needs a time period such as 5m, 1h or 30s", node)
 
