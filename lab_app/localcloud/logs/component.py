@@ -11,7 +11,10 @@ from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.fields import Fields
+from lab_app.localcloud.logs.index_policies import IndexPolicies
 from lab_app.localcloud.logs.models import LogsBackend
+from lab_app.localcloud.logs.query_definitions import QueryDefinitions
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
@@ -36,10 +39,19 @@ class Logs(Component):
         self.backend = LogsBackend(self.store, self.clock, self._publish_metrics, self._ingested)
         self.resource_policies = ResourcePolicies(self.store, self.backend.now_ms)
         self.responses = LogsResponses(self.backend, self.resource_policies)
+        # Insights discovery and saved queries: query_definitions, fields, index_policies (filterIndex reads them)
+        self.query_definitions = QueryDefinitions(self.store, self.backend.now_ms)
+        self.index_policies = IndexPolicies(self.store, self.backend)
+        self.responses.query_definitions = self.query_definitions
+        self.responses.fields = Fields(self.store, self.backend)
+        self.responses.index_policies = self.index_policies
+        self.backend.indexed_on = self.index_policies.indexed_on
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
+        self.query_definitions.setup()   # Insights discovery and saved queries
+        self.index_policies.setup()
 
     # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
     def _cloudwatch(self):

@@ -67,6 +67,9 @@ DDL = {
     "logs_queries": """CREATE TABLE IF NOT EXISTS logs_queries (
         query_id VARCHAR PRIMARY KEY, region VARCHAR, query_string VARCHAR, groups VARCHAR, status VARCHAR,
         create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
+    # the log groups a query analyzed (ListLogGroupsForQuery): fewer than asked when filterIndex skipped some
+    "logs_query_groups": """CREATE TABLE IF NOT EXISTS logs_query_groups (
+        query_id VARCHAR PRIMARY KEY, region VARCHAR, groups VARCHAR)""",
 }
 
 
@@ -130,6 +133,8 @@ class LogsBackend:
         self._dp_lock = threading.Lock()
         self._dp_groups: dict[tuple[str, str], data_protection.Policy] = {}
         self._dp_account: dict[str, data_protection.Policy] = {}
+        # (region, group, field) -> whether a field index covers it (index_policies); None: no index policies
+        self.indexed_on: Callable[[str, str, str], bool] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -934,7 +939,12 @@ class LogsBackend:
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
         for g in groups:
             self._require_group(region, g)
+        requested = list(groups)
         query = insights.parse(query_string)  # MalformedQueryException with the position
+        # filterIndex: only the log groups indexed on its field are read (the filterIndex reference)
+        index_fields = insights.index_fields(query)
+        if index_fields and self.indexed_on is not None:
+            groups = [g for g in groups if all(self.indexed_on(region, g, f) for f in index_fields)]
         scope = Scope(region=region, account=config.ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
         compiled = insights.to_sql(query, scope, limit)
@@ -949,7 +959,8 @@ class LogsBackend:
             job = {"status": "Scheduled", "cursor": None, "region": region, "done": threading.Event()}
             self._jobs[query_id] = job
         self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
-                           [query_id, region, query_string, json.dumps(groups), self.now_ms()])
+                           [query_id, region, query_string, json.dumps(requested), self.now_ms()])
+        self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?)", [query_id, region, json.dumps(groups)])
         self._executor().submit(self._run_query, query_id, compiled)
         return query_id
 
@@ -1085,6 +1096,21 @@ class LogsBackend:
                 job["cursor"].interrupt()
         self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
         return True
+
+    def log_groups_for_query(self, region: str, query_id: str, limit: int | None = None,
+                             token: str | None = None) -> dict:
+        """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500, default 50)."""
+        rows = self.store.execute("SELECT groups FROM logs_query_groups WHERE query_id = ? AND region = ?",
+                                  [query_id, region])
+        if not rows:
+            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        limit = limit or 50
+        offset = int(_untoken(token)) if token else 0
+        arns = [_arn(region, g) for g in json.loads(rows[0][0])]
+        out: dict = {"logGroupIdentifiers": arns[offset:offset + limit]}
+        if len(arns) > offset + limit:
+            out["nextToken"] = _token(offset + limit)
+        return out
 
     def describe_queries(self, region: str, group: str | None = None, status: str | None = None,
                          limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:

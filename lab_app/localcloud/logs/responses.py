@@ -155,6 +155,10 @@ class LogsResponses:
                                                            _req(body, "logEventMessages"))}
 
     def StartQuery(self, region, body):
+        if body.get("queryLanguage", "CWLI") != "CWLI":   # Insights discovery and saved queries: the languages
+            raise exc.MalformedQueryException(
+                f"queryLanguage {body['queryLanguage']} is not available in the local CloudWatch Logs: it runs "
+                "Logs Insights QL (queryLanguage CWLI, the default) only.")
         given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if body.get(k)]
         if len(given) != 1:
             raise exc.InvalidParameterException(
@@ -224,6 +228,43 @@ class LogsResponses:
     def DeleteResourcePolicy(self, region, body):
         self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
         return {}
+
+    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies ------------
+    query_definitions = None    # set by the component
+    fields = None
+    index_policies = None
+
+    def PutQueryDefinition(self, region, body):
+        return self.query_definitions.put(region, body)
+
+    def DescribeQueryDefinitions(self, region, body):
+        return self.query_definitions.describe(region, body)
+
+    def DeleteQueryDefinition(self, region, body):
+        return self.query_definitions.delete(region, _req(body, "queryDefinitionId"))
+
+    def GetLogGroupFields(self, region, body):
+        return self.fields.log_group_fields(region, body)
+
+    def GetLogFields(self, region, body):
+        return self.fields.log_fields(region, body)
+
+    def PutIndexPolicy(self, region, body):
+        return self.index_policies.put(region, _req(body, "logGroupIdentifier"), _req(body, "policyDocument"))
+
+    def DescribeIndexPolicies(self, region, body):
+        return self.index_policies.describe(region, _req(body, "logGroupIdentifiers"), body.get("nextToken"))
+
+    def DeleteIndexPolicy(self, region, body):
+        self.index_policies.delete(region, _req(body, "logGroupIdentifier"))
+        return {}
+
+    def DescribeFieldIndexes(self, region, body):
+        return self.index_policies.field_indexes(region, _req(body, "logGroupIdentifiers"), body.get("nextToken"))
+
+    def ListLogGroupsForQuery(self, region, body):
+        return self.backend.log_groups_for_query(region, _req(body, "queryId"), body.get("maxResults"),
+                                                 body.get("nextToken"))
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

@@ -12,6 +12,9 @@ OPERATIONS = (
     "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
     "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
+    # Insights discovery and saved queries (query_definitions, fields, index_policies; ListLogGroupsForQuery)
+    "PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition", "GetLogGroupFields", "GetLogFields",
+    "PutIndexPolicy", "DescribeIndexPolicies", "DeleteIndexPolicy", "DescribeFieldIndexes", "ListLogGroupsForQuery",
 )
 
 

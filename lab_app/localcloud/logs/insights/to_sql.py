@@ -174,13 +174,16 @@ class Compiler:
                 for item in (*command.by, *command.items):
                     walk(item.expr)
                 break  # after stats only the stats output exists
+            if isinstance(command, ast.Pattern):
+                walk(command.expr)
+                break  # after pattern only the patterns exist
             if isinstance(command, ast.Fields):
                 for item in command.items:
                     walk(item.expr)
                 for item in command.items:
                     if item.alias:
                         defined.add(item.alias)
-            elif isinstance(command, ast.Filter):
+            elif isinstance(command, (ast.Filter, ast.FilterIndex)):
                 walk(command.expr)
             elif isinstance(command, ast.Sort):
                 for expr, _ in command.keys:
@@ -196,8 +199,9 @@ class Compiler:
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self) -> CompiledQuery:
         scope = self.scope
-        groups = ", ".join(self.param(g) for g in scope.groups)
-        where = (f"region = {self.param(scope.region)} AND grp IN ({groups}) "
+        # no group left (filterIndex skipped them all): the query reads nothing
+        groups = f"grp IN ({', '.join(self.param(g) for g in scope.groups)})" if scope.groups else "FALSE"
+        where = (f"region = {self.param(scope.region)} AND {groups} "
                  f"AND ts >= {self.param(scope.start_ms)} AND ts <= {self.param(scope.end_ms)}")
         scan_params = dict(self.params)
         scan_sql = f"SELECT count(*), coalesce(sum(strlen(message)), 0) FROM {EVENTS_TABLE} WHERE {where}"
@@ -294,6 +298,41 @@ class Compiler:
         self.stage(f"SELECT * FROM {self.current} WHERE {_bool(sql, t)}")
         if not self.aggregated:  # recordsMatched counts log events, not the groups a later filter keeps
             self.filtered = True
+
+    def cmd_filterindex(self, command: ast.FilterIndex):
+        """Inside the log groups indexed on the field (the backend chose them), filterIndex keeps the events whose
+        field has one of the values: a filter on that comparison."""
+        self.cmd_filter(ast.Filter(command.expr))
+
+    def cmd_pattern(self, command: ast.Pattern):
+        """Cluster the events into patterns: the text with its variable tokens (UUIDs, timestamps, IP addresses,
+        hex ids, any token holding a digit) replaced by ``<*>``, then one row per pattern with ``@pattern``,
+        ``@patternId`` (md5 of the pattern), ``@sampleCount``, ``@ratio`` (its share of the events) and
+        ``@severityLabel`` (the commonest log level word in its events, ``Unknown`` when none), most frequent
+        first. Deterministic: the same events always give the same patterns."""
+        if self.matched_stage is None and self.filtered:
+            self.matched_stage = self.current
+        sql, t = self.expr(command.expr)
+        masked = _text(sql, t)
+        for regex in PATTERN_TOKENS:
+            masked = f"regexp_replace({masked}, {self.param(regex)}, {self.param(TOKEN)}, 'g')"
+        masked = f"regexp_replace({masked}, {self.param(TOKEN_RUN)}, {self.param(TOKEN)}, 'g')"
+        level = f"upper(regexp_extract({_text(sql, t)}, {self.param(SEVERITY_WORD)}, 1))"
+        stage = self.stage(f"SELECT {masked} AS pt_text, {level} AS pt_level FROM {self.current} "
+                           "WHERE pt_text IS NOT NULL")
+        labels = " ".join(f"WHEN {self.param(word)} THEN {self.param(label)}" for word, label in SEVERITY_LABELS)
+        self.stage(
+            f"SELECT pt_text AS p_pattern, md5(pt_text) AS p_id, CAST(count(*) AS DOUBLE) AS p_count, "
+            f"CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS p_ratio, "
+            f"coalesce(CASE mode(nullif(pt_level, '')) {labels} END, {self.param('Unknown')}) AS p_severity "
+            f"FROM {stage} GROUP BY pt_text")
+        self.cols = {"@pattern": Col("p_pattern", "str"), "@patternId": Col("p_id", "str"),
+                     "@sampleCount": Col("p_count", "num"), "@ratio": Col("p_ratio", "num"),
+                     "@severityLabel": Col("p_severity", "str")}
+        self.display = ["@pattern", "@patternId", "@sampleCount", "@ratio", "@severityLabel"]
+        self.aggregated = True
+        self.order = [("p_count", True), ("p_pattern", False)]
+        self.limit = None
 
     def cmd_parse(self, command: ast.Parse):
         src = self.resolve(command.source)
@@ -464,6 +503,22 @@ class Compiler:
             raise self.error(f"unknown aggregate {node.name}()", node)
         args = node.args if function.arity is None else self._args(node, *function.arity)
         return function.build(self, node, args, lambda n: self.expr(n, agg=True, in_agg=True))
+
+
+# --- pattern: what a variable token looks like (RE2, applied in this order) ---------------------------------
+TOKEN = "<*>"
+TOKEN_RUN = r"(<\*>)+"          # adjacent tokens are one
+PATTERN_TOKENS = (
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",          # UUID
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?",                # timestamp
+    r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b",                                                # IPv4[:port]
+    r"\b(?:0x)?[0-9a-fA-F]{16,}\b",                                                          # long hex id
+    r"[A-Za-z_\-]*\d[\w.\-]*",                                                              # a token with a digit
+)
+SEVERITY_WORD = r"(?i)\b(fatal|critical|error|err|warning|warn|info|debug|trace)\b"
+SEVERITY_LABELS = (("FATAL", "Fatal"), ("CRITICAL", "Fatal"), ("ERROR", "Error"), ("ERR", "Error"),
+                   ("WARNING", "Warning"), ("WARN", "Warning"), ("INFO", "Info"), ("DEBUG", "Debug"),
+                   ("TRACE", "Trace"))
 
 
 # --- the supported Insights functions -------------------------------------------------------------------
