@@ -163,7 +163,13 @@ class Pattern:
     expr: Node            # @message, a parsed field or a string function of them
 
 
-Command = Union[Fields, Display, Filter, Stats, Sort, Limit, Parse, Dedup, FilterIndex, Pattern]
+@dataclass(frozen=True)
+class Unnest:
+    source: str           # a field holding a list (jsonParse)
+    alias: str            # the field each element becomes
+
+
+Command = Union[Fields, Display, Filter, Stats, Sort, Limit, Parse, Dedup, FilterIndex, Pattern, Unnest]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ UNITS_MS = {"ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_
 
 # Typical mistakes -> a message a learner can act on (lark's match_examples).
 ERROR_EXAMPLES = {
-    "A command must follow '|': fields, display, filter, filterIndex, stats, sort, limit, parse, dedup or pattern.": [
+    "A command must follow '|': fields, display, filter, filterIndex, stats, sort, limit, parse, dedup, pattern or unnest.": [
         "fields @message | | limit 1", "fields @message |", "limit 5 | select x"],
     "'stats' needs an aggregate such as count(*), avg(field) or pct(field, 99).": [
         "stats by route", "stats"],
@@ -30,7 +30,7 @@ ERROR_EXAMPLES = {
     "Unbalanced parentheses or brackets.": ["stats count(* by route", "filter (a = 1", "filter a in [1, 2"],
     "A comparison is missing its right-hand side.": ["filter status =", "filter a >", "filter status = | limit 1"],
     "Unknown command: a query is commands separated by '|' (fields, display, filter, filterIndex, stats, sort, limit, "
-    "parse, dedup, pattern).": [
+    "parse, dedup, pattern, unnest).": [
         "select @message", "where status = 500", "fields @message | where x = 1"],
 }
 
@@ -245,6 +245,9 @@ class ToAst(Transformer):
 
     def pattern_cmd(self, items):
         return ast.Pattern(items[0])
+
+    def unnest_cmd(self, items):
+        return ast.Unnest(items[0], items[1])
 
     def start(self, items):
         return ast.Query(tuple(items), self.text)

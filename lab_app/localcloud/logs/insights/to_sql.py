@@ -35,7 +35,7 @@ DEFAULT_DISPLAY = ["@timestamp", "@message", "@logStream", "@log"]
 @dataclass
 class Col:
     sql: str
-    type: str  # num | str | any | bool | ts | ptr | null
+    type: str  # num | str | any | bool | ts | ptr | null | json (JSON text: jsonParse, unnest)
 
 
 @dataclass
@@ -73,6 +73,8 @@ def _json_path(name: str) -> str:
 def _num(sql: str, t: str) -> str:
     if t == "num":
         return sql
+    if t == "json":
+        return f"TRY_CAST(json_extract_string({sql}, '$') AS DOUBLE)"
     if t in ("ts", "bool", "ptr"):
         return f"CAST({sql} AS DOUBLE)"
     if t == "null":
@@ -83,6 +85,8 @@ def _num(sql: str, t: str) -> str:
 def _text(sql: str, t: str) -> str:
     if t in ("str", "any"):
         return sql
+    if t == "json":     # a JSON string is its text; numbers, objects and lists their JSON
+        return f"json_extract_string({sql}, '$')"
     if t == "num":
         return (f"(CASE WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e15 THEN CAST(CAST({sql} AS BIGINT) AS VARCHAR)"
                 f" ELSE CAST({sql} AS VARCHAR) END)")
@@ -152,7 +156,9 @@ class Compiler:
         wanted: list[str] = []
 
         def need(name: str):
-            if name not in defined and not name.startswith("@") and name not in wanted:
+            # a.b of a field the query defines (jsonParse(...) as a, unnest ... into a) is not a message field
+            inside_defined = any(name.startswith(d + ".") for d in defined)
+            if name not in defined and not inside_defined and not name.startswith("@") and name not in wanted:
                 wanted.append(name)
 
         def walk(node):
@@ -194,6 +200,9 @@ class Compiler:
             elif isinstance(command, ast.Parse):
                 need(command.source)
                 defined.update(command.names)
+            elif isinstance(command, ast.Unnest):
+                need(command.source)
+                defined.add(command.alias)
         return wanted
 
     # ---- compile ----------------------------------------------------------------------------------
@@ -233,6 +242,8 @@ class Compiler:
         select = []
         for i, name in enumerate(display):
             col = self.resolve(name)
+            if col.type == "json":
+                col = Col(_text(col.sql, "json"), "str")
             select.append(f"{col.sql} AS o{i}")
             out_cols.append((name, col.type))
         if not self.aggregated:
@@ -249,8 +260,9 @@ class Compiler:
         if self.matched_stage is not None:
             upto = [s for s in self.stages[: [n for n, _ in self.stages].index(self.matched_stage) + 1]]
             count_sql = "WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) + f"\nSELECT count(*) FROM {self.matched_stage}"
-        return CompiledQuery(sql, self.params, out_cols, count_sql, scan_sql, scan_params, self.aggregated,
-                             self.unmasks)
+        # resolve() may make parameters a check then discards (display, a JSON path): bind only the ones used
+        return CompiledQuery(sql, used_params(sql, self.params), out_cols, count_sql, scan_sql, scan_params,
+                             self.aggregated, self.unmasks)
 
     def _order_sql(self) -> str:
         if not self.order:
@@ -261,6 +273,12 @@ class Compiler:
         col = self.cols.get(name)
         if col is not None:
             return col
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):    # js.items.0.sku inside a JSON value the query made
+            base = self.cols.get(".".join(parts[:cut]))
+            if base is not None and base.type == "json":
+                path = self.param(_json_path(".".join(parts[cut:])))
+                return Col(f"CAST(json_extract({base.sql}, {path}) AS VARCHAR)", "json")
         if self.aggregated:
             raise self.error(f"field '{name}' is not available after stats; the fields are: "
                              f"{', '.join(self.cols)}", node)
@@ -333,6 +351,22 @@ class Compiler:
         self.aggregated = True
         self.order = [("p_count", True), ("p_pattern", False)]
         self.limit = None
+
+    def cmd_unnest(self, command: ast.Unnest):
+        """One record per element of a list (from jsonParse); any other value is a list of one item, a missing
+        value or an empty list gives no record (the unnest reference)."""
+        src = self.resolve(command.source)
+        col = self.fresh("u")
+        if src.type == "json":
+            items = (f"CASE WHEN {src.sql} IS NULL THEN CAST([] AS VARCHAR[]) "
+                     f"WHEN json_type({src.sql}) = 'ARRAY' THEN CAST(json_extract({src.sql}, '$[*]') AS VARCHAR[]) "
+                     f"ELSE [{src.sql}] END")
+            kind = "json"
+        else:
+            items = f"CASE WHEN {src.sql} IS NULL THEN [] ELSE [{src.sql}] END"
+            kind = src.type
+        self.stage(f"SELECT *, unnest({items}) AS {col} FROM {self.current}")
+        self.cols[command.alias] = Col(col, kind)
 
     def cmd_parse(self, command: ast.Parse):
         src = self.resolve(command.source)
@@ -510,7 +544,7 @@ TOKEN = "<*>"
 TOKEN_RUN = r"(<\*>)+"          # adjacent tokens are one
 PATTERN_TOKENS = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",          # UUID
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?",                # timestamp
+    r"(?i)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?",                # timestamp
     r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b",                                                # IPv4[:port]
     r"\b(?:0x)?[0-9a-fA-F]{16,}\b",                                                          # long hex id
     r"[A-Za-z_\-]*\d[\w.\-]*",                                                              # a token with a digit
@@ -631,8 +665,16 @@ def _unmask(c, node, args, e):
     return f"coalesce(c_unmasked, {c.resolve('@message', node).sql})", "str"
 
 
+def _json_parse(c, node, args, e):
+    """jsonParse(text): the text as a JSON value (a map or list a query reads with dots, or unnest), null when it is
+    not JSON."""
+    text = _text(*e(args[0]))
+    return f"(CASE WHEN json_valid({text}) THEN {text} END)", "json"
+
+
 FUNCTIONS: dict[str, Function] = {
     "unmask": Function((1, 1), _unmask),
+    "jsonparse": Function((1, 1), _json_parse),
     "bin": Function((1, 1), _bin),
     "datefloor": Function((2, 2), _date_round),
     "dateceil": Function((2, 2), _date_round),
