@@ -11,6 +11,7 @@ from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.anomaly_detectors import AnomalyDetectors
 from lab_app.localcloud.logs.fields import Fields
 from lab_app.localcloud.logs.index_policies import IndexPolicies
 from lab_app.localcloud.logs.models import LogsBackend
@@ -46,12 +47,15 @@ class Logs(Component):
         self.responses.fields = Fields(self.store, self.backend)
         self.responses.index_policies = self.index_policies
         self.backend.indexed_on = self.index_policies.indexed_on
+        self.anomaly_detectors = AnomalyDetectors(self.store, self.backend)
+        self.responses.anomaly_detectors = self.anomaly_detectors
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
         self.query_definitions.setup()   # Insights discovery and saved queries
         self.index_policies.setup()
+        self.anomaly_detectors.setup()
 
     # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
     def _cloudwatch(self):

@@ -229,10 +229,11 @@ class LogsResponses:
         self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
         return {}
 
-    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies ------------
+    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies; anomaly_detectors
     query_definitions = None    # set by the component
     fields = None
     index_policies = None
+    anomaly_detectors = None
 
     def PutQueryDefinition(self, region, body):
         return self.query_definitions.put(region, body)
@@ -265,6 +266,32 @@ class LogsResponses:
     def ListLogGroupsForQuery(self, region, body):
         return self.backend.log_groups_for_query(region, _req(body, "queryId"), body.get("maxResults"),
                                                  body.get("nextToken"))
+
+    def CreateLogAnomalyDetector(self, region, body):
+        return self.anomaly_detectors.create(region, body)
+
+    def GetLogAnomalyDetector(self, region, body):
+        return self.anomaly_detectors.get(region, _req(body, "anomalyDetectorArn"))
+
+    def ListLogAnomalyDetectors(self, region, body):
+        return self.anomaly_detectors.list(region, body)
+
+    def UpdateLogAnomalyDetector(self, region, body):
+        _req(body, "anomalyDetectorArn")
+        self.anomaly_detectors.update(region, body)
+        return {}
+
+    def DeleteLogAnomalyDetector(self, region, body):
+        self.anomaly_detectors.delete(region, _req(body, "anomalyDetectorArn"))
+        return {}
+
+    def ListAnomalies(self, region, body):
+        return self.anomaly_detectors.list_anomalies(region, body)
+
+    def UpdateAnomaly(self, region, body):
+        _req(body, "anomalyDetectorArn")
+        self.anomaly_detectors.update_anomaly(region, body)
+        return {}
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

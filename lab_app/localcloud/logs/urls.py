@@ -12,9 +12,12 @@ OPERATIONS = (
     "PutDataProtectionPolicy", "GetDataProtectionPolicy", "DeleteDataProtectionPolicy",
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
     "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
-    # Insights discovery and saved queries (query_definitions, fields, index_policies; ListLogGroupsForQuery)
+    # Insights discovery and saved queries (query_definitions, fields, index_policies; ListLogGroupsForQuery),
+    # anomaly detectors (anomaly_detectors)
     "PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition", "GetLogGroupFields", "GetLogFields",
     "PutIndexPolicy", "DescribeIndexPolicies", "DeleteIndexPolicy", "DescribeFieldIndexes", "ListLogGroupsForQuery",
+    "CreateLogAnomalyDetector", "GetLogAnomalyDetector", "ListLogAnomalyDetectors", "UpdateLogAnomalyDetector",
+    "DeleteLogAnomalyDetector", "ListAnomalies", "UpdateAnomaly",
 )
 
 
