@@ -18,6 +18,7 @@ from lab_app.localcloud.logs.models import LogsBackend
 from lab_app.localcloud.logs.query_definitions import QueryDefinitions
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
+from lab_app.localcloud.logs.transformers import Transformers
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
 
@@ -49,6 +50,9 @@ class Logs(Component):
         self.backend.indexed_on = self.index_policies.indexed_on
         self.anomaly_detectors = AnomalyDetectors(self.store, self.backend)
         self.responses.anomaly_detectors = self.anomaly_detectors
+        self.transformers = Transformers(self.store, self.backend)
+        self.responses.transformers = self.transformers
+        self.backend.transform = self.transformers.apply
 
     def setup(self) -> None:
         self.backend.setup()
@@ -56,6 +60,7 @@ class Logs(Component):
         self.query_definitions.setup()   # Insights discovery and saved queries
         self.index_policies.setup()
         self.anomaly_detectors.setup()
+        self.transformers.setup()
 
     # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
     def _cloudwatch(self):

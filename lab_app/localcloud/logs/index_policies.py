@@ -97,6 +97,7 @@ class IndexPolicies:
 
     def setup(self) -> None:
         self.store.ensure_table("logs_index_policies", DDL)
+        self.backend.group_tables.append("logs_index_policies")
 
     def _group(self, region: str, identifier: str) -> str:
         group = self.backend._validate_identifier(identifier)

@@ -135,6 +135,9 @@ class LogsBackend:
         self._dp_account: dict[str, data_protection.Policy] = {}
         # (region, group, field) -> whether a field index covers it (index_policies); None: no index policies
         self.indexed_on: Callable[[str, str, str], bool] | None = None
+        # (region, group, stream, messages) -> the messages a log transformer made of them (transformers)
+        self.transform: Callable[[str, str, str, list[str]], list[str]] | None = None
+        self.group_tables: list[str] = []   # other modules' per-group tables (a ``grp`` column): deleted with the group
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -201,7 +204,8 @@ class LogsBackend:
         with self.store.transaction() as conn:
             self._require_group(region, name)
             for table, col in (("logs_groups", "name"), ("logs_streams", "grp"), (EVENTS_TABLE, "grp"),
-                               ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp")):
+                               ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp"),
+                               *((t, "grp") for t in self.group_tables)):
                 conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
         with self._dp_lock:
             self._dp_groups.pop((region, name), None)
@@ -408,6 +412,8 @@ class LogsBackend:
     def _store_events(self, region: str, group: str, stream: str, timestamps: np.ndarray, messages: list[str],
                       now: int) -> int:
         n = len(messages)
+        if self.transform is not None:     # a log transformer rewrites events before anything reads them
+            messages = self.transform(region, group, stream, messages)
         originals = None
         policies = self._policies_for(region, group)
         if policies:

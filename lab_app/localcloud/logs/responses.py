@@ -229,11 +229,13 @@ class LogsResponses:
         self.resource_policies.delete(region, body.get("policyName"), body.get("expectedRevisionId"))
         return {}
 
-    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies; anomaly_detectors
+    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies; anomaly_detectors;
+    # transformers
     query_definitions = None    # set by the component
     fields = None
     index_policies = None
     anomaly_detectors = None
+    transformers = None
 
     def PutQueryDefinition(self, region, body):
         return self.query_definitions.put(region, body)
@@ -292,6 +294,20 @@ class LogsResponses:
         _req(body, "anomalyDetectorArn")
         self.anomaly_detectors.update_anomaly(region, body)
         return {}
+
+    def PutTransformer(self, region, body):
+        self.transformers.put(region, _req(body, "logGroupIdentifier"), _req(body, "transformerConfig"))
+        return {}
+
+    def GetTransformer(self, region, body):
+        return self.transformers.get(region, _req(body, "logGroupIdentifier"))
+
+    def DeleteTransformer(self, region, body):
+        self.transformers.delete(region, _req(body, "logGroupIdentifier"))
+        return {}
+
+    def TestTransformer(self, region, body):
+        return self.transformers.test(_req(body, "transformerConfig"), _req(body, "logEventMessages"))
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

@@ -13,11 +13,12 @@ OPERATIONS = (
     "PutAccountPolicy", "DescribeAccountPolicies", "DeleteAccountPolicy",
     "PutResourcePolicy", "DescribeResourcePolicies", "DeleteResourcePolicy",
     # Insights discovery and saved queries (query_definitions, fields, index_policies; ListLogGroupsForQuery),
-    # anomaly detectors (anomaly_detectors)
+    # anomaly detectors (anomaly_detectors), log transformers (transformers)
     "PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition", "GetLogGroupFields", "GetLogFields",
     "PutIndexPolicy", "DescribeIndexPolicies", "DeleteIndexPolicy", "DescribeFieldIndexes", "ListLogGroupsForQuery",
     "CreateLogAnomalyDetector", "GetLogAnomalyDetector", "ListLogAnomalyDetectors", "UpdateLogAnomalyDetector",
     "DeleteLogAnomalyDetector", "ListAnomalies", "UpdateAnomaly",
+    "PutTransformer", "GetTransformer", "DeleteTransformer", "TestTransformer",
 )
 
 

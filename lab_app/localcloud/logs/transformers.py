@@ -1,0 +1,300 @@
+"""Log transformers: PutTransformer / GetTransformer / DeleteTransformer / TestTransformer, applied at ingest.
+
+A transformer is a list of processors run one after the other on each event ("Create and manage log transformers"
+in the CloudWatch Logs guide). The guide's rules, checked by PutTransformer and TestTransformer:
+
+* at most 20 processors; "the first processor in a transformer must be a parser"; at least one and at most five
+  parser-type processors; only one ``grok``, one ``addKeys`` and one ``copyValue``;
+* transformers only for log groups in the Standard log class.
+
+Processors implemented (their reference semantics): the parsers ``parseJSON`` (``source`` default ``@message``,
+the object under ``destination`` or at the root) and ``parseKeyValue`` (``fieldDelimiter`` ``&``,
+``keyValueDelimiter`` ``=``, ``keyPrefix``, ``nonMatchValue`` for a token without the delimiter, else it is
+dropped); the mutators ``addKeys``, ``deleteKeys``, ``renameKeys``, ``copyValue`` (also from the metadata keys
+``@logGroupName``, ``@logGroupStream``, ``@accountId``, ``@regionName``), ``moveKeys``, ``lowerCaseString``,
+``upperCaseString`` and ``trimString``. Keys are dot paths (``http.status``). ``overwriteIfExists`` defaults to
+false. Any other processor (grok, csv, the vended-log parsers, dateTimeConverter, ...) is refused with
+``InvalidParameterException`` naming it: the local cloud does not claim what it does not run.
+
+At ingest (PutLogEvents and deliveries from other stand-ins) a group's transformer rewrites each event into the
+JSON of its transformed fields, stored in place of the original, so Insights, metric filters and FilterLogEvents
+read the transformed version. An event whose first parser fails (``parseJSON`` of text that is not JSON) is stored
+unchanged.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from lab_app import config
+from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.fields import group_arn
+
+MAX_PROCESSORS = 20
+MAX_PARSERS = 5
+PARSERS = {"parseJSON", "parseKeyValue", "csv", "grok", "parseCloudfront", "parseRoute53", "parseVPC", "parseWAF",
+           "parsePostgres", "parseToOCSF"}
+IMPLEMENTED = {"parseJSON", "parseKeyValue", "addKeys", "deleteKeys", "renameKeys", "copyValue", "moveKeys",
+               "lowerCaseString", "upperCaseString", "trimString"}
+ONLY_ONE = ("grok", "addKeys", "copyValue")
+MESSAGE = "@message"
+DDL = """CREATE TABLE IF NOT EXISTS logs_transformers (
+    region VARCHAR, grp VARCHAR, config VARCHAR, created BIGINT, modified BIGINT, PRIMARY KEY (region, grp))"""
+
+
+class ParseFailed(Exception):
+    """The first parser could not read the event: it is stored as it came."""
+
+
+def validate(processors: Any) -> list[dict]:
+    if not isinstance(processors, list) or not processors:
+        raise exc.InvalidParameterException("transformerConfig must list at least one processor.")
+    if len(processors) > MAX_PROCESSORS:
+        raise exc.InvalidParameterException(f"A transformer can have at most {MAX_PROCESSORS} processors.")
+    kinds = []
+    for i, processor in enumerate(processors, start=1):
+        set_members = [k for k, v in (processor or {}).items() if v is not None] if isinstance(processor, dict) else []
+        if len(set_members) != 1:
+            raise exc.InvalidParameterException(f"Processor {i} must specify exactly one processor type.")
+        kinds.append(set_members[0])
+    if kinds[0] not in PARSERS:
+        raise exc.InvalidParameterException(
+            f"The first processor in a transformer must be a parser, not {kinds[0]}.")
+    if sum(k in PARSERS for k in kinds) > MAX_PARSERS:
+        raise exc.InvalidParameterException(f"A transformer can include at most {MAX_PARSERS} parser-type processors.")
+    for kind in ONLY_ONE:
+        if kinds.count(kind) > 1:
+            raise exc.InvalidParameterException(f"A transformer can include only one {kind} processor.")
+    for kind in kinds:
+        if kind not in IMPLEMENTED:
+            raise exc.InvalidParameterException(
+                f"The {kind} processor is not implemented by the local CloudWatch Logs; it runs "
+                f"{', '.join(sorted(IMPLEMENTED))}.")
+    return processors
+
+
+# ---- dot paths -------------------------------------------------------------------------------------------
+def _get(state: dict, path: str) -> tuple[bool, Any]:
+    if path in state:
+        return True, state[path]
+    node: Any = state
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _set(state: dict, path: str, value: Any, overwrite: bool = True) -> None:
+    parts = path.split(".")
+    node = state
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            if part in node and not overwrite:
+                return
+            node[part] = {}
+        node = node[part]
+    if parts[-1] in node and not overwrite:
+        return
+    node[parts[-1]] = value
+
+
+def _delete(state: dict, path: str) -> None:
+    if path in state:
+        del state[path]
+        return
+    parts = path.split(".")
+    node: Any = state
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
+
+
+# ---- processors ------------------------------------------------------------------------------------------
+def _parse_json(state: dict, p: dict, first: bool) -> None:
+    found, text = _get(state, p.get("source") or MESSAGE)
+    try:
+        parsed = json.loads(text) if found and isinstance(text, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        if first:
+            raise ParseFailed
+        return
+    if p.get("source", MESSAGE) == MESSAGE:
+        state.pop(MESSAGE, None)
+    if p.get("destination"):
+        _set(state, p["destination"], parsed)
+    else:
+        state.update(parsed)
+
+
+def _parse_key_value(state: dict, p: dict, first: bool) -> None:
+    found, text = _get(state, p.get("source") or MESSAGE)
+    if not found or not isinstance(text, str):
+        if first:
+            raise ParseFailed
+        return
+    field_sep, kv_sep = p.get("fieldDelimiter") or "&", p.get("keyValueDelimiter") or "="
+    prefix, overwrite = p.get("keyPrefix") or "", bool(p.get("overwriteIfExists"))
+    pairs: dict = {}
+    for token in text.split(field_sep):
+        if not token:
+            continue
+        key, sep, value = token.partition(kv_sep)
+        if not sep:
+            if p.get("nonMatchValue") is None:
+                continue
+            value = p["nonMatchValue"]
+        pairs[prefix + key] = value
+    if p.get("source", MESSAGE) == MESSAGE:
+        state.pop(MESSAGE, None)
+    target = state
+    if p.get("destination"):
+        found, existing = _get(state, p["destination"])
+        if not (found and isinstance(existing, dict)):
+            _set(state, p["destination"], {})
+        target = _get(state, p["destination"])[1]
+    for key, value in pairs.items():
+        if key not in target or overwrite:
+            target[key] = value
+
+
+def _entries(state: dict, p: dict, action) -> None:
+    for entry in p["entries"]:
+        action(state, entry, bool(entry.get("overwriteIfExists")))
+
+
+def _add(state, e, overwrite):
+    _set(state, e["key"], e["value"], overwrite)
+
+
+def _rename(state, e, overwrite):
+    found, value = _get(state, e["key"])
+    if found and (overwrite or not _get(state, e["renameTo"])[0]):
+        _delete(state, e["key"])
+        _set(state, e["renameTo"], value)
+
+
+def _move(state, e, overwrite):
+    found, value = _get(state, e["source"])
+    if found and (overwrite or not _get(state, e["target"])[0]):
+        _delete(state, e["source"])
+        _set(state, e["target"], value)
+
+
+def _copy(state, e, overwrite, metadata=None):
+    source = e["source"]
+    if metadata is not None and source in metadata:
+        found, value = True, metadata[source]
+    else:
+        found, value = _get(state, source)
+    if found:
+        _set(state, e["target"], copy.deepcopy(value), overwrite)
+
+
+def _strings(state: dict, keys: list[str], fn) -> None:
+    for key in keys:
+        found, value = _get(state, key)
+        if found and isinstance(value, str):
+            _set(state, key, fn(value))
+
+
+def transform(processors: list[dict], message: str, metadata: dict | None = None) -> str:
+    """One event through the processors: the transformed event's JSON, or the message when the first parser fails."""
+    state: dict = {MESSAGE: message}
+    try:
+        for i, processor in enumerate(processors):
+            (kind, p), = [(k, v) for k, v in processor.items() if v is not None]
+            if kind == "parseJSON":
+                _parse_json(state, p, i == 0)
+            elif kind == "parseKeyValue":
+                _parse_key_value(state, p, i == 0)
+            elif kind == "addKeys":
+                _entries(state, p, _add)
+            elif kind == "deleteKeys":
+                for key in p["withKeys"]:
+                    _delete(state, key)
+            elif kind == "renameKeys":
+                _entries(state, p, _rename)
+            elif kind == "moveKeys":
+                _entries(state, p, _move)
+            elif kind == "copyValue":
+                _entries(state, p, lambda s, e, o: _copy(s, e, o, metadata))
+            elif kind == "lowerCaseString":
+                _strings(state, p["withKeys"], str.lower)
+            elif kind == "upperCaseString":
+                _strings(state, p["withKeys"], str.upper)
+            elif kind == "trimString":
+                _strings(state, p["withKeys"], str.strip)
+    except ParseFailed:
+        return message
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
+class Transformers:
+    def __init__(self, store, backend):
+        self.store = store
+        self.backend = backend
+
+    def setup(self) -> None:
+        self.store.ensure_table("logs_transformers", DDL)
+        self.backend.group_tables.append("logs_transformers")
+
+    def _group(self, region: str, identifier: str) -> str:
+        group = self.backend._validate_identifier(identifier)
+        self.backend._require_group(region, group)
+        return group
+
+    def put(self, region: str, identifier: str, processors: Any) -> None:
+        group = self._group(region, identifier)
+        log_class = self.backend._require_group(region, group)[4]
+        if log_class != "STANDARD":
+            raise exc.InvalidParameterException(
+                f"Transformers can be created only for log groups in the Standard log class; {group} is {log_class}.")
+        validate(processors)
+        now = self.backend.now_ms()
+        with self.store.transaction() as conn:
+            rows = conn.execute("SELECT created FROM logs_transformers WHERE region = ? AND grp = ?",
+                                [region, group]).fetchall()
+            created = rows[0][0] if rows else now
+            conn.execute("DELETE FROM logs_transformers WHERE region = ? AND grp = ?", [region, group])
+            conn.execute("INSERT INTO logs_transformers VALUES (?, ?, ?, ?, ?)",
+                         [region, group, json.dumps(processors), created, now])
+
+    def get(self, region: str, identifier: str) -> dict:
+        group = self._group(region, identifier)
+        rows = self.store.execute("SELECT config, created, modified FROM logs_transformers WHERE region = ? AND grp = ?",
+                                  [region, group])
+        if not rows:
+            raise exc.ResourceNotFoundException(f"The log group {group} does not have a transformer.")
+        config_text, created, modified = rows[0]
+        return {"logGroupIdentifier": group_arn(region, group), "creationTime": int(created),
+                "lastModifiedTime": int(modified), "transformerConfig": json.loads(config_text)}
+
+    def delete(self, region: str, identifier: str) -> None:
+        group = self._group(region, identifier)
+        with self.store.lock:
+            if not self.store.execute("SELECT 1 FROM logs_transformers WHERE region = ? AND grp = ?", [region, group]):
+                raise exc.ResourceNotFoundException(f"The log group {group} does not have a transformer.")
+            self.store.execute("DELETE FROM logs_transformers WHERE region = ? AND grp = ?", [region, group])
+
+    def test(self, processors: Any, messages: list[str]) -> dict:
+        validate(processors)
+        return {"transformedLogs": [
+            {"eventNumber": i, "eventMessage": m, "transformedEventMessage": transform(processors, m)}
+            for i, m in enumerate(messages, start=1)]}
+
+    def apply(self, region: str, group: str, stream: str, messages: list[str]) -> list[str]:
+        """At ingest: the group's transformer over each message (unchanged when the group has none)."""
+        rows = self.store.execute("SELECT config FROM logs_transformers WHERE region = ? AND grp = ?", [region, group])
+        if not rows:
+            return messages
+        processors = json.loads(rows[0][0])
+        metadata = {"@logGroupName": group, "@logGroupStream": stream, "@accountId": config.ACCOUNT_ID,
+                    "@regionName": region}
+        return [transform(processors, m, metadata) for m in messages]
