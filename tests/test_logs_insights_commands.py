@@ -12,16 +12,20 @@ import pytest
 from lab_app.localcloud.logs import insights
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights.ast import (
+    Call,
     Compare,
     Field,
+    Fields,
     FilterIndex,
     In,
+    Item,
     Limit,
     Number,
     Pattern,
     Query,
     Sort,
     String,
+    Unnest,
 )
 
 GROUP = "commands-group"
@@ -122,6 +126,9 @@ PARSE_TABLE = [
     ("pattern @message", (Pattern(Field("@message", 8, 16)),)),
     ("pattern @message | sort @sampleCount desc",
      (Pattern(Field("@message", 8, 16)), Sort(((Field("@sampleCount", 24, 36), True),)))),
+    ("unnest js.items into item", (Unnest("js.items", "item"),)),
+    ("fields jsonParse(@message) as js",
+     (Fields((Item(Call("jsonparse", (Field("@message", 17, 25),), 7, 26), "js", "jsonParse(@message)", 7, 32),)),)),
 ]
 
 
@@ -138,18 +145,17 @@ def test_parse_builds_the_ast(query, commands):
     "pattern @message | filterIndex a = 1",
     "filterIndex",
     "pattern",
+    "unnest items",
+    "unnest items into",
 ])
 def test_malformed_new_commands(query):
     with pytest.raises(MalformedQueryException):
         insights.parse(query)
 
 
-@pytest.mark.parametrize("language", ["SQL", "PPL"])
-def test_other_query_languages_are_refused(dataset, language):
+def test_ppl_is_refused(dataset):
     logs = dataset["logs"]
-    with pytest.raises(logs.exceptions.MalformedQueryException, match="CWLI"):
+    with pytest.raises(logs.exceptions.MalformedQueryException, match="PPL"):
         logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
-                         queryString="SELECT * FROM `commands-group`", queryLanguage=language)
-    qid = logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
-                           queryString="stats count(*) as n", queryLanguage="CWLI")["queryId"]
-    assert qid
+                         queryString="source = `commands-group` | stats count()", queryLanguage="PPL")
+    assert run(dataset, "stats count(*) as n") == [{"n": str(N_EVENTS + len(dataset["orders"]))}]

@@ -69,7 +69,7 @@ DDL = {
         create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
     # the log groups a query analyzed (ListLogGroupsForQuery): fewer than asked when filterIndex skipped some
     "logs_query_groups": """CREATE TABLE IF NOT EXISTS logs_query_groups (
-        query_id VARCHAR PRIMARY KEY, region VARCHAR, groups VARCHAR)""",
+        query_id VARCHAR PRIMARY KEY, region VARCHAR, groups VARCHAR, language VARCHAR)""",
 }
 
 
@@ -923,10 +923,12 @@ class LogsBackend:
 
     # ---- Insights ----------------------------------------------------------------------------------
     def start_query(self, region: str, groups: list[str], start_s: Any, end_s: Any, query_string: str,
-                    limit: int | None = None, authorize_unmask: Callable[[], None] | None = None) -> str:
+                    limit: int | None = None, authorize_unmask: Callable[[], None] | None = None,
+                    parsed_query: Any = None, query_language: str = "CWLI") -> str:
         """Validate and compile now (MalformedQueryException at StartQuery, as AWS does); run in the background.
 
         A query that calls ``unmask()`` needs ``logs:Unmask``: ``authorize_unmask()`` raises when the caller lacks it.
+        ``parsed_query``: the Insights AST of a query in another language (SQL, see ``logs/sql``).
         """
         if not isinstance(query_string, str) or not query_string.strip():
             raise exc.InvalidParameterException.constraint(
@@ -946,7 +948,8 @@ class LogsBackend:
         for g in groups:
             self._require_group(region, g)
         requested = list(groups)
-        query = insights.parse(query_string)  # MalformedQueryException with the position
+        # MalformedQueryException with the position
+        query = parsed_query if parsed_query is not None else insights.parse(query_string)
         # filterIndex: only the log groups indexed on its field are read (the filterIndex reference)
         index_fields = insights.index_fields(query)
         if index_fields and self.indexed_on is not None:
@@ -966,7 +969,8 @@ class LogsBackend:
             self._jobs[query_id] = job
         self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
                            [query_id, region, query_string, json.dumps(requested), self.now_ms()])
-        self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?)", [query_id, region, json.dumps(groups)])
+        self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
+                           [query_id, region, json.dumps(groups), query_language])
         self._executor().submit(self._run_query, query_id, compiled)
         return query_id
 
@@ -1122,18 +1126,19 @@ class LogsBackend:
                          limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
         limit = self._limit(limit, 1000)
         offset = int(_untoken(token)) if token else 0
-        sql = "SELECT query_id, query_string, status, create_time, groups FROM logs_queries WHERE region = ?"
+        sql = ("SELECT q.query_id, q.query_string, q.status, q.create_time, q.groups, coalesce(g.language, 'CWLI') "
+               "FROM logs_queries q LEFT JOIN logs_query_groups g ON g.query_id = q.query_id WHERE q.region = ?")
         params: list = [region]
         if status:
-            sql += " AND status = ?"
+            sql += " AND q.status = ?"
             params.append(status)
-        rows = self.store.execute(sql + " ORDER BY create_time DESC, query_id", params)
+        rows = self.store.execute(sql + " ORDER BY q.create_time DESC, q.query_id", params)
         out = []
-        for qid, qs, st, created, groups in rows:
+        for qid, qs, st, created, groups, language in rows:
             names = json.loads(groups)
             if group and group not in names:
                 continue
             out.append({"queryId": qid, "queryString": qs, "status": st, "createTime": created,
-                        "logGroupName": names[0] if names else None, "queryLanguage": "CWLI"})
+                        "logGroupName": names[0] if names else None, "queryLanguage": language})
         page = out[offset:offset + limit]
         return page, (_token(offset + limit) if len(out) > offset + limit else None)

@@ -155,15 +155,26 @@ class LogsResponses:
                                                            _req(body, "logEventMessages"))}
 
     def StartQuery(self, region, body):
-        if body.get("queryLanguage", "CWLI") != "CWLI":   # Insights discovery and saved queries: the languages
+        # queryLanguage (Insights discovery and saved queries): SQL is the subset in logs/sql, PPL is refused
+        language, parsed = body.get("queryLanguage") or "CWLI", None
+        if language == "PPL":
             raise exc.MalformedQueryException(
-                f"queryLanguage {body['queryLanguage']} is not available in the local CloudWatch Logs: it runs "
-                "Logs Insights QL (queryLanguage CWLI, the default) only.")
+                "queryLanguage PPL is not available in the local CloudWatch Logs: use CWLI (Logs Insights QL, the "
+                "default) or SQL.")
         given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if body.get(k)]
-        if len(given) != 1:
+        if language == "SQL":
+            if given:
+                raise exc.InvalidParameterException(
+                    f"With queryLanguage SQL the log groups are named in the query's FROM clause, not in {given[0]}.")
+            from lab_app.localcloud.logs import sql
+
+            text = _req(body, "queryString")
+            parsed = sql.parse(text) if isinstance(text, str) and text.strip() else None  # empty: the backend says so
+            groups = [_group_name_from_identifier(g) for g in parsed.groups] if parsed else []
+        elif len(given) != 1:
             raise exc.InvalidParameterException(
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
-        if body.get("logGroupName"):
+        elif body.get("logGroupName"):
             groups = [body["logGroupName"]]
         elif body.get("logGroupNames"):
             groups = list(body["logGroupNames"])
@@ -173,7 +184,8 @@ class LogsResponses:
         arns = ", ".join(_arn_of(region, g) for g in groups)
         query_id = self.backend.start_query(region, groups, body.get("startTime"), body.get("endTime"),
                                             _req(body, "queryString"), body.get("limit"),
-                                            authorize_unmask=lambda: caller("logs:Unmask", arns))
+                                            authorize_unmask=lambda: caller("logs:Unmask", arns),
+                                            parsed_query=parsed.query if parsed else None, query_language=language)
         return {"queryId": query_id}
 
     def GetQueryResults(self, region, body):
