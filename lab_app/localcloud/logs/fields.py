@@ -58,7 +58,7 @@ def flatten(document: Any, limit: int = MAX_JSON_FIELDS) -> list[str]:
 def _json(message: str) -> Any:
     try:
         return json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):    # RecursionError: nested deeper than Python parses
         return None
 
 
@@ -116,7 +116,11 @@ class Fields:
         counts: dict[str, int] = dict.fromkeys(GENERATED, len(rows))
         for message, is_json in rows:
             if is_json:
-                for name in dict.fromkeys(flatten(_json(message))):
+                try:
+                    names = dict.fromkeys(flatten(_json(message)))
+                except RecursionError:
+                    continue
+                for name in names:
                     counts[name] = counts.get(name, 0) + 1
         total = len(rows)
         fields = [{"name": name, "percent": int(100 * n / total + 0.5)} for name, n in counts.items()]
@@ -147,8 +151,11 @@ class Fields:
             for key, value in document.items():
                 if value is None:
                     continue
-                seen = _type_of(value)
-                types[key] = _merge(types[key], seen) if key in types else seen
+                try:
+                    seen = _type_of(value)
+                    types[key] = _merge(types[key], seen) if key in types else seen
+                except RecursionError:
+                    continue
         return {"logFields": [{"logFieldName": k, "logFieldType": v} for k, v in types.items()]}
 
 

@@ -41,7 +41,7 @@ def parse_policy(document: str) -> dict[str, str]:
     """field name -> index type, or InvalidParameterException with what is wrong."""
     try:
         parsed = json.loads(document)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise exc.InvalidParameterException("Invalid index policy document: it is not JSON.") from None
     if not isinstance(parsed, dict):
         raise exc.InvalidParameterException("Invalid index policy document: it must be a JSON object.")

@@ -231,9 +231,9 @@ def transform(processors: list[dict], message: str, metadata: dict | None = None
                 _strings(state, p["withKeys"], str.upper)
             elif kind == "trimString":
                 _strings(state, p["withKeys"], str.strip)
-    except ParseFailed:
+        return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    except (ParseFailed, RecursionError):   # RecursionError: JSON nested deeper than Python walks; kept as it came
         return message
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
 
 
 class Transformers:

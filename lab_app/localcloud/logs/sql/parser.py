@@ -309,6 +309,8 @@ def parse(text: str) -> SqlQuery:
                                       pos) from None
     try:
         return ToAst(text).transform(tree)
+    except RecursionError:
+        raise MalformedQueryException("The query nests too deeply.", 0, len(text)) from None
     except Exception as error:
         inner = getattr(error, "orig_exc", error)
         if isinstance(inner, MalformedQueryException):
