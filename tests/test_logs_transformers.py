@@ -53,6 +53,20 @@ CASES = [
                          {"upperCaseString": {"withKeys": ["level"]}}, {"trimString": {"withKeys": ["user", "n"]}}],
      '{"method": "GET", "level": "warn", "user": "  bayko ", "n": 3}',
      {"method": "get", "level": "WARN", "user": "bayko", "n": 3}),
+    ("csv with columns", [{"csv": {"columns": ["method", "path"]}}], 'GET,"/api/a,b",200',
+     {"method": "GET", "path": "/api/a,b", "column_3": "200"}),
+    ("csv tab into a destination", [{"csv": {"delimiter": "\\t", "destination": "row"}}], "a\tb",
+     {"row": {"column_1": "a", "column_2": "b"}}),
+    ("splitString", [PARSE, {"splitString": {"entries": [{"source": "path", "delimiter": "/"}]}}],
+     '{"path": "api/messages/7"}', {"path": ["api", "messages", "7"]}),
+    ("substituteString with a group", [PARSE, {"substituteString": {"entries": [
+        {"source": "msg", "from": "user=(\\w+)", "to": "user=<$1>"}, {"source": "msg", "from": "\\d", "to": "#"}]}}],
+     '{"msg": "login user=andrew from 10.0.0.1"}', {"msg": "login user=<andrew> from ##.#.#.#"}),
+    ("typeConverter", [PARSE, {"typeConverter": {"entries": [
+        {"key": "status", "type": "integer"}, {"key": "ok", "type": "boolean"}, {"key": "ms", "type": "double"},
+        {"key": "id", "type": "string"}, {"key": "bad", "type": "integer"}]}}],
+     '{"status": "500", "ok": "False", "ms": "12.5", "id": 7, "bad": "n/a"}',
+     {"status": 500, "ok": False, "ms": 12.5, "id": "7", "bad": "n/a"}),
 ]
 
 
@@ -119,6 +133,9 @@ BAD = [
     ("two types in one processor", [{"parseJSON": {}, "addKeys": ADD["addKeys"]}], "InvalidParameterException"),
     ("no type", [{}], "InvalidParameterException"),
     ("not implemented here", [{"grok": {"match": "%{COMMONAPACHELOG}"}}], "InvalidParameterException"),
+    ("regex RE2 refuses", [PARSE, {"substituteString": {"entries": [{"source": "m", "from": "a(?=b)", "to": "x"}]}}],
+     "InvalidParameterException"),
+    ("bad type", [PARSE, {"typeConverter": {"entries": [{"key": "a", "type": "long"}]}}], "InvalidParameterException"),
     ("six addKeys entries", [PARSE, {"addKeys": {"entries": [{"key": f"k{i}", "value": "v"} for i in range(6)]}}],
      "InvalidParameterException"),
     ("entry without value", [PARSE, {"addKeys": {"entries": [{"key": "k"}]}}], "InvalidParameterException"),

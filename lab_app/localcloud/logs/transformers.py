@@ -8,11 +8,15 @@ in the CloudWatch Logs guide). The guide's rules, checked by PutTransformer and 
 * transformers only for log groups in the Standard log class.
 
 Processors implemented (their reference semantics): the parsers ``parseJSON`` (``source`` default ``@message``,
-the object under ``destination`` or at the root) and ``parseKeyValue`` (``fieldDelimiter`` ``&``,
+the object under ``destination`` or at the root), ``parseKeyValue`` (``fieldDelimiter`` ``&``,
 ``keyValueDelimiter`` ``=``, ``keyPrefix``, ``nonMatchValue`` for a token without the delimiter, else it is
-dropped); the mutators ``addKeys``, ``deleteKeys``, ``renameKeys``, ``copyValue`` (also from the metadata keys
+dropped) and ``csv`` (``delimiter`` ``,``, ``quoteCharacter`` ``"``, ``columns`` or ``column_1``, ``column_2``...);
+the mutators ``addKeys``, ``deleteKeys``, ``renameKeys``, ``copyValue`` (also from the metadata keys
 ``@logGroupName``, ``@logGroupStream``, ``@accountId``, ``@regionName``), ``moveKeys``, ``lowerCaseString``,
-``upperCaseString`` and ``trimString``. Keys are dot paths (``http.status``). ``overwriteIfExists`` defaults to
+``upperCaseString``, ``trimString``, ``splitString`` (a string becomes the list of its parts),
+``substituteString`` (every match of the ``from`` regular expression, run on RE2, replaced by ``to``; ``$1``
+refers to a group) and ``typeConverter`` (``integer``, ``double``, ``boolean``, ``string``; a value that does not
+convert stays as it was). Keys are dot paths (``http.status``). ``overwriteIfExists`` defaults to
 false. Any other processor (grok, csv, the vended-log parsers, dateTimeConverter, ...) is refused with
 ``InvalidParameterException`` naming it: the local cloud does not claim what it does not run.
 
@@ -25,18 +29,21 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from lab_app import config
 from lab_app.localcloud.logs import exceptions as exc
 from lab_app.localcloud.logs.fields import group_arn
+from lab_app.localcloud.logs.re2 import compile as re2_compile
+from lab_app.localcloud.logs.re2 import re2_error
 
 MAX_PROCESSORS = 20
 MAX_PARSERS = 5
 PARSERS = {"parseJSON", "parseKeyValue", "csv", "grok", "parseCloudfront", "parseRoute53", "parseVPC", "parseWAF",
            "parsePostgres", "parseToOCSF"}
-IMPLEMENTED = {"parseJSON", "parseKeyValue", "addKeys", "deleteKeys", "renameKeys", "copyValue", "moveKeys",
-               "lowerCaseString", "upperCaseString", "trimString"}
+IMPLEMENTED = {"parseJSON", "parseKeyValue", "csv", "addKeys", "deleteKeys", "renameKeys", "copyValue", "moveKeys",
+               "lowerCaseString", "upperCaseString", "trimString", "splitString", "substituteString", "typeConverter"}
 ONLY_ONE = ("grok", "addKeys", "copyValue")
 MESSAGE = "@message"
 DDL = """CREATE TABLE IF NOT EXISTS logs_transformers (
@@ -66,6 +73,12 @@ def validate(processors: Any) -> list[dict]:
     for kind in ONLY_ONE:
         if kinds.count(kind) > 1:
             raise exc.InvalidParameterException(f"A transformer can include only one {kind} processor.")
+    for processor in processors:
+        for entry in (processor.get("substituteString") or {}).get("entries") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("from"), str) and re2_error(entry["from"]):
+                raise exc.InvalidParameterException(
+                    f"substituteString: {entry['from']!r} is not a regular expression RE2 accepts: "
+                    f"{re2_error(entry['from'])}")
     for kind in kinds:
         if kind not in IMPLEMENTED:
             raise exc.InvalidParameterException(
@@ -164,6 +177,50 @@ def _parse_key_value(state: dict, p: dict, first: bool) -> None:
             target[key] = value
 
 
+def _csv(state: dict, p: dict, first: bool) -> None:
+    import csv
+
+    found, text = _get(state, p.get("source") or MESSAGE)
+    if not found or not isinstance(text, str):
+        if first:
+            raise ParseFailed
+        return
+    delimiter = p.get("delimiter") or ","
+    delimiter = "\t" if delimiter == "\\t" else delimiter
+    quote = p.get("quoteCharacter") or '"'
+    if len(delimiter) == 1:
+        values = next(csv.reader([text], delimiter=delimiter, quotechar=quote), [])
+    else:
+        values = text.split(delimiter)
+    columns = list(p.get("columns") or [])
+    columns += [f"column_{i}" for i in range(len(columns) + 1, len(values) + 1)]
+    if p.get("source", MESSAGE) == MESSAGE:
+        state.pop(MESSAGE, None)
+    parsed = dict(zip(columns, values))
+    if p.get("destination"):
+        _set(state, p["destination"], parsed)
+    else:
+        state.update(parsed)
+
+
+def _convert(value: Any, kind: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(value) if not isinstance(value, float) else int(value)
+        if kind == "double":
+            return float(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            return {"true": True, "false": False}[text]
+        if kind == "string":
+            return json.dumps(value) if isinstance(value, bool) else str(value)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return value
+    return value
+
+
 def _entries(state: dict, p: dict, action) -> None:
     for entry in p["entries"]:
         action(state, entry, bool(entry.get("overwriteIfExists")))
@@ -214,6 +271,24 @@ def transform(processors: list[dict], message: str, metadata: dict | None = None
                 _parse_json(state, p, i == 0)
             elif kind == "parseKeyValue":
                 _parse_key_value(state, p, i == 0)
+            elif kind == "csv":
+                _csv(state, p, i == 0)
+            elif kind == "splitString":
+                for e in p["entries"]:
+                    found, value = _get(state, e["source"])
+                    if found and isinstance(value, str):
+                        _set(state, e["source"], value.split(e["delimiter"]))
+            elif kind == "substituteString":
+                for e in p["entries"]:
+                    found, value = _get(state, e["source"])
+                    if found and isinstance(value, str):
+                        replacement = re.sub(r"\$(\d+)", r"\\\1", e["to"].replace("\\", "\\\\"))
+                        _set(state, e["source"], re2_compile(e["from"]).sub(replacement, value))
+            elif kind == "typeConverter":
+                for e in p["entries"]:
+                    found, value = _get(state, e["key"])
+                    if found:
+                        _set(state, e["key"], _convert(value, e["type"]))
             elif kind == "addKeys":
                 _entries(state, p, _add)
             elif kind == "deleteKeys":
