@@ -199,3 +199,29 @@ def test_sql_parse_table(query, groups, commands):
     parsed = sql.parse(query)
     assert parsed.groups == groups
     assert parsed.query.commands == commands
+
+
+def test_awscli_start_query_sql(dataset):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = Path(sys.executable).with_name("aws")
+    out = subprocess.run([str(aws), "logs", "start-query", "--query-language", "SQL", "--query-string",
+                          "SELECT COUNT(*) AS n FROM `sql-b`", "--start-time", str(dataset["start"]),
+                          "--end-time", str(dataset["end"]), "--output", "json"],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    qid = json.loads(out.stdout)["queryId"]
+    logs = dataset["logs"]
+    for _ in range(300):
+        res = logs.get_query_results(queryId=qid)
+        if res["status"] == "Complete":
+            break
+        time.sleep(0.02)
+    assert res["results"] == [[{"field": "n", "value": str(int((dataset["df"].group == OTHER).sum()))}]]
+    bad = subprocess.run([str(aws), "logs", "start-query", "--query-language", "SQL", "--query-string",
+                          "SELECT * FROM `sql-a` a INNER JOIN `sql-b` b ON a.x = b.x", "--start-time", "0",
+                          "--end-time", "10"], env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "MalformedQueryException" in bad.stderr

@@ -164,3 +164,23 @@ def test_other_bad_input(logs, raw):
         raw.test_transformer(transformerConfig=[PARSE], logEventMessages=["{}"] * 51)
     with pytest.raises(raw.exceptions.InvalidParameterException):
         raw.test_transformer(transformerConfig=[PARSE], logEventMessages=[])
+
+
+def test_awscli_test_transformer(logs):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = Path(sys.executable).with_name("aws")
+    config = json.dumps([PARSE, {"upperCaseString": {"withKeys": ["level"]}}])
+    out = subprocess.run([str(aws), "logs", "test-transformer", "--transformer-config", config,
+                          "--log-event-messages", '{"level": "warn"}', "--output", "json"],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    (record,) = json.loads(out.stdout)["transformedLogs"]
+    assert json.loads(record["transformedEventMessage"]) == {"level": "WARN"}
+    bad = subprocess.run([str(aws), "logs", "put-transformer", "--log-group-identifier", "app",
+                          "--transformer-config", json.dumps([{"upperCaseString": {"withKeys": ["level"]}}])],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "InvalidParameterException" in bad.stderr
