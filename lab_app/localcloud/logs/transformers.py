@@ -10,7 +10,9 @@ in the CloudWatch Logs guide). The guide's rules, checked by PutTransformer and 
 Processors implemented (their reference semantics): the parsers ``parseJSON`` (``source`` default ``@message``,
 the object under ``destination`` or at the root), ``parseKeyValue`` (``fieldDelimiter`` ``&``,
 ``keyValueDelimiter`` ``=``, ``keyPrefix``, ``nonMatchValue`` for a token without the delimiter, else it is
-dropped) and ``csv`` (``delimiter`` ``,``, ``quoteCharacter`` ``"``, ``columns`` or ``column_1``, ``column_2``...);
+dropped), ``csv`` (``delimiter`` ``,``, ``quoteCharacter`` ``"``, ``columns`` or ``column_1``, ``column_2``...)
+and ``grok`` (``%{PATTERN:field}``, dotted field names nest, over the common patterns in :data:`GROK_PATTERNS`,
+written for RE2; another pattern name is refused at PutTransformer);
 the mutators ``addKeys``, ``deleteKeys``, ``renameKeys``, ``copyValue`` (also from the metadata keys
 ``@logGroupName``, ``@logGroupStream``, ``@accountId``, ``@regionName``), ``moveKeys``, ``lowerCaseString``,
 ``upperCaseString``, ``trimString``, ``splitString`` (a string becomes the list of its parts),
@@ -42,10 +44,32 @@ MAX_PROCESSORS = 20
 MAX_PARSERS = 5
 PARSERS = {"parseJSON", "parseKeyValue", "csv", "grok", "parseCloudfront", "parseRoute53", "parseVPC", "parseWAF",
            "parsePostgres", "parseToOCSF"}
-IMPLEMENTED = {"parseJSON", "parseKeyValue", "csv", "addKeys", "deleteKeys", "renameKeys", "copyValue", "moveKeys",
+IMPLEMENTED = {"parseJSON", "parseKeyValue", "csv", "grok", "addKeys", "deleteKeys", "renameKeys", "copyValue", "moveKeys",
                "lowerCaseString", "upperCaseString", "trimString", "splitString", "substituteString", "typeConverter"}
 ONLY_ONE = ("grok", "addKeys", "copyValue")
 MESSAGE = "@message"
+# grok's common patterns (the Logstash names), as RE2 expressions; %{NAME} inside one refers to another
+GROK_PATTERNS = {
+    "WORD": r"\b\w+\b", "NOTSPACE": r"\S+", "SPACE": r"\s*", "DATA": r".*?", "GREEDYDATA": r".*",
+    "INT": r"[+-]?\d+", "POSINT": r"\b[1-9]\d*\b", "NONNEGINT": r"\b\d+\b",
+    "NUMBER": r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", "BASE10NUM": r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)",
+    "IPV4": r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)",
+    "IPV6": r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+", "IP": r"(?:%{IPV6}|%{IPV4})",
+    "HOSTNAME": r"\b[0-9A-Za-z][0-9A-Za-z-]{0,62}(?:\.[0-9A-Za-z][0-9A-Za-z-]{0,62})*\.?\b",
+    "IPORHOST": r"(?:%{IP}|%{HOSTNAME})", "USERNAME": r"[a-zA-Z0-9._-]+", "USER": r"%{USERNAME}",
+    "EMAILADDRESS": r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+@%{HOSTNAME}",
+    "UUID": r"[A-Fa-f0-9]{8}-(?:[A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}",
+    "LOGLEVEL": r"(?i:alert|trace|debug|notice|info|warn(?:ing)?|err(?:or)?|crit(?:ical)?|fatal|severe|emerg(?:ency)?)",
+    "QUOTEDSTRING": r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", "URIPATH": r"(?:/[A-Za-z0-9$.+!*'(){},~:;=@#%&_\-]*)+",
+    "YEAR": r"\d\d(?:\d\d)?", "MONTHNUM": r"0?[1-9]|1[0-2]", "MONTHDAY": r"(?:0[1-9]|[12]\d|3[01]|[1-9])",
+    "HOUR": r"2[0123]|[01]?\d", "MINUTE": r"[0-5]\d", "SECOND": r"(?:[0-5]?\d|60)(?:[:.,]\d+)?",
+    "ISO8601_TIMEZONE": r"(?:Z|[+-]%{HOUR}(?::?%{MINUTE}))",
+    "TIMESTAMP_ISO8601": r"%{YEAR}-%{MONTHNUM}-%{MONTHDAY}[T ]%{HOUR}:?%{MINUTE}(?::?%{SECOND})?%{ISO8601_TIMEZONE}?",
+    "MONTH": r"\b(?:[Jj]an(?:uary)?|[Ff]eb(?:ruary)?|[Mm]ar(?:ch)?|[Aa]pr(?:il)?|[Mm]ay|[Jj]une?|[Jj]uly?|"
+             r"[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo]ct(?:ober)?|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?)\b",
+    "HTTPDATE": r"%{MONTHDAY}/%{MONTH}/%{YEAR}:%{HOUR}:%{MINUTE}:%{SECOND} %{INT}",
+}
+_GROK_REF = re.compile(r"%\{(\w+)(?::([\w.@\-]+))?\}")
 DDL = """CREATE TABLE IF NOT EXISTS logs_transformers (
     region VARCHAR, grp VARCHAR, config VARCHAR, created BIGINT, modified BIGINT, PRIMARY KEY (region, grp))"""
 
@@ -73,7 +97,13 @@ def validate(processors: Any) -> list[dict]:
     for kind in ONLY_ONE:
         if kinds.count(kind) > 1:
             raise exc.InvalidParameterException(f"A transformer can include only one {kind} processor.")
+    first = processors[0].get(kinds[0]) or {}
+    if kinds[0] == "parseJSON" and first.get("source", MESSAGE) != MESSAGE:
+        raise exc.InvalidParameterException(
+            "When parseJSON is the first processor it must parse the entire log event: its source is @message.")
     for processor in processors:
+        if isinstance(processor.get("grok"), dict) and isinstance(processor["grok"].get("match"), str):
+            grok_regex(processor["grok"]["match"])
         for entry in (processor.get("substituteString") or {}).get("entries") or []:
             if isinstance(entry, dict) and isinstance(entry.get("from"), str) and re2_error(entry["from"]):
                 raise exc.InvalidParameterException(
@@ -177,6 +207,49 @@ def _parse_key_value(state: dict, p: dict, first: bool) -> None:
             target[key] = value
 
 
+def grok_regex(match: str) -> tuple[str, list[str]]:
+    """The RE2 expression of a grok match (groups g0, g1, ... for the named fields) and the field names, or
+    InvalidParameterException for a pattern name it does not know."""
+    fields: list[str] = []
+
+    def expand(text: str, depth: int) -> str:
+        def one(m: re.Match) -> str:
+            name, field = m.group(1), m.group(2)
+            if name not in GROK_PATTERNS:
+                raise exc.InvalidParameterException(
+                    f"grok: the pattern %{{{name}}} is not one the local CloudWatch Logs knows; it knows "
+                    f"{', '.join(sorted(GROK_PATTERNS))}.")
+            if depth > 8:
+                raise exc.InvalidParameterException("grok: patterns nest too deeply.")
+            body = expand(GROK_PATTERNS[name], depth + 1)
+            if field and depth == 0:
+                fields.append(field)
+                return f"(?P<g{len(fields) - 1}>{body})"
+            return f"(?:{body})"
+        return _GROK_REF.sub(one, text)
+
+    regex = expand(match, 0)
+    problem = re2_error(regex)
+    if problem:
+        raise exc.InvalidParameterException(f"grok: {match!r} is not a pattern RE2 accepts: {problem}")
+    return regex, fields
+
+
+def _grok(state: dict, p: dict, first: bool) -> None:
+    found, text = _get(state, p.get("source") or MESSAGE)
+    regex, fields = grok_regex(p["match"])
+    m = re2_compile(regex).search(text) if found and isinstance(text, str) else None
+    if m is None:
+        if first:
+            raise ParseFailed
+        return
+    if p.get("source", MESSAGE) == MESSAGE:
+        state.pop(MESSAGE, None)
+    for i, field in enumerate(fields):
+        if m.group(f"g{i}") is not None:
+            _set(state, field, m.group(f"g{i}"))
+
+
 def _csv(state: dict, p: dict, first: bool) -> None:
     import csv
 
@@ -273,6 +346,8 @@ def transform(processors: list[dict], message: str, metadata: dict | None = None
                 _parse_key_value(state, p, i == 0)
             elif kind == "csv":
                 _csv(state, p, i == 0)
+            elif kind == "grok":
+                _grok(state, p, i == 0)
             elif kind == "splitString":
                 for e in p["entries"]:
                     found, value = _get(state, e["source"])
