@@ -326,7 +326,7 @@ class Compiler:
         """Cluster the events into patterns: the text with its variable tokens (UUIDs, timestamps, IP addresses,
         hex ids, any token holding a digit) replaced by ``<*>``, then one row per pattern with ``@pattern``,
         ``@patternId`` (md5 of the pattern), ``@sampleCount``, ``@ratio`` (its share of the events) and
-        ``@severityLabel`` (the commonest log level word in its events, ``Unknown`` when none), most frequent
+        ``@severityLabel`` (the most severe log level word in its events, ``Unknown`` when none), most frequent
         first. Deterministic: the same events always give the same patterns."""
         if self.matched_stage is None and self.filtered:
             self.matched_stage = self.current
@@ -338,11 +338,12 @@ class Compiler:
         level = f"upper(regexp_extract({_text(sql, t)}, {self.param(SEVERITY_WORD)}, 1))"
         stage = self.stage(f"SELECT {masked} AS pt_text, {level} AS pt_level FROM {self.current} "
                            "WHERE pt_text IS NOT NULL")
-        labels = " ".join(f"WHEN {self.param(word)} THEN {self.param(label)}" for word, label in SEVERITY_LABELS)
+        ranks = " ".join(f"WHEN {self.param(word)} THEN {rank}" for rank, (word, _) in enumerate(SEVERITY_LABELS))
+        labels = " ".join(f"WHEN {rank} THEN {self.param(label)}" for rank, (_, label) in enumerate(SEVERITY_LABELS))
         self.stage(
             f"SELECT pt_text AS p_pattern, md5(pt_text) AS p_id, CAST(count(*) AS DOUBLE) AS p_count, "
             f"CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS p_ratio, "
-            f"coalesce(CASE mode(nullif(pt_level, '')) {labels} END, {self.param('Unknown')}) AS p_severity "
+            f"coalesce(CASE min(CASE pt_level {ranks} END) {labels} END, {self.param('Unknown')}) AS p_severity "
             f"FROM {stage} GROUP BY pt_text")
         self.cols = {"@pattern": Col("p_pattern", "str"), "@patternId": Col("p_id", "str"),
                      "@sampleCount": Col("p_count", "num"), "@ratio": Col("p_ratio", "num"),
