@@ -153,9 +153,9 @@ def test_malformed_new_commands(query):
         insights.parse(query)
 
 
-def test_ppl_is_refused(dataset):
+def test_ppl_outside_its_subset_is_malformed(dataset):
     logs = dataset["logs"]
     with pytest.raises(logs.exceptions.MalformedQueryException, match="PPL"):
         logs.start_query(logGroupName=GROUP, startTime=dataset["start"], endTime=dataset["end"],
-                         queryString="source = `commands-group` | stats count()", queryLanguage="PPL")
+                         queryString="patterns new_field='x' pattern='[0-9]' message", queryLanguage="PPL")
     assert run(dataset, "stats count(*) as n") == [{"n": str(N_EVENTS + len(dataset["orders"]))}]

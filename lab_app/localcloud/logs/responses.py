@@ -155,12 +155,12 @@ class LogsResponses:
                                                            _req(body, "logEventMessages"))}
 
     def StartQuery(self, region, body):
-        # queryLanguage (Insights discovery and saved queries): SQL is the subset in logs/sql, PPL is refused
+        # queryLanguage (Insights discovery and saved queries): the SQL subset in logs/sql, the PPL one in logs/ppl
         language, parsed = body.get("queryLanguage") or "CWLI", None
-        if language == "PPL":
-            raise exc.MalformedQueryException(
-                "queryLanguage PPL is not available in the local CloudWatch Logs: use CWLI (Logs Insights QL, the "
-                "default) or SQL.")
+        if language == "PPL" and isinstance(body.get("queryString"), str) and body["queryString"].strip():
+            from lab_app.localcloud.logs import ppl
+
+            parsed = ppl.parse(body["queryString"])
         given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if body.get(k)]
         if language == "SQL":
             if given:
@@ -185,7 +185,7 @@ class LogsResponses:
         query_id = self.backend.start_query(region, groups, body.get("startTime"), body.get("endTime"),
                                             _req(body, "queryString"), body.get("limit"),
                                             authorize_unmask=lambda: caller("logs:Unmask", arns),
-                                            parsed_query=parsed.query if parsed else None, query_language=language)
+                                            parsed_query=getattr(parsed, "query", parsed), query_language=language)
         return {"queryId": query_id}
 
     def GetQueryResults(self, region, body):
