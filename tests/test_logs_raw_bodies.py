@@ -95,3 +95,34 @@ def test_deep_json_events_and_queries_do_not_break_the_server(module_cloud):
                                                               " FROM `raw-deep`"})
     assert answer.status_code < 500, answer.text[:300]
     assert logs.describe_log_groups(logGroupNamePrefix="raw-deep")["logGroups"]
+
+
+def test_moto_reset_clears_the_new_state(cloud):
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="reset-me")
+    logs.put_query_definition(name="q", queryString="fields @message")
+    logs.put_index_policy(logGroupIdentifier="reset-me", policyDocument='{"Fields": ["a"]}')
+    logs.put_transformer(logGroupIdentifier="reset-me", transformerConfig=[{"parseJSON": {}}])
+    logs.create_log_anomaly_detector(logGroupArnList=["arn:aws:logs:us-east-1:123456789012:log-group:reset-me"])
+    qid = logs.start_query(logGroupName="reset-me", startTime=0, endTime=10, queryString="fields @message")["queryId"]
+    assert requests.post(cloud.aws_url + "/moto-api/reset", timeout=30).status_code == 200
+    assert logs.describe_query_definitions()["queryDefinitions"] == []
+    assert logs.list_log_anomaly_detectors()["anomalyDetectors"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.list_log_groups_for_query(queryId=qid)
+    logs.create_log_group(logGroupName="reset-me")     # the same name again: no policy, no transformer left over
+    assert logs.describe_index_policies(logGroupIdentifiers=["reset-me"])["indexPolicies"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_transformer(logGroupIdentifier="reset-me")
+
+
+def test_deleting_a_group_deletes_its_policy_and_transformer(cloud):
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="short-lived")
+    logs.put_index_policy(logGroupIdentifier="short-lived", policyDocument='{"Fields": ["a"]}')
+    logs.put_transformer(logGroupIdentifier="short-lived", transformerConfig=[{"parseJSON": {}}])
+    logs.delete_log_group(logGroupName="short-lived")
+    logs.create_log_group(logGroupName="short-lived")
+    assert logs.describe_index_policies(logGroupIdentifiers=["short-lived"])["indexPolicies"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_transformer(logGroupIdentifier="short-lived")
