@@ -4,8 +4,9 @@ which log groups an Insights ``filterIndex`` reads.
 The PutIndexPolicy reference, implemented here:
 
 * The document is JSON with ``Fields`` (a list of names) and/or ``FieldsV2`` (name -> ``{"type": "FIELD_INDEX"
-  | "FACET"}``); names in the two must be mutually exclusive; at least one field; "As many as 20 fields";
-  "Each field name can include as many as 100 characters"; matching is case-sensitive.
+  | "FACET"}``); names in the two must be mutually exclusive; at least one field; "As many as 20 fields" (one
+  more is ``LimitExceededException``, the limit error the model lists; the reference does not say which code);
+  "Each field name can include as many as 100 characters"; matching is case-sensitive. The messages are ours.
 * "Only log groups in the Standard log class support field index policies."
 * Default field indexes exist for every Standard log group without a policy (:data:`DEFAULT_INDEXES`; the ones
   of this stand-in's events are ``@logStream`` and a JSON ``traceId``) and do not count towards the 20.

@@ -1109,7 +1109,8 @@ class LogsBackend:
 
     def log_groups_for_query(self, region: str, query_id: str, limit: int | None = None,
                              token: str | None = None) -> dict:
-        """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500, default 50)."""
+        """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500; this stand-in's
+        default page is 50)."""
         rows = self.store.execute("SELECT groups FROM logs_query_groups WHERE query_id = ? AND region = ?",
                                   [query_id, region])
         if not rows:

@@ -9,8 +9,9 @@ AWS's rules, from the API reference:
   PutQueryDefinition, and a saved query may hold ``{{parameter}}`` placeholders that only become Insights text
   when the query runs. Lengths (1..10,000) are checked by the model validation before the handler runs.
 * ``clientToken`` makes a create idempotent: the same token answers the same id without a second definition.
-* DescribeQueryDefinitions pages with ``maxResults`` 1..1000 (default 1000), filters by
-  ``queryDefinitionNamePrefix`` and ``queryLanguage``; each definition carries ``lastModified`` (ms).
+* DescribeQueryDefinitions pages with ``maxResults`` 1..1000 (this stand-in's default: 1000), filters by
+  ``queryDefinitionNamePrefix`` and ``queryLanguage``, in name order; each definition carries ``lastModified``
+  (ms).
 * DeleteQueryDefinition answers ``{"success": true}``; an unknown id is ``ResourceNotFoundException``.
 * The local cloud keeps at most :data:`MAX_DEFINITIONS` definitions per Region and answers one more with
   ``LimitExceededException`` (the error the model lists for PutQueryDefinition); the number is this stand-in's
