@@ -147,10 +147,10 @@ def test_select_star_shows_the_default_fields(dataset):
     "SELECT route FROM `sql-a` HAVING COUNT(*) > 1",
     "SELECT route, COUNT(*) FROM `sql-a` GROUP BY route ORDER BY SUM(latency)",
     "DELETE FROM `sql-a`",
-    "SELECT * FROM `filterIndex('region' = 'us-east-1')`",
+    "SELECT * FROM `filterIndex('region' > 'us-east-1')`",
     "",
 ], ids=["join", "union", "subquery", "ungrouped column", "json function", "star grouped", "having without group",
-        "order by unselected aggregate", "delete", "filterIndex source", "empty"])
+        "order by unselected aggregate", "delete", "filterIndex with >", "empty"])
 def test_outside_the_subset_is_malformed(dataset, query):
     from botocore.config import Config
 
@@ -161,6 +161,27 @@ def test_outside_the_subset_is_malformed(dataset, query):
     assert code == ("InvalidParameterException" if query == "" else "MalformedQueryException"), info.value.response
     if code == "MalformedQueryException":
         assert "queryCompileError" in info.value.response
+
+
+def test_from_filter_index_reads_the_indexed_groups(dataset):
+    logs, df = dataset["logs"], dataset["df"]
+    logs.put_index_policy(logGroupIdentifier=GROUP, policyDocument=json.dumps({"Fields": ["route"]}))
+    try:
+        qid = logs.start_query(queryLanguage="SQL", startTime=dataset["start"], endTime=dataset["end"],
+                               queryString="SELECT COUNT(*) AS n FROM `filterIndex('route' in ['/api/messages', "
+                                           "'/api/activities/home'])`")["queryId"]
+        for _ in range(300):
+            res = logs.get_query_results(queryId=qid)
+            if res["status"] == "Complete":
+                break
+            time.sleep(0.02)
+        # sql-b has no index on route: only sql-a is read
+        want = int(((df.group == GROUP) & df.route.isin(["/api/messages", "/api/activities/home"])).sum())
+        assert res["results"] == [[{"field": "n", "value": str(want)}]]
+        assert logs.list_log_groups_for_query(queryId=qid)["logGroupIdentifiers"] == [
+            "arn:aws:logs:us-east-1:123456789012:log-group:" + GROUP]
+    finally:
+        logs.delete_index_policy(logGroupIdentifier=GROUP)
 
 
 def test_sql_errors_for_groups(dataset):

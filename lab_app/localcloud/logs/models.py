@@ -1107,6 +1107,11 @@ class LogsBackend:
         self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
         return True
 
+    def group_names(self, region: str) -> list[str]:
+        """Every log group of the Region, by name (a SQL query FROM `filterIndex(...)` starts from them)."""
+        return [g for (g,) in self.store.execute("SELECT name FROM logs_groups WHERE region = ? ORDER BY name",
+                                                 [region])]
+
     def log_groups_for_query(self, region: str, query_id: str, limit: int | None = None,
                              token: str | None = None) -> dict:
         """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500; this stand-in's

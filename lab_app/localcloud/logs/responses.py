@@ -171,6 +171,8 @@ class LogsResponses:
             text = _req(body, "queryString")
             parsed = sql.parse(text) if isinstance(text, str) and text.strip() else None  # empty: the backend says so
             groups = [_group_name_from_identifier(g) for g in parsed.groups] if parsed else []
+            if groups == [sql.ALL_GROUPS[0]]:     # FROM `filterIndex(...)`: the Region's groups, then the indexed
+                groups = self.backend.group_names(region)
         elif len(given) != 1:
             raise exc.InvalidParameterException(
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")

@@ -9,7 +9,9 @@ names or aggregates), ``ORDER BY`` and ``LIMIT``; functions ``COUNT(*)``, ``COUN
 ``AVG``, ``MIN``, ``MAX``, ``LOWER``, ``UPPER``, ``LENGTH``, ``CONCAT``, ``TRIM``, ``ABS``, ``FLOOR``, ``CEIL``,
 ``COALESCE``. ``SELECT *`` shows Insights' default fields (``@timestamp``, ``@message``, ``@logStream``,
 ``@log``). Anything else (JOIN, subqueries, UNION, window functions, other functions) is a
-``MalformedQueryException`` saying what the subset is.
+``MalformedQueryException`` saying what the subset is. ``FROM `filterIndex('field' = 'value')``` (or ``in
+['a', 'b']``) reads every log group of the Region that is indexed on the field, as the SQL page documents, through
+the Insights ``filterIndex`` command.
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ FUNCTIONS = {"lower": "tolower", "upper": "toupper", "length": "strlen", "concat
              "abs": "abs", "floor": "floor", "ceil": "ceil", "ceiling": "ceil", "coalesce": "coalesce"}
 AGGREGATES = {"count", "sum", "avg", "min", "max"}
 _SOURCE = re.compile(r"logGroups\(\s*logGroupIdentifier\s*:\s*\[(?P<items>[^\]]*)\]\s*\)", re.I)
+# FROM `filterIndex('field' = 'value')` or `filterIndex('field' in ['a', 'b'])`: every log group indexed on field
+_FILTER_INDEX = re.compile(r"filterIndex\(\s*['`](?P<field>[^'`]+)['`]\s*(?:=\s*(?P<one>'[^']*'|\d+(?:\.\d+)?)"
+                           r"|in\s*[\[(](?P<many>[^\])]*)[\])])\s*\)", re.I)
+ALL_GROUPS = ("*",)     # the groups of a filterIndex source: all of the Region's, then the indexed ones
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,16 @@ class ToAst(Transformer):
 
     def source(self, items):
         text = str(items[0])[1:-1].strip()
+        index = _FILTER_INDEX.fullmatch(text)
+        if index:
+            values = [index.group("one")] if index.group("one") else re.findall(r"'[^']*'|\d+(?:\.\d+)?",
+                                                                               index.group("many") or "")
+            if not values:
+                raise MalformedQueryException("filterIndex(...) names no value", items[0].start_pos, items[0].end_pos)
+            literals = tuple(ast.String(v[1:-1]) if v.startswith("'") else ast.Number(float(v)) for v in values)
+            field = ast.Field(index.group("field"))
+            expr = ast.Compare("=", field, literals[0]) if len(literals) == 1 else ast.In(field, literals)
+            return ALL_GROUPS, ast.FilterIndex(field.name, expr)
         match = _SOURCE.fullmatch(text)
         if match:
             names = re.findall(r"'([^']*)'|\"([^\"]*)\"", match.group("items"))
@@ -208,6 +224,9 @@ class ToAst(Transformer):
         select_list, groups = items[1], items[3]
         clauses = dict(c for c in items[4:] if isinstance(c, tuple))
         commands: list = []
+        if len(groups) == 2 and isinstance(groups[1], ast.FilterIndex):
+            groups, index = groups
+            commands.append(index)
         if "where" in clauses:
             commands.append(ast.Filter(clauses["where"]))
         star = select_list == "*"
