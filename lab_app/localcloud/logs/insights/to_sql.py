@@ -124,6 +124,7 @@ class Compiler:
         self.filtered = False
         self.matched_stage: str | None = None
         self.unmasks = False
+        self.index_stage: str | None = None    # the stage after the last filterIndex: what the index lets a query read
         self._n = 0
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -256,6 +257,11 @@ class Compiler:
         final = f"SELECT {', '.join(select)} FROM {self.current}{self._order_sql()} LIMIT {self.param(limit)}"
         ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in self.stages)
         sql = f"WITH {ctes}\n{final}"
+        if self.index_stage is not None:
+            upto = self.stages[: [n for n, _ in self.stages].index(self.index_stage) + 1]
+            scan_sql = ("WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) +
+                        f"\nSELECT count(*), coalesce(sum(strlen(c_msg)), 0) FROM {self.index_stage}")
+            scan_params = used_params(scan_sql, self.params)
         count_sql = None
         if self.matched_stage is not None:
             upto = [s for s in self.stages[: [n for n, _ in self.stages].index(self.matched_stage) + 1]]
@@ -319,8 +325,11 @@ class Compiler:
 
     def cmd_filterindex(self, command: ast.FilterIndex):
         """Inside the log groups indexed on the field (the backend chose them), filterIndex keeps the events whose
-        field has one of the values: a filter on that comparison."""
+        field has one of the values: a filter on that comparison. The index spares the query the other events, so
+        ``recordsScanned`` counts only the events it lets through ("skips log events that have [the] field but
+        where [the value] was not observed")."""
         self.cmd_filter(ast.Filter(command.expr))
+        self.index_stage = self.current
 
     def cmd_pattern(self, command: ast.Pattern):
         """Cluster the events into patterns: the text with its variable tokens (UUIDs, timestamps, IP addresses,
