@@ -19,10 +19,15 @@ from lab_app.localcloud.logs.exports import ExportTasks
 from lab_app.localcloud.logs.group_settings import GroupSettings
 from lab_app.localcloud.logs.insights.to_sql import EVENTS_TABLE
 from lab_app.localcloud.logs.live_tail import LiveTail
+from lab_app.localcloud.logs.anomaly_detectors import AnomalyDetectors
+from lab_app.localcloud.logs.fields import Fields
+from lab_app.localcloud.logs.index_policies import IndexPolicies
 from lab_app.localcloud.logs.models import LogsBackend
+from lab_app.localcloud.logs.query_definitions import QueryDefinitions
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
 from lab_app.localcloud.logs.responses import CALLER, LogsResponses
 from lab_app.localcloud.logs.subscriptions import Subscriptions
+from lab_app.localcloud.logs.transformers import Transformers
 from lab_app.localcloud.logs.urls import TARGET_PREFIX, operation_of
 
 
@@ -60,12 +65,28 @@ class Logs(Component):
         self.responses.exports, self.responses.group_settings = self.exports, self.group_settings
         self.responses.live_tail = self.live_tail
         self.responses.deliveries = self.deliveries = Deliveries(self.store, self.backend.now_ms)
+        # Insights discovery and saved queries: query_definitions, fields, index_policies (filterIndex reads them)
+        self.query_definitions = QueryDefinitions(self.store, self.backend.now_ms)
+        self.index_policies = IndexPolicies(self.store, self.backend)
+        self.responses.query_definitions = self.query_definitions
+        self.responses.fields = Fields(self.store, self.backend)
+        self.responses.index_policies = self.index_policies
+        self.backend.indexed_on = self.index_policies.indexed_on
+        self.anomaly_detectors = AnomalyDetectors(self.store, self.backend)
+        self.responses.anomaly_detectors = self.anomaly_detectors
+        self.transformers = Transformers(self.store, self.backend)
+        self.responses.transformers = self.transformers
+        self.backend.transform = self.transformers.apply
 
     def setup(self) -> None:
         self.backend.setup()
         self.resource_policies.setup()
         for part in (self.destinations, self.subscriptions, self.exports, self.group_settings, self.deliveries):
             part.setup()
+        self.query_definitions.setup()   # Insights discovery and saved queries
+        self.index_policies.setup()
+        self.anomaly_detectors.setup()
+        self.transformers.setup()
 
     def start(self) -> None:
         self.subscriptions.start()

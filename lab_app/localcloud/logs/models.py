@@ -67,6 +67,9 @@ DDL = {
     "logs_queries": """CREATE TABLE IF NOT EXISTS logs_queries (
         query_id VARCHAR PRIMARY KEY, region VARCHAR, query_string VARCHAR, groups VARCHAR, status VARCHAR,
         create_time BIGINT, results VARCHAR, statistics VARCHAR)""",
+    # the log groups a query analyzed (ListLogGroupsForQuery): fewer than asked when filterIndex skipped some
+    "logs_query_groups": """CREATE TABLE IF NOT EXISTS logs_query_groups (
+        query_id VARCHAR PRIMARY KEY, region VARCHAR, groups VARCHAR, language VARCHAR)""",
 }
 
 
@@ -132,6 +135,11 @@ class LogsBackend:
         self._dp_lock = threading.Lock()
         self._dp_groups: dict[tuple[str, str], data_protection.Policy] = {}
         self._dp_account: dict[str, data_protection.Policy] = {}
+        # (region, group, field) -> whether a field index covers it (index_policies); None: no index policies
+        self.indexed_on: Callable[[str, str, str], bool] | None = None
+        # (region, group, stream, messages) -> the messages a log transformer made of them (transformers)
+        self.transform: Callable[[str, str, str, list[str]], list[str]] | None = None
+        self.group_tables: list[str] = []   # other modules' per-group tables (a ``grp`` column): deleted with the group
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -198,7 +206,8 @@ class LogsBackend:
         with self.store.transaction() as conn:
             self._require_group(region, name)
             for table, col in (("logs_groups", "name"), ("logs_streams", "grp"), (EVENTS_TABLE, "grp"),
-                               ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp")):
+                               ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp"),
+                               *((t, "grp") for t in self.group_tables)):
                 conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
         with self._dp_lock:
             self._dp_groups.pop((region, name), None)
@@ -405,6 +414,8 @@ class LogsBackend:
     def _store_events(self, region: str, group: str, stream: str, timestamps: np.ndarray, messages: list[str],
                       now: int) -> int:
         n = len(messages)
+        if self.transform is not None:     # a log transformer rewrites events before anything reads them
+            messages = self.transform(region, group, stream, messages)
         originals = None
         policies = self._policies_for(region, group)
         if policies:
@@ -916,10 +927,12 @@ class LogsBackend:
 
     # ---- Insights ----------------------------------------------------------------------------------
     def start_query(self, region: str, groups: list[str], start_s: Any, end_s: Any, query_string: str,
-                    limit: int | None = None, authorize_unmask: Callable[[], None] | None = None) -> str:
+                    limit: int | None = None, authorize_unmask: Callable[[], None] | None = None,
+                    parsed_query: Any = None, query_language: str = "CWLI") -> str:
         """Validate and compile now (MalformedQueryException at StartQuery, as AWS does); run in the background.
 
         A query that calls ``unmask()`` needs ``logs:Unmask``: ``authorize_unmask()`` raises when the caller lacks it.
+        ``parsed_query``: the Insights AST of a query in another language (SQL, see ``logs/sql``).
         """
         if not isinstance(query_string, str) or not query_string.strip():
             raise exc.InvalidParameterException.constraint(
@@ -938,7 +951,13 @@ class LogsBackend:
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
         for g in groups:
             self._require_group(region, g)
-        query = insights.parse(query_string)  # MalformedQueryException with the position
+        requested = list(groups)
+        # MalformedQueryException with the position
+        query = parsed_query if parsed_query is not None else insights.parse(query_string)
+        # filterIndex: only the log groups indexed on its field are read (the filterIndex reference)
+        index_fields = insights.index_fields(query)
+        if index_fields and self.indexed_on is not None:
+            groups = [g for g in groups if all(self.indexed_on(region, g, f) for f in index_fields)]
         scope = Scope(region=region, account=config.ACCOUNT_ID, groups=list(groups), start_ms=start_s * 1000,
                       end_ms=end_s * 1000 + 999)
         compiled = insights.to_sql(query, scope, limit)
@@ -953,7 +972,9 @@ class LogsBackend:
             job = {"status": "Scheduled", "cursor": None, "region": region, "done": threading.Event()}
             self._jobs[query_id] = job
         self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
-                           [query_id, region, query_string, json.dumps(groups), self.now_ms()])
+                           [query_id, region, query_string, json.dumps(requested), self.now_ms()])
+        self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
+                           [query_id, region, json.dumps(groups), query_language])
         self._executor().submit(self._run_query, query_id, compiled)
         return query_id
 
@@ -1090,22 +1111,44 @@ class LogsBackend:
         self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
         return True
 
+    def group_names(self, region: str) -> list[str]:
+        """Every log group of the Region, by name (a SQL query FROM `filterIndex(...)` starts from them)."""
+        return [g for (g,) in self.store.execute("SELECT name FROM logs_groups WHERE region = ? ORDER BY name",
+                                                 [region])]
+
+    def log_groups_for_query(self, region: str, query_id: str, limit: int | None = None,
+                             token: str | None = None) -> dict:
+        """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500; this stand-in's
+        default page is 50)."""
+        rows = self.store.execute("SELECT groups FROM logs_query_groups WHERE query_id = ? AND region = ?",
+                                  [query_id, region])
+        if not rows:
+            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        limit = limit or 50
+        offset = int(_untoken(token)) if token else 0
+        arns = [_arn(region, g) for g in json.loads(rows[0][0])]
+        out: dict = {"logGroupIdentifiers": arns[offset:offset + limit]}
+        if len(arns) > offset + limit:
+            out["nextToken"] = _token(offset + limit)
+        return out
+
     def describe_queries(self, region: str, group: str | None = None, status: str | None = None,
                          limit: int | None = None, token: str | None = None) -> tuple[list[dict], str | None]:
         limit = self._limit(limit, 1000)
         offset = int(_untoken(token)) if token else 0
-        sql = "SELECT query_id, query_string, status, create_time, groups FROM logs_queries WHERE region = ?"
+        sql = ("SELECT q.query_id, q.query_string, q.status, q.create_time, q.groups, coalesce(g.language, 'CWLI') "
+               "FROM logs_queries q LEFT JOIN logs_query_groups g ON g.query_id = q.query_id WHERE q.region = ?")
         params: list = [region]
         if status:
-            sql += " AND status = ?"
+            sql += " AND q.status = ?"
             params.append(status)
-        rows = self.store.execute(sql + " ORDER BY create_time DESC, query_id", params)
+        rows = self.store.execute(sql + " ORDER BY q.create_time DESC, q.query_id", params)
         out = []
-        for qid, qs, st, created, groups in rows:
+        for qid, qs, st, created, groups, language in rows:
             names = json.loads(groups)
             if group and group not in names:
                 continue
             out.append({"queryId": qid, "queryString": qs, "status": st, "createTime": created,
-                        "logGroupName": names[0] if names else None, "queryLanguage": "CWLI"})
+                        "logGroupName": names[0] if names else None, "queryLanguage": language})
         page = out[offset:offset + limit]
         return page, (_token(offset + limit) if len(out) > offset + limit else None)

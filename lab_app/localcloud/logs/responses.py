@@ -174,11 +174,28 @@ class LogsResponses:
                                                            _req(body, "logEventMessages"))}
 
     def StartQuery(self, region, body):
+        # queryLanguage (Insights discovery and saved queries): the SQL subset in logs/sql, the PPL one in logs/ppl
+        language, parsed = body.get("queryLanguage") or "CWLI", None
+        if language == "PPL" and isinstance(body.get("queryString"), str) and body["queryString"].strip():
+            from lab_app.localcloud.logs import ppl
+
+            parsed = ppl.parse(body["queryString"])
         given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if body.get(k)]
-        if len(given) != 1:
+        if language == "SQL":
+            if given:
+                raise exc.InvalidParameterException(
+                    f"With queryLanguage SQL the log groups are named in the query's FROM clause, not in {given[0]}.")
+            from lab_app.localcloud.logs import sql
+
+            text = _req(body, "queryString")
+            parsed = sql.parse(text) if isinstance(text, str) and text.strip() else None  # empty: the backend says so
+            groups = [_group_name_from_identifier(g) for g in parsed.groups] if parsed else []
+            if groups == [sql.ALL_GROUPS[0]]:     # FROM `filterIndex(...)`: the Region's groups, then the indexed
+                groups = self.backend.group_names(region)
+        elif len(given) != 1:
             raise exc.InvalidParameterException(
                 "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
-        if body.get("logGroupName"):
+        elif body.get("logGroupName"):
             groups = [body["logGroupName"]]
         elif body.get("logGroupNames"):
             groups = list(body["logGroupNames"])
@@ -188,7 +205,8 @@ class LogsResponses:
         arns = ", ".join(_arn_of(region, g) for g in groups)
         query_id = self.backend.start_query(region, groups, body.get("startTime"), body.get("endTime"),
                                             _req(body, "queryString"), body.get("limit"),
-                                            authorize_unmask=lambda: caller("logs:Unmask", arns))
+                                            authorize_unmask=lambda: caller("logs:Unmask", arns),
+                                            parsed_query=getattr(parsed, "query", parsed), query_language=language)
         return {"queryId": query_id}
 
     def GetQueryResults(self, region, body):
@@ -385,6 +403,85 @@ class LogsResponses:
     def DeleteDelivery(self, region, body):
         self.deliveries.delete(region, _req(body, "id"))
         return {}
+    # ---- Insights discovery and saved queries: query_definitions, fields, index_policies; anomaly_detectors;
+    # transformers
+    query_definitions = None    # set by the component
+    fields = None
+    index_policies = None
+    anomaly_detectors = None
+    transformers = None
+
+    def PutQueryDefinition(self, region, body):
+        return self.query_definitions.put(region, body)
+
+    def DescribeQueryDefinitions(self, region, body):
+        return self.query_definitions.describe(region, body)
+
+    def DeleteQueryDefinition(self, region, body):
+        return self.query_definitions.delete(region, _req(body, "queryDefinitionId"))
+
+    def GetLogGroupFields(self, region, body):
+        return self.fields.log_group_fields(region, body)
+
+    def GetLogFields(self, region, body):
+        return self.fields.log_fields(region, body)
+
+    def PutIndexPolicy(self, region, body):
+        return self.index_policies.put(region, _req(body, "logGroupIdentifier"), _req(body, "policyDocument"))
+
+    def DescribeIndexPolicies(self, region, body):
+        return self.index_policies.describe(region, _req(body, "logGroupIdentifiers"), body.get("nextToken"))
+
+    def DeleteIndexPolicy(self, region, body):
+        self.index_policies.delete(region, _req(body, "logGroupIdentifier"))
+        return {}
+
+    def DescribeFieldIndexes(self, region, body):
+        return self.index_policies.field_indexes(region, _req(body, "logGroupIdentifiers"), body.get("nextToken"))
+
+    def ListLogGroupsForQuery(self, region, body):
+        return self.backend.log_groups_for_query(region, _req(body, "queryId"), body.get("maxResults"),
+                                                 body.get("nextToken"))
+
+    def CreateLogAnomalyDetector(self, region, body):
+        return self.anomaly_detectors.create(region, body)
+
+    def GetLogAnomalyDetector(self, region, body):
+        return self.anomaly_detectors.get(region, _req(body, "anomalyDetectorArn"))
+
+    def ListLogAnomalyDetectors(self, region, body):
+        return self.anomaly_detectors.list(region, body)
+
+    def UpdateLogAnomalyDetector(self, region, body):
+        _req(body, "anomalyDetectorArn")
+        self.anomaly_detectors.update(region, body)
+        return {}
+
+    def DeleteLogAnomalyDetector(self, region, body):
+        self.anomaly_detectors.delete(region, _req(body, "anomalyDetectorArn"))
+        return {}
+
+    def ListAnomalies(self, region, body):
+        return self.anomaly_detectors.list_anomalies(region, body)
+
+    def UpdateAnomaly(self, region, body):
+        _req(body, "anomalyDetectorArn")
+        self.anomaly_detectors.update_anomaly(region, body)
+        return {}
+
+    def PutTransformer(self, region, body):
+        self.transformers.put(region, _req(body, "logGroupIdentifier"), _req(body, "transformerConfig"))
+        return {}
+
+    def GetTransformer(self, region, body):
+        return self.transformers.get(region, _req(body, "logGroupIdentifier"))
+
+    def DeleteTransformer(self, region, body):
+        self.transformers.delete(region, _req(body, "logGroupIdentifier"))
+        return {}
+
+    def TestTransformer(self, region, body):
+        return self.transformers.test(_req(body, "transformerConfig"), _req(body, "logEventMessages"))
 
     def handler(self, operation: str) -> Callable | None:
         from lab_app.localcloud.logs.urls import OPERATIONS

@@ -22,6 +22,13 @@ OPERATIONS = (
     "PutDeliveryDestination", "GetDeliveryDestination", "DescribeDeliveryDestinations", "DeleteDeliveryDestination",
     "PutDeliveryDestinationPolicy", "GetDeliveryDestinationPolicy", "DeleteDeliveryDestinationPolicy",
     "CreateDelivery", "GetDelivery", "DescribeDeliveries", "UpdateDeliveryConfiguration", "DeleteDelivery",
+    # Insights discovery and saved queries (query_definitions, fields, index_policies; ListLogGroupsForQuery),
+    # anomaly detectors (anomaly_detectors), log transformers (transformers)
+    "PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition", "GetLogGroupFields", "GetLogFields",
+    "PutIndexPolicy", "DescribeIndexPolicies", "DeleteIndexPolicy", "DescribeFieldIndexes", "ListLogGroupsForQuery",
+    "CreateLogAnomalyDetector", "GetLogAnomalyDetector", "ListLogAnomalyDetectors", "UpdateLogAnomalyDetector",
+    "DeleteLogAnomalyDetector", "ListAnomalies", "UpdateAnomaly",
+    "PutTransformer", "GetTransformer", "DeleteTransformer", "TestTransformer",
 )
 
 

@@ -152,7 +152,24 @@ class Dedup:
     names: tuple
 
 
-Command = Union[Fields, Display, Filter, Stats, Sort, Limit, Parse, Dedup]
+@dataclass(frozen=True)
+class FilterIndex:
+    field: str            # the indexed field
+    expr: Node            # field = value, or field IN [values]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    expr: Node            # @message, a parsed field or a string function of them
+
+
+@dataclass(frozen=True)
+class Unnest:
+    source: str           # a field holding a list (jsonParse)
+    alias: str            # the field each element becomes
+
+
+Command = Union[Fields, Display, Filter, Stats, Sort, Limit, Parse, Dedup, FilterIndex, Pattern, Unnest]
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,15 @@ UNITS_MS = {"ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_
 
 # Typical mistakes -> a message a learner can act on (lark's match_examples).
 ERROR_EXAMPLES = {
-    "A command must follow '|': fields, display, filter, stats, sort, limit, parse or dedup.": [
+    "A command must follow '|': fields, display, filter, filterIndex, stats, sort, limit, parse, dedup, pattern or unnest.": [
         "fields @message | | limit 1", "fields @message |", "limit 5 | select x"],
     "'stats' needs an aggregate such as count(*), avg(field) or pct(field, 99).": [
         "stats by route", "stats"],
     "'limit' takes a whole number, e.g. 'limit 20'.": ["limit", "limit x", "limit -1", "limit 2.5"],
     "Unbalanced parentheses or brackets.": ["stats count(* by route", "filter (a = 1", "filter a in [1, 2"],
     "A comparison is missing its right-hand side.": ["filter status =", "filter a >", "filter status = | limit 1"],
-    "Unknown command: a query is commands separated by '|' (fields, display, filter, stats, sort, limit, parse, dedup).": [
+    "Unknown command: a query is commands separated by '|' (fields, display, filter, filterIndex, stats, sort, limit, "
+    "parse, dedup, pattern, unnest).": [
         "select @message", "where status = 500", "fields @message | where x = 1"],
 }
 
@@ -228,6 +229,26 @@ class ToAst(Transformer):
     def dedup_cmd(self, items):
         return ast.Dedup(tuple(items))
 
+    @v_args(meta=True)
+    def filter_index_cmd(self, meta, items):
+        expr = items[1]
+        literal = (ast.String, ast.Number)
+        if isinstance(expr, ast.Compare) and expr.op == "=" and isinstance(expr.left, ast.Field) \
+                and isinstance(expr.right, literal):
+            return ast.FilterIndex(expr.left.name, expr)
+        if isinstance(expr, ast.In) and not expr.negate and isinstance(expr.expr, ast.Field) and expr.items \
+                and all(isinstance(i, literal) for i in expr.items):
+            return ast.FilterIndex(expr.expr.name, expr)
+        raise MalformedQueryException(
+            "filterIndex takes an indexed field compared with = to a value, or IN a list of values, e.g. "
+            "filterIndex requestId = \"abc\" or filterIndex status in [500, 503]", meta.start_pos, meta.end_pos)
+
+    def pattern_cmd(self, items):
+        return ast.Pattern(items[0])
+
+    def unnest_cmd(self, items):
+        return ast.Unnest(items[0], items[1])
+
     def start(self, items):
         return ast.Query(tuple(items), self.text)
 
@@ -301,8 +322,19 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQueryException:
     return MalformedQueryException(message, pos, end)
 
 
+def index_fields(query: ast.Query) -> list[str]:
+    """The fields the query's ``filterIndex`` commands name (the log groups read must be indexed on them)."""
+    return list(dict.fromkeys(c.field for c in query.commands if isinstance(c, ast.FilterIndex)))
+
+
 def _validate(query: ast.Query, text: str) -> None:
+    aggregated = False
     for command in query.commands:
+        if isinstance(command, (ast.Stats, ast.Pattern)):
+            aggregated = True
+        if isinstance(command, ast.FilterIndex) and aggregated:
+            raise MalformedQueryException("filterIndex reads log events: put it before stats and pattern.", 0,
+                                          len(text))
         if isinstance(command, ast.Stats) and not command.items:
             raise MalformedQueryException("'stats' needs at least one aggregate function such as count(*).", 0,
                                           len(text))

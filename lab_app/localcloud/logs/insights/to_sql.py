@@ -35,7 +35,7 @@ DEFAULT_DISPLAY = ["@timestamp", "@message", "@logStream", "@log"]
 @dataclass
 class Col:
     sql: str
-    type: str  # num | str | any | bool | ts | ptr | null
+    type: str  # num | str | any | bool | ts | ptr | null | json (JSON text: jsonParse, unnest)
 
 
 @dataclass
@@ -73,6 +73,8 @@ def _json_path(name: str) -> str:
 def _num(sql: str, t: str) -> str:
     if t == "num":
         return sql
+    if t == "json":
+        return f"TRY_CAST(json_extract_string({sql}, '$') AS DOUBLE)"
     if t in ("ts", "bool", "ptr"):
         return f"CAST({sql} AS DOUBLE)"
     if t == "null":
@@ -83,6 +85,8 @@ def _num(sql: str, t: str) -> str:
 def _text(sql: str, t: str) -> str:
     if t in ("str", "any"):
         return sql
+    if t == "json":     # a JSON string is its text; numbers, objects and lists their JSON
+        return f"json_extract_string({sql}, '$')"
     if t == "num":
         return (f"(CASE WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e15 THEN CAST(CAST({sql} AS BIGINT) AS VARCHAR)"
                 f" ELSE CAST({sql} AS VARCHAR) END)")
@@ -120,6 +124,7 @@ class Compiler:
         self.filtered = False
         self.matched_stage: str | None = None
         self.unmasks = False
+        self.index_stage: str | None = None    # the stage after the last filterIndex: what the index lets a query read
         self._n = 0
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -152,7 +157,9 @@ class Compiler:
         wanted: list[str] = []
 
         def need(name: str):
-            if name not in defined and not name.startswith("@") and name not in wanted:
+            # a.b of a field the query defines (jsonParse(...) as a, unnest ... into a) is not a message field
+            inside_defined = any(name.startswith(d + ".") for d in defined)
+            if name not in defined and not inside_defined and not name.startswith("@") and name not in wanted:
                 wanted.append(name)
 
         def walk(node):
@@ -174,13 +181,16 @@ class Compiler:
                 for item in (*command.by, *command.items):
                     walk(item.expr)
                 break  # after stats only the stats output exists
+            if isinstance(command, ast.Pattern):
+                walk(command.expr)
+                break  # after pattern only the patterns exist
             if isinstance(command, ast.Fields):
                 for item in command.items:
                     walk(item.expr)
                 for item in command.items:
                     if item.alias:
                         defined.add(item.alias)
-            elif isinstance(command, ast.Filter):
+            elif isinstance(command, (ast.Filter, ast.FilterIndex)):
                 walk(command.expr)
             elif isinstance(command, ast.Sort):
                 for expr, _ in command.keys:
@@ -191,13 +201,17 @@ class Compiler:
             elif isinstance(command, ast.Parse):
                 need(command.source)
                 defined.update(command.names)
+            elif isinstance(command, ast.Unnest):
+                need(command.source)
+                defined.add(command.alias)
         return wanted
 
     # ---- compile ----------------------------------------------------------------------------------
     def compile(self) -> CompiledQuery:
         scope = self.scope
-        groups = ", ".join(self.param(g) for g in scope.groups)
-        where = (f"region = {self.param(scope.region)} AND grp IN ({groups}) "
+        # no group left (filterIndex skipped them all): the query reads nothing
+        groups = f"grp IN ({', '.join(self.param(g) for g in scope.groups)})" if scope.groups else "FALSE"
+        where = (f"region = {self.param(scope.region)} AND {groups} "
                  f"AND ts >= {self.param(scope.start_ms)} AND ts <= {self.param(scope.end_ms)}")
         scan_params = dict(self.params)
         scan_sql = f"SELECT count(*), coalesce(sum(strlen(message)), 0) FROM {EVENTS_TABLE} WHERE {where}"
@@ -229,6 +243,8 @@ class Compiler:
         select = []
         for i, name in enumerate(display):
             col = self.resolve(name)
+            if col.type == "json":
+                col = Col(_text(col.sql, "json"), "str")
             select.append(f"{col.sql} AS o{i}")
             out_cols.append((name, col.type))
         if not self.aggregated:
@@ -241,12 +257,18 @@ class Compiler:
         final = f"SELECT {', '.join(select)} FROM {self.current}{self._order_sql()} LIMIT {self.param(limit)}"
         ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in self.stages)
         sql = f"WITH {ctes}\n{final}"
+        if self.index_stage is not None:
+            upto = self.stages[: [n for n, _ in self.stages].index(self.index_stage) + 1]
+            scan_sql = ("WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) +
+                        f"\nSELECT count(*), coalesce(sum(strlen(c_msg)), 0) FROM {self.index_stage}")
+            scan_params = used_params(scan_sql, self.params)
         count_sql = None
         if self.matched_stage is not None:
             upto = [s for s in self.stages[: [n for n, _ in self.stages].index(self.matched_stage) + 1]]
             count_sql = "WITH " + ",\n".join(f"{n} AS ({s})" for n, s in upto) + f"\nSELECT count(*) FROM {self.matched_stage}"
-        return CompiledQuery(sql, self.params, out_cols, count_sql, scan_sql, scan_params, self.aggregated,
-                             self.unmasks)
+        # resolve() may make parameters a check then discards (display, a JSON path): bind only the ones used
+        return CompiledQuery(sql, used_params(sql, self.params), out_cols, count_sql, scan_sql, scan_params,
+                             self.aggregated, self.unmasks)
 
     def _order_sql(self) -> str:
         if not self.order:
@@ -257,6 +279,12 @@ class Compiler:
         col = self.cols.get(name)
         if col is not None:
             return col
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):    # js.items.0.sku inside a JSON value the query made
+            base = self.cols.get(".".join(parts[:cut]))
+            if base is not None and base.type == "json":
+                path = self.param(_json_path(".".join(parts[cut:])))
+                return Col(f"CAST(json_extract({base.sql}, {path}) AS VARCHAR)", "json")
         if self.aggregated:
             raise self.error(f"field '{name}' is not available after stats; the fields are: "
                              f"{', '.join(self.cols)}", node)
@@ -294,6 +322,61 @@ class Compiler:
         self.stage(f"SELECT * FROM {self.current} WHERE {_bool(sql, t)}")
         if not self.aggregated:  # recordsMatched counts log events, not the groups a later filter keeps
             self.filtered = True
+
+    def cmd_filterindex(self, command: ast.FilterIndex):
+        """Inside the log groups indexed on the field (the backend chose them), filterIndex keeps the events whose
+        field has one of the values: a filter on that comparison. The index spares the query the other events, so
+        ``recordsScanned`` counts only the events it lets through ("skips log events that have [the] field but
+        where [the value] was not observed")."""
+        self.cmd_filter(ast.Filter(command.expr))
+        self.index_stage = self.current
+
+    def cmd_pattern(self, command: ast.Pattern):
+        """Cluster the events into patterns: the text with its variable tokens (UUIDs, timestamps, IP addresses,
+        hex ids, any token holding a digit) replaced by ``<*>``, then one row per pattern with ``@pattern``,
+        ``@patternId`` (md5 of the pattern), ``@sampleCount``, ``@ratio`` (its share of the events) and
+        ``@severityLabel`` (the most severe log level word in its events, ``Unknown`` when none), most frequent
+        first. Deterministic: the same events always give the same patterns."""
+        if self.matched_stage is None and self.filtered:
+            self.matched_stage = self.current
+        sql, t = self.expr(command.expr)
+        masked = _text(sql, t)
+        for regex in PATTERN_TOKENS:
+            masked = f"regexp_replace({masked}, {self.param(regex)}, {self.param(TOKEN)}, 'g')"
+        masked = f"regexp_replace({masked}, {self.param(TOKEN_RUN)}, {self.param(TOKEN)}, 'g')"
+        level = f"upper(regexp_extract({_text(sql, t)}, {self.param(SEVERITY_WORD)}, 1))"
+        stage = self.stage(f"SELECT {masked} AS pt_text, {level} AS pt_level FROM {self.current} "
+                           "WHERE pt_text IS NOT NULL")
+        ranks = " ".join(f"WHEN {self.param(word)} THEN {rank}" for rank, (word, _) in enumerate(SEVERITY_LABELS))
+        labels = " ".join(f"WHEN {rank} THEN {self.param(label)}" for rank, (_, label) in enumerate(SEVERITY_LABELS))
+        self.stage(
+            f"SELECT pt_text AS p_pattern, md5(pt_text) AS p_id, CAST(count(*) AS DOUBLE) AS p_count, "
+            f"CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS p_ratio, "
+            f"coalesce(CASE min(CASE pt_level {ranks} END) {labels} END, {self.param('Unknown')}) AS p_severity "
+            f"FROM {stage} GROUP BY pt_text")
+        self.cols = {"@pattern": Col("p_pattern", "str"), "@patternId": Col("p_id", "str"),
+                     "@sampleCount": Col("p_count", "num"), "@ratio": Col("p_ratio", "num"),
+                     "@severityLabel": Col("p_severity", "str")}
+        self.display = ["@pattern", "@patternId", "@sampleCount", "@ratio", "@severityLabel"]
+        self.aggregated = True
+        self.order = [("p_count", True), ("p_pattern", False)]
+        self.limit = None
+
+    def cmd_unnest(self, command: ast.Unnest):
+        """One record per element of a list (from jsonParse); any other value is a list of one item, a missing
+        value or an empty list gives no record (the unnest reference)."""
+        src = self.resolve(command.source)
+        col = self.fresh("u")
+        if src.type == "json":
+            items = (f"CASE WHEN {src.sql} IS NULL THEN CAST([] AS VARCHAR[]) "
+                     f"WHEN json_type({src.sql}) = 'ARRAY' THEN CAST(json_extract({src.sql}, '$[*]') AS VARCHAR[]) "
+                     f"ELSE [{src.sql}] END")
+            kind = "json"
+        else:
+            items = f"CASE WHEN {src.sql} IS NULL THEN [] ELSE [{src.sql}] END"
+            kind = src.type
+        self.stage(f"SELECT *, unnest({items}) AS {col} FROM {self.current}")
+        self.cols[command.alias] = Col(col, kind)
 
     def cmd_parse(self, command: ast.Parse):
         src = self.resolve(command.source)
@@ -470,6 +553,22 @@ class Compiler:
         return function.build(self, node, args, lambda n: self.expr(n, agg=True, in_agg=True))
 
 
+# --- pattern: what a variable token looks like (RE2, applied in this order) ---------------------------------
+TOKEN = "<*>"
+TOKEN_RUN = r"(<\*>)+"          # adjacent tokens are one
+PATTERN_TOKENS = (
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",          # UUID
+    r"(?i)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?",                # timestamp
+    r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b",                                                # IPv4[:port]
+    r"\b(?:0x)?[0-9a-fA-F]{16,}\b",                                                          # long hex id
+    r"[A-Za-z_\-]*\d[\w.\-]*",                                                              # a token with a digit
+)
+SEVERITY_WORD = r"(?i)\b(fatal|critical|error|err|warning|warn|info|debug|trace)\b"
+SEVERITY_LABELS = (("FATAL", "Fatal"), ("CRITICAL", "Fatal"), ("ERROR", "Error"), ("ERR", "Error"),
+                   ("WARNING", "Warning"), ("WARN", "Warning"), ("INFO", "Info"), ("DEBUG", "Debug"),
+                   ("TRACE", "Trace"))
+
+
 # --- the supported Insights functions -------------------------------------------------------------------
 # Each builder gets the compiler, the call, its arguments (arity already checked) and ``e``, which compiles
 # an argument to ``(sql, type)``; it returns ``(sql, type)`` for the call.
@@ -580,8 +679,16 @@ def _unmask(c, node, args, e):
     return f"coalesce(c_unmasked, {c.resolve('@message', node).sql})", "str"
 
 
+def _json_parse(c, node, args, e):
+    """jsonParse(text): the text as a JSON value (a map or list a query reads with dots, or unnest), null when it is
+    not JSON."""
+    text = _text(*e(args[0]))
+    return f"(CASE WHEN json_valid({text}) THEN {text} END)", "json"
+
+
 FUNCTIONS: dict[str, Function] = {
     "unmask": Function((1, 1), _unmask),
+    "jsonparse": Function((1, 1), _json_parse),
     "bin": Function((1, 1), _bin),
     "datefloor": Function((2, 2), _date_round),
     "dateceil": Function((2, 2), _date_round),
