@@ -13,15 +13,15 @@ from lab_app.localcloud.aws.errors import AwsError
 from lab_app.localcloud.aws.sigv4 import region_of
 from lab_app.localcloud.component import Component, json_response
 from lab_app.localcloud.logs import exceptions as exc
+from lab_app.localcloud.logs.anomaly_detectors import AnomalyDetectors
 from lab_app.localcloud.logs.deliveries import Deliveries
 from lab_app.localcloud.logs.destinations import Destinations
 from lab_app.localcloud.logs.exports import ExportTasks
+from lab_app.localcloud.logs.fields import Fields
 from lab_app.localcloud.logs.group_settings import GroupSettings
+from lab_app.localcloud.logs.index_policies import IndexPolicies
 from lab_app.localcloud.logs.insights.to_sql import EVENTS_TABLE
 from lab_app.localcloud.logs.live_tail import LiveTail
-from lab_app.localcloud.logs.anomaly_detectors import AnomalyDetectors
-from lab_app.localcloud.logs.fields import Fields
-from lab_app.localcloud.logs.index_policies import IndexPolicies
 from lab_app.localcloud.logs.models import LogsBackend
 from lab_app.localcloud.logs.query_definitions import QueryDefinitions
 from lab_app.localcloud.logs.resource_policies import ResourcePolicies
