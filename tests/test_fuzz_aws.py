@@ -107,7 +107,8 @@ def test_securityhub(module_cloud, known):
     assert hub.describe_hub()["HubArn"].startswith("arn:aws:securityhub:")
 
 
-AUTH_PARTS = ["AWS4-HMAC-SHA256", "Credential=", config.LOCAL_AWS_ACCESS_KEY_ID, "AKIAFUZZFUZZFUZZFUZZ", "/", "20261202",
+UNKNOWN_KEY = "AKIAFUZZFUZZFUZZFUZZ"  # pragma: allowlist secret (a made-up key id the local cloud does not know)
+AUTH_PARTS = ["AWS4-HMAC-SHA256", "Credential=", config.LOCAL_AWS_ACCESS_KEY_ID, UNKNOWN_KEY, "/", "20261202",
               "us-east-1", "logs", "xray", "guardduty", "aws4_request", ",", " ", "SignedHeaders=", "host;x-amz-date",
               "Signature=", "0" * 64, "=", "AWS ", "Bearer x", "\u00e9"]
 TARGETS = [("POST", "/", {"X-Amz-Target": "Logs_20140328.DescribeLogGroups", "Content-Type": "application/x-amz-json-1.1"},

@@ -298,6 +298,9 @@ SUBJECT = {"Instance": "EC2 instance i-99999999", "AccessKey": "GeneratedFinding
            "Lambda": "Lambda function GeneratedFindingFunctionName", "EBSSnapshot": "EBS snapshot snap-99999999",
            "EC2Image": "AMI ami-99999999", "RecoveryPoint": "recovery point GeneratedFindingRecoveryPoint"}
 
+# the SHA-256 the malware samples report for the scanned file
+SAMPLE_FILE_HASH = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"  # pragma: allowlist secret
+
 
 @dataclass(frozen=True)
 class FindingType:
@@ -603,7 +606,7 @@ def _threat_names() -> dict:
     return {"itemCount": 1, "uniqueThreatNameCount": 1, "shortened": False, "threatNames": [{
         "name": "EICAR-Test-File (not a virus)", "severity": "HIGH", "itemCount": 1,
         "filePaths": [{"filePath": "/tmp/eicar.com", "volumeArn": "GeneratedFindingVolumeArn",
-                       "hash": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+                       "hash": SAMPLE_FILE_HASH,
                        "fileName": "eicar.com"}]}]}
 
 
@@ -622,9 +625,9 @@ def _malware_scan(finding_type: FindingType) -> dict:
     return {"scanId": "GeneratedFindingScanId", "scanType": "BACKUP_INITIATED" if backup else "GUARDDUTY_INITIATED",
             "scanCategory": "FULL_SCAN", "uniqueThreatCount": 1, "threats": [{
                 "name": "EICAR-Test-File (not a virus)", "source": "Amazon", "count": 1,
-                "hash": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+                "hash": SAMPLE_FILE_HASH,
                 "itemPaths": [{"nestedItemPath": "/tmp/eicar.com",
-                               "hash": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}]}]}
+                               "hash": SAMPLE_FILE_HASH}]}]}
 
 
 # Attack sequences: the signals (GuardDuty findings and API activity) a sequence of the type correlates.
