@@ -365,7 +365,7 @@ def aws_request(model, operation: str, params: Any, raw: bytes | None = None) ->
             if text.isascii() and text.isprintable() and len(text) < 1000:
                 headers[wire_name] = text
         else:
-            body_params[name] = value
+            body_params[wire_name] = value      # the body's JSON key is the member's locationName (detectorId)
     uri = re.sub(r"\{[^}]+\}", "fuzz", uri)     # path parameters left out: a literal, as an empty variable sends
     path, _, static_query = uri.partition("?")
     if static_query:

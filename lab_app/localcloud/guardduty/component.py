@@ -36,21 +36,24 @@ class GuardDuty(Component):
     def status(self) -> dict[str, Any]:
         return {"findings": self.store.count("guardduty_findings"), "events_published": self.published}
 
-    def _publish(self, account: str, region: str, finding: dict) -> None:
+    def _publish(self, account: str, region: str, findings: list[dict]) -> None:
         try:
-            self.ctx.component("events").emit(SOURCE, DETAIL_TYPE, finding, account, region)
-            self.published += 1
+            events = self.ctx.component("events")
         except KeyError:  # no EventBridge in this local cloud
-            pass
-        self._to_security_hub(account, region, finding)
+            events = None
+        if events is not None:
+            for finding in findings:
+                events.emit(SOURCE, DETAIL_TYPE, finding, account, region)
+                self.published += 1
+        self._to_security_hub(account, region, findings)
 
-    def _to_security_hub(self, account: str, region: str, finding: dict) -> None:
+    def _to_security_hub(self, account: str, region: str, findings: list[dict]) -> None:
         """GuardDuty's Security Hub integration: new and archived findings go there (when the hub is on)."""
         try:
             hub = self.ctx.component("securityhub")
         except KeyError:
             return
-        hub.import_guardduty(account, region, finding)
+        hub.import_guardduty(account, region, findings)
 
     # the AWS port ----------------------------------------------------------------------------
     def matches(self, environ: dict) -> bool:

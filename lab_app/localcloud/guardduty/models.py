@@ -16,7 +16,7 @@ FREQUENCIES = ("FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS")
 FEATURES = ("CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS", "S3_DATA_EVENTS")
 
 # (account id, region, finding in wire format) -> None; called for every new finding
-FindingHook = Callable[[str, str, dict], Any]
+FindingHook = Callable[[str, str, list[dict]], Any]     # (account, region, the findings of one call)
 
 
 def iso_ms(epoch: float) -> str:
@@ -108,9 +108,8 @@ class GuardDutyBackend:
             self.store.executemany("INSERT INTO guardduty_findings VALUES (?, ?, ?, ?, ?, ?)",
                                    [[account, region, detector_id, f["id"], start + i, json.dumps(f)]
                                     for i, f in enumerate(findings)])
-        for finding in findings:
-            for hook in self.hooks:
-                hook(account, region, finding)
+        for hook in self.hooks:
+            hook(account, region, findings)
         return findings
 
     def findings(self, account: str, region: str, detector_id: str) -> list[dict]:
@@ -133,14 +132,15 @@ class GuardDutyBackend:
     def set_archived(self, account: str, region: str, detector_id: str, ids: list[str], archived: bool) -> None:
         with self.lock:
             now = iso_ms(self.clock())
-            for finding in self.get_findings(account, region, detector_id, ids, None):
+            changed = self.get_findings(account, region, detector_id, ids, None)
+            for finding in changed:
                 finding["service"]["archived"] = archived
                 finding["updatedAt"] = now
                 self.store.execute("UPDATE guardduty_findings SET doc = ? WHERE account = ? AND region = ? AND "
                                    "detector_id = ? AND finding_id = ?",
                                    [json.dumps(finding), account, region, detector_id, finding["id"]])
-                for hook in self.update_hooks:
-                    hook(account, region, finding)
+            for hook in self.update_hooks:
+                hook(account, region, changed)
 
     def statistics(self, account: str, region: str, detector_id: str, criterion: dict, stat_types: list[str],
                    group_by: str | None, order_by: str, max_results: int) -> dict:

@@ -34,9 +34,10 @@ class SecurityHub(Component):
     def status(self) -> dict[str, Any]:
         return {"findings": self.store.count("securityhub_findings"), "events_published": self.published}
 
-    def import_guardduty(self, account: str, region: str, finding: dict) -> bool:
-        """GuardDuty's integration: a new GuardDuty finding (wire format) arrives in ASFF when the hub is on."""
-        return self.backend.import_guardduty(account, region, finding)
+    def import_guardduty(self, account: str, region: str, findings: list[dict]) -> bool:
+        """GuardDuty's integration: new or updated GuardDuty findings (wire format) arrive in ASFF when the hub is
+        on (one batch per GuardDuty call)."""
+        return self.backend.import_guardduty(account, region, findings)
 
     def _publish(self, account: str, region: str, finding: dict) -> None:
         try:
