@@ -16,10 +16,12 @@ import functools
 import re
 from pathlib import Path
 
-from lark import Lark, Transformer, UnexpectedInput, v_args
+from lark import Lark, UnexpectedInput, v_args
 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
+from lab_app.localcloud.logs.insights.operators import OperatorRules
+from lab_app.localcloud.logs.insights.operators import like_regex as _like_regex
 
 GRAMMAR = Path(__file__).with_name("grammar.lark").read_text()
 SUBSET = ("the local CloudWatch Logs runs the PPL commands fields, where, stats ... by, sort, head, eval and dedup; "
@@ -40,12 +42,9 @@ def _string(token: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), token[1:-1])
 
 
-def _like_regex(pattern: str) -> str:
-    out = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return f"(?s)^{out}$"
+class ToAst(OperatorRules):
+    COMPARE_ALIASES = {"==": "="}
 
-
-class ToAst(Transformer):
     def __init__(self, text: str):
         super().__init__()
         self.text = text
@@ -83,29 +82,6 @@ class ToAst(Transformer):
             raise MalformedQueryException(f"PPL function {name}() is not available: {SUBSET}", meta.start_pos,
                                           meta.end_pos)
         return ast.Call(FUNCTIONS[name], args, meta.start_pos, meta.end_pos)
-
-    def _bin(op):
-        def method(self, items):
-            return ast.BinOp(op, items[0], items[-1])
-        return method
-
-    or_ = _bin("or")
-    and_ = _bin("and")
-    add = _bin("+")
-    sub = _bin("-")
-    mul = _bin("*")
-    div = _bin("/")
-    mod = _bin("%")
-
-    def not_(self, items):
-        return ast.Not(items[-1])
-
-    def neg(self, items):
-        return ast.Neg(items[0])
-
-    def compare(self, items):
-        op = "=" if str(items[1]) == "==" else str(items[1])
-        return ast.Compare(op, items[0], items[2])
 
     def in_(self, items):
         return ast.In(items[0], tuple(items[2:]))

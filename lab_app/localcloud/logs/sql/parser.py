@@ -20,10 +20,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, UnexpectedInput, v_args
+from lark import Lark, Token, UnexpectedInput, v_args
 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
+from lab_app.localcloud.logs.insights.operators import OperatorRules
+from lab_app.localcloud.logs.insights.operators import like_regex as _like_regex
 
 GRAMMAR = Path(__file__).with_name("grammar.lark").read_text()
 SUBSET = ("the local CloudWatch Logs runs the SQL subset SELECT ... FROM `LogGroup` (or `logGroups(logGroupIdentifier: "
@@ -53,11 +55,6 @@ def _string(token: str) -> str:
     return token[1:-1].replace("''", "'")
 
 
-def _like_regex(pattern: str) -> str:
-    out = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return f"(?s)^{out}$"
-
-
 def _has_aggregate(node) -> bool:
     if isinstance(node, ast.Call):
         return node.name in {"count", "count_distinct", "sum", "avg", "min", "max"} or any(
@@ -65,7 +62,9 @@ def _has_aggregate(node) -> bool:
     return any(_has_aggregate(getattr(node, a)) for a in ("left", "right", "expr") if hasattr(node, a))
 
 
-class ToAst(Transformer):
+class ToAst(OperatorRules):
+    COMPARE_ALIASES = {"<>": "!="}
+
     def __init__(self, text: str):
         super().__init__()
         self.text = text
@@ -113,29 +112,6 @@ class ToAst(Transformer):
         return ast.Call("count_distinct", (items[2],), meta.start_pos, meta.end_pos)
 
     # ---- operators
-    def _bin(op):
-        def method(self, items):
-            return ast.BinOp(op, items[0], items[-1])
-        return method
-
-    or_ = _bin("or")
-    and_ = _bin("and")
-    add = _bin("+")
-    sub = _bin("-")
-    mul = _bin("*")
-    div = _bin("/")
-    mod = _bin("%")
-
-    def not_(self, items):
-        return ast.Not(items[-1])
-
-    def neg(self, items):
-        return ast.Neg(items[0])
-
-    def compare(self, items):
-        op = "!=" if str(items[1]) == "<>" else str(items[1])
-        return ast.Compare(op, items[0], items[2])
-
     def like(self, items):
         return ast.Like(items[0], ast.Regex(_like_regex(_string(str(items[2])))))
 
