@@ -3,6 +3,7 @@
 encodings). No 5xx, no request over 2 s; the good spans of a batch are kept; a known-good export lands afterwards."""
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import time
@@ -27,6 +28,19 @@ from lab_app import config
 KEYS = ["service.name", "http.status_code", "http.response.status_code", "http.route", "http.method", "url.full",
         "aws.xray.annotations", "aws.xray.metadata.default", "error", "exception.message", "db.statement", "name",
         "duration_ms", "trace.trace_id", "", "a" * 300]
+
+
+def otlp_json_document(message) -> dict:
+    """A traces or metrics message as OTLP/JSON: protobuf's JSON mapping with the span ids in hex, as the spec
+    writes them (protobuf's mapping has base64)."""
+    document = json_format.MessageToDict(message)
+    for resource in document.get("resourceSpans", []):
+        for scope in resource.get("scopeSpans", []):
+            for span in scope.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return document
 
 
 class OtlpInputs(Inputs):
@@ -161,13 +175,7 @@ class OtlpInputs(Inputs):
 
     def otlp_json(self, message) -> bytes:
         """OTLP/JSON as the spec writes it (hex ids), with a random node replaced by a hostile value sometimes."""
-        document = json_format.MessageToDict(message)
-        for resource in document.get("resourceSpans", []):
-            for scope in resource.get("scopeSpans", []):
-                for span in scope.get("spans", []):
-                    for key in ("traceId", "spanId", "parentSpanId"):
-                        if key in span:
-                            span[key] = __import__("base64").b64decode(span[key]).hex()
+        document = otlp_json_document(message)
         if self.r.random() < 0.4:
             self.poison(document)
         return json.dumps(document, default=str).encode()
@@ -245,13 +253,7 @@ def known_good_trace(cloud, wire, as_json: bool) -> None:
                     start_time_unix_nano=now, end_time_unix_nano=now + 5_000_000)
     scope.spans.add(trace_id=bytes(range(16)), span_id=bytes(range(1, 9)), name="bad", kind=2,
                     start_time_unix_nano=2 ** 63, end_time_unix_nano=2 ** 63 + 1)
-    if as_json:
-        body = json.dumps(json_format.MessageToDict(message)).replace(
-            json_format.MessageToDict(message)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
-            bytes(range(16)).hex()).replace("AAECAwQFBgc=", bytes(range(8)).hex()).replace(
-            "AQIDBAUGBwg=", bytes(range(1, 9)).hex()).encode()
-    else:
-        body = message.SerializeToString()
+    body = json.dumps(otlp_json_document(message)).encode() if as_json else message.SerializeToString()
     answer = wire.send("POST", "/v1/traces", body, {"Content-Type": "application/json" if as_json else
                                                     "application/x-protobuf", **HONEYCOMB})
     assert answer.status == 200, answer.body[:300]

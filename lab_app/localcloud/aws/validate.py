@@ -148,21 +148,21 @@ class _Walker:
 
 
 def epoch_seconds(value: Any) -> float | None:
-    """A JSON timestamp as seconds since the epoch: a finite number, or an ISO 8601 string (what botocore sends
-    for the JSON protocols); None for anything else."""
-    if isinstance(value, bool):
+    """A JSON timestamp as seconds since the epoch: a finite number, a numeric string, or an ISO 8601 string
+    (UTC when it has no offset); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if -1e13 < value < 1e13 else None
     if isinstance(value, str):
         from datetime import datetime, timezone
 
         try:
-            return float(value) if value.strip().lstrip("-").replace(".", "", 1).isdigit() else datetime.fromisoformat(
-                value.replace("Z", "+00:00")).replace(tzinfo=None).replace(tzinfo=timezone.utc).timestamp()
+            if not value.strip().lstrip("-").replace(".", "", 1).isdigit():       # digits, not "1e5" or "nan"
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+            value = float(value)
         except (ValueError, OverflowError):
             return None
-    return None
+    return float(value) if -1e13 < value < 1e13 else None
 
 
 def problems(operation_model, params: dict) -> tuple[list[str], str | None]:
@@ -186,10 +186,14 @@ def check(operation_model, params: dict, error: Callable[[str], AwsError],
         raise error(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(violations))
 
 
-def check_types(operation_model, params: dict) -> None:
-    """Only the JSON types (``SerializationException``), for the stand-ins whose handlers answer the constraint
-    violations themselves with their service's own codes (CloudTrail's ``InvalidMaxResultsException``, ...)."""
-    _violations, wrong_type = problems(operation_model, params)
+def check_types(service: str, name: str, params: dict) -> None:
+    """Only the JSON types of ``service``'s operation ``name`` (``SerializationException``), for the stand-ins whose
+    handlers answer the constraint violations themselves with their service's own codes (CloudTrail's
+    ``InvalidMaxResultsException``, ...). Nothing for an operation botocore does not know."""
+    model = operation(service, name)
+    if model is None:
+        return
+    _violations, wrong_type = problems(model, params)
     if wrong_type is not None:
         raise SerializationException(wrong_type)
 

@@ -115,7 +115,7 @@ class CloudTrail(Component):
     def __call__(self, environ: dict, start_response: Callable):
         try:
             params = request.json_body(request.read_body(environ))
-            validate.check_types(validate.operation("cloudtrail", "LookupEvents"), params)
+            validate.check_types("cloudtrail", "LookupEvents", params)
             account_id, region = request.caller(environ)
             response = json_response(responses.lookup_events(self.history, account_id, region, params),
                                      content_type=JSON_11)

@@ -78,9 +78,7 @@ class CloudWatchResponses:
     def dispatch(self, operation: str, environ: dict) -> Response | tuple[int, list, list[bytes]]:
         """Our answer (a Response) or moto's (status, headers, chunks). Raises AwsError."""
         params = request.json_body(body_of(environ))
-        model = validate.operation("cloudwatch", operation)
-        if model is not None:
-            validate.check_types(model, params)
+        validate.check_types("cloudwatch", operation, params)
         account_id, region = request.caller(environ)
         if operation == "DescribeAlarmHistory":
             return json_response(self.history.describe(account_id, region, params), content_type=JSON_10)

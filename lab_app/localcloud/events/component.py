@@ -47,9 +47,7 @@ class EventBridge(Component):
         operation = operation_of(environ)
         try:
             params = request.json_body(request.read_body(environ))
-            model = validate.operation("events", operation)
-            if model is not None:
-                validate.check_types(model, params)
+            validate.check_types("events", operation, params)
             if operation == "PutRule":
                 responses.check_put_rule(params)
                 return self.ctx.moto(environ, start_response)
