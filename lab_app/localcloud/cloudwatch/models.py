@@ -17,9 +17,12 @@ def epoch(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        import pandas as pd
+        try:
+            value = pd.Timestamp(value).to_pydatetime()
+        except (ValueError, OverflowError):   # not a date, or one Python's datetime cannot hold (year -1)
+            from lab_app.localcloud.cloudwatch.exceptions import ValidationError
 
-        value = pd.Timestamp(value).to_pydatetime()
+            raise ValidationError(f"The timestamp {value[:64]!r} is not a valid ISO 8601 timestamp.") from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)

@@ -58,7 +58,7 @@ class Logs(Component):
         self.destinations.check_target = self.subscriptions.check_target
         self.exports = ExportTasks(self.store, self.backend.now_ms, require, EVENTS_TABLE, config.ACCOUNT_ID,
                                    self.log.getChild("exports"))
-        self.group_settings = GroupSettings(self.store, require)
+        self.group_settings = GroupSettings(self.store, require, self.backend._group_changed)
         self.live_tail = LiveTail(self.store, self.backend.now_ms, require, EVENTS_TABLE)
         self.backend.on_stored += [self.subscriptions.stored, self.live_tail.stored]
         self.responses.subscriptions, self.responses.destinations = self.subscriptions, self.destinations

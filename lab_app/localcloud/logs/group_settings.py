@@ -23,9 +23,10 @@ def _arn(region: str, group: str) -> str:
 
 
 class GroupSettings:
-    def __init__(self, store, require_group):
+    def __init__(self, store, require_group, group_changed):
         self.store = store
         self.require_group = require_group
+        self.group_changed = group_changed    # after writing a group's row (the backend keeps rows it read)
 
     def setup(self) -> None:
         self.store.ensure_table("logs_group_protection", DDL)
@@ -101,7 +102,9 @@ class GroupSettings:
         self.require_group(region, group)
         self._key(region, key_id)
         self.store.execute("UPDATE logs_groups SET kms_key = ? WHERE region = ? AND name = ?", [key_id, region, group])
+        self.group_changed(region, group)
 
     def disassociate(self, region: str, group: str) -> None:
         self.require_group(region, group)
         self.store.execute("UPDATE logs_groups SET kms_key = NULL WHERE region = ? AND name = ?", [region, group])
+        self.group_changed(region, group)

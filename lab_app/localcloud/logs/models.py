@@ -43,6 +43,7 @@ MAX_CONCURRENT_QUERIES = 30
 MAX_QUERY_CHARS = 10_000
 QUERY_WORKERS = 2
 RESULTS_WAIT_S = 0.1
+MAX_CACHED_GROUPS = 10_000
 
 DDL = {
     "logs_groups": """CREATE TABLE IF NOT EXISTS logs_groups (
@@ -131,6 +132,9 @@ class LogsBackend:
         self._next_id = 0
         self._jobs: dict[str, dict] = {}
         self._jobs_lock = threading.Lock()
+        self._groups: dict[tuple[str, str], tuple] = {}     # _require_group's rows
+        self._groups_lock = threading.Lock()
+        self._groups_generation = 0
         self._pool = None
         self._dp_lock = threading.Lock()
         self._dp_groups: dict[tuple[str, str], data_protection.Policy] = {}
@@ -152,9 +156,17 @@ class LogsBackend:
         self.reset()
 
     def reset(self) -> None:
-        with self._jobs_lock:
-            for query_id in [q for q, job in self._jobs.items() if job["status"] not in ("Scheduled", "Running")]:
-                del self._jobs[query_id]
+        with self._jobs_lock:   # the store was wiped: running queries stop, and none is stored afterwards
+            for job in self._jobs.values():
+                job["forgotten"] = True
+                if job["status"] in ("Scheduled", "Running"):
+                    job["status"] = "Cancelled"
+                    if job["cursor"] is not None:
+                        job["cursor"].interrupt()
+            self._jobs.clear()
+        with self._groups_lock:
+            self._groups.clear()
+            self._groups_generation += 1
         rows = self.store.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}")
         with self._id_lock:
             self._next_id = int(rows[0][0]) + 1
@@ -175,11 +187,29 @@ class LogsBackend:
 
     # ---- groups ------------------------------------------------------------------------------------
     def _require_group(self, region: str, name: str) -> tuple:
+        """(name, created, retention, kms_key, log_class) of a log group, or ResourceNotFoundException.
+
+        Most requests start here, so the rows read are kept in memory; every write to ``logs_groups`` calls
+        :meth:`_group_changed`, and a row read while one happened is not kept."""
+        key = (region, name)
+        row = self._groups.get(key)
+        if row is not None:
+            return row
+        generation = self._groups_generation
         rows = self.store.execute("SELECT name, created, retention, kms_key, log_class FROM logs_groups "
                                   "WHERE region = ? AND name = ?", [region, name])
         if not rows:
             raise exc.ResourceNotFoundException("The specified log group does not exist.")
+        with self._groups_lock:
+            if generation == self._groups_generation and len(self._groups) < MAX_CACHED_GROUPS:
+                self._groups[key] = rows[0]
         return rows[0]
+
+    def _group_changed(self, region: str, name: str) -> None:
+        """Call after writing a log group's row (created, deleted, retention, KMS key)."""
+        with self._groups_lock:
+            self._groups.pop((region, name), None)
+            self._groups_generation += 1
 
     def _validate_group_name(self, name: Any, parameter: str = "logGroupName") -> str:
         if not isinstance(name, str) or not name:
@@ -201,6 +231,7 @@ class LogsBackend:
                 raise exc.ResourceAlreadyExistsException("The specified log group already exists")
             self.store.execute("INSERT INTO logs_groups VALUES (?, ?, ?, NULL, ?, ?)",
                                [region, name, self.now_ms(), kms_key, log_class or "STANDARD"])
+        self._group_changed(region, name)
 
     def delete_log_group(self, region: str, name: str) -> None:
         with self.store.transaction() as conn:
@@ -209,6 +240,7 @@ class LogsBackend:
                                ("logs_metric_filters", "grp"), ("logs_tags", "grp"), ("logs_data_protection", "grp"),
                                *((t, "grp") for t in self.group_tables)):
                 conn.execute(f"DELETE FROM {table} WHERE region = ? AND {col} = ?", [region, name])
+        self._group_changed(region, name)
         with self._dp_lock:
             self._dp_groups.pop((region, name), None)
 
@@ -291,10 +323,12 @@ class LogsBackend:
                 "[" + ", ".join(map(str, RETENTION_DAYS)) + "]")
         self._require_group(region, name)
         self.store.execute("UPDATE logs_groups SET retention = ? WHERE region = ? AND name = ?", [days, region, name])
+        self._group_changed(region, name)
 
     def delete_retention_policy(self, region: str, name: str) -> None:
         self._require_group(region, name)
         self.store.execute("UPDATE logs_groups SET retention = NULL WHERE region = ? AND name = ?", [region, name])
+        self._group_changed(region, name)
 
     # ---- streams -----------------------------------------------------------------------------------
     def create_log_stream(self, region: str, group: str, name: str) -> None:
@@ -969,12 +1003,12 @@ class LogsBackend:
                 raise exc.LimitExceededException(
                     f"Account maximum query concurrency limit of [{MAX_CONCURRENT_QUERIES}] reached.")
             query_id = str(uuid.uuid4())
-            job = {"status": "Scheduled", "cursor": None, "region": region, "done": threading.Event()}
-            self._jobs[query_id] = job
-        self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, 'Scheduled', ?, '[]', '{}')",
-                           [query_id, region, query_string, json.dumps(requested), self.now_ms()])
-        self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
-                           [query_id, region, json.dumps(groups), query_language])
+            # a query lives here until it has finished and is stored (one INSERT per table then, not an INSERT
+            # and two UPDATEs); readers look here first, then in the store
+            self._jobs[query_id] = {
+                "status": "Scheduled", "cursor": None, "region": region, "done": threading.Event(),
+                "query_string": query_string, "requested": requested, "groups": list(groups),
+                "language": query_language, "create_time": self.now_ms(), "results": [], "statistics": {}}
         self._executor().submit(self._run_query, query_id, compiled)
         return query_id
 
@@ -994,7 +1028,6 @@ class LogsBackend:
                 return  # stopped before it started
             cursor = job["cursor"] = self.store.cursor()
             job["status"] = "Running"
-        self.store.execute("UPDATE logs_queries SET status = 'Running' WHERE query_id = ?", [query_id])
         started = time.perf_counter()
         results: list = []
         statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
@@ -1029,15 +1062,30 @@ class LogsBackend:
                 pass
         statistics["_elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
         with self._jobs_lock:
-            if job["status"] == "Cancelled":
+            if job["status"] == "Cancelled":  # a StopQuery that arrived meanwhile has the last word
                 status = "Cancelled"
-            job["cursor"] = None
-        self.store.execute("UPDATE logs_queries SET status = ?, results = ?, statistics = ? WHERE query_id = ?",
-                           [status, json.dumps(results), json.dumps(statistics), query_id])
-        with self._jobs_lock:
-            if job["status"] != "Cancelled":  # a StopQuery that arrived meanwhile has the last word
-                job["status"] = status
+            job.update(cursor=None, status=status, results=results, statistics=statistics)
         job["done"].set()
+        self._store_query(query_id, job)
+
+    def _store_query(self, query_id: str, job: dict) -> None:
+        """A finished query into the store, then out of memory (so memory holds only the queries running)."""
+        if job.get("forgotten"):
+            return
+        try:
+            self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [query_id, job["region"], job["query_string"], json.dumps(job["requested"]),
+                                job["status"], job["create_time"], json.dumps(job["results"]),
+                                json.dumps(job["statistics"])])
+            self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
+                               [query_id, job["region"], json.dumps(job["groups"]), job["language"]])
+        finally:
+            with self._jobs_lock:
+                self._jobs.pop(query_id, None)
+
+    def _job(self, region: str, query_id: Any) -> dict | None:
+        job = self._jobs.get(query_id) if isinstance(query_id, str) else None
+        return job if job is not None and job["region"] == region else None
 
     def shutdown(self) -> None:
         """Stop running queries and the worker threads (the process is stopping)."""
@@ -1084,10 +1132,15 @@ class LogsBackend:
         return record
 
     def get_query_results(self, region: str, query_id: str) -> dict:
-        job = self._jobs.get(query_id)
-        if job is not None and job["status"] in ("Scheduled", "Running"):
+        job = self._job(region, query_id)
+        if job is not None:
             # a short wait saves the client a polling round trip for the (usual) quick query
             job["done"].wait(RESULTS_WAIT_S)
+            with self._jobs_lock:
+                status, results, statistics = job["status"], job["results"], job["statistics"]
+            stats = {k: v for k, v in statistics.items() if not k.startswith("_")}
+            return {"results": results, "status": status,
+                    "statistics": stats or {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}}
         rows = self.store.execute("SELECT status, results, statistics FROM logs_queries WHERE query_id = ? AND region = ?",
                                   [query_id, region])
         if not rows:
@@ -1098,18 +1151,18 @@ class LogsBackend:
         return {"results": json.loads(results), "statistics": stats, "status": status}
 
     def stop_query(self, region: str, query_id: str) -> bool:
-        rows = self.store.execute("SELECT status FROM logs_queries WHERE query_id = ? AND region = ?", [query_id, region])
-        if not rows:
-            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
         with self._jobs_lock:
-            job = self._jobs.get(query_id)
-            if job is None or job["status"] not in ("Scheduled", "Running"):
-                return False
-            job["status"] = "Cancelled"
-            if job["cursor"] is not None:
-                job["cursor"].interrupt()
-        self.store.execute("UPDATE logs_queries SET status = 'Cancelled' WHERE query_id = ?", [query_id])
-        return True
+            job = self._job(region, query_id)
+            if job is not None:
+                if job["status"] not in ("Scheduled", "Running"):
+                    return False
+                job["status"] = "Cancelled"     # stored so when its worker finishes
+                if job["cursor"] is not None:
+                    job["cursor"].interrupt()
+                return True
+        if not self.store.execute("SELECT 1 FROM logs_queries WHERE query_id = ? AND region = ?", [query_id, region]):
+            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        return False
 
     def group_names(self, region: str) -> list[str]:
         """Every log group of the Region, by name (a SQL query FROM `filterIndex(...)` starts from them)."""
@@ -1120,13 +1173,18 @@ class LogsBackend:
                              token: str | None = None) -> dict:
         """ListLogGroupsForQuery: the ARNs of the log groups the query analyzed (maxResults 50..500; this stand-in's
         default page is 50)."""
-        rows = self.store.execute("SELECT groups FROM logs_query_groups WHERE query_id = ? AND region = ?",
-                                  [query_id, region])
-        if not rows:
-            raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+        job = self._job(region, query_id)
+        if job is not None:
+            groups = job["groups"]
+        else:
+            rows = self.store.execute("SELECT groups FROM logs_query_groups WHERE query_id = ? AND region = ?",
+                                      [query_id, region])
+            if not rows:
+                raise exc.ResourceNotFoundException(f"Query does not exist: {query_id}")
+            groups = json.loads(rows[0][0])
         limit = limit or 50
         offset = int(_untoken(token)) if token else 0
-        arns = [_arn(region, g) for g in json.loads(rows[0][0])]
+        arns = [_arn(region, g) for g in groups]
         out: dict = {"logGroupIdentifiers": arns[offset:offset + limit]}
         if len(arns) > offset + limit:
             out["nextToken"] = _token(offset + limit)
@@ -1142,10 +1200,15 @@ class LogsBackend:
         if status:
             sql += " AND q.status = ?"
             params.append(status)
-        rows = self.store.execute(sql + " ORDER BY q.create_time DESC, q.query_id", params)
+        with self._jobs_lock:   # the queries not stored yet, read before the store: one finishing meanwhile is in both
+            live = {qid: (qid, job["query_string"], job["status"], job["create_time"], job["requested"],
+                          job["language"]) for qid, job in self._jobs.items()
+                    if job["region"] == region and (not status or job["status"] == status)}
+        stored = self.store.execute(sql, params)
+        live.update((row[0], row[:4] + (json.loads(row[4]),) + row[5:]) for row in stored)
+        rows = sorted(live.values(), key=lambda row: (-row[3], row[0]))
         out = []
-        for qid, qs, st, created, groups, language in rows:
-            names = json.loads(groups)
+        for qid, qs, st, created, names, language in rows:
             if group and group not in names:
                 continue
             out.append({"queryId": qid, "queryString": qs, "status": st, "createTime": created,

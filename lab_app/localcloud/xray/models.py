@@ -197,6 +197,7 @@ class XRayBackend:
         self._ensure_default_rule()
 
     def reset(self) -> None:
+        self.transaction_search.reset()
         self.reservoir.reset()
         self.counters = {"documents": 0, "unprocessed": 0}
         self._seq = 0

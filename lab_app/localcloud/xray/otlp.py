@@ -255,18 +255,12 @@ def _http_block(span: Span) -> tuple[dict | None, set[str]]:
         request["x_forwarded_for"] = True
     elif span.kind == "SERVER" and a.get("net.peer.ip"):
         request["client_ip"] = str(a["net.peer.ip"])
-    status = _first(a, _HTTP_STATUS)
+    status = _whole(_first(a, _HTTP_STATUS))
     if status is not None:
-        try:
-            response["status"] = int(status)
-        except (TypeError, ValueError):
-            pass
-    size = _first(a, ("http.response_content_length", "http.response.body.size"))
+        response["status"] = status
+    size = _whole(_first(a, ("http.response_content_length", "http.response.body.size")))
     if size is not None:
-        try:
-            response["content_length"] = int(size)
-        except (TypeError, ValueError):
-            pass
+        response["content_length"] = size
     url = _url(span)
     if url:
         request["url"] = url
@@ -345,13 +339,17 @@ def _python_stack(stacktrace: str) -> list[dict]:
     return list(reversed(frames))
 
 
+def _whole(value: Any) -> int | None:
+    """An attribute as an integer (a status code, a size), or None: text, NaN and infinity are not numbers here."""
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _fault_flags(span: Span) -> tuple[bool, bool, bool]:
     """(error, fault, throttle): from the HTTP status when it is 4xx/5xx, else fault = status ERROR."""
-    status = _first(span.attributes, _HTTP_STATUS)
-    try:
-        code = int(status) if status is not None else None
-    except (TypeError, ValueError):
-        code = None
+    code = _whole(_first(span.attributes, _HTTP_STATUS))
     if code is not None and 400 <= code <= 499:
         return True, False, code == 429
     if code is not None and 500 <= code <= 599:

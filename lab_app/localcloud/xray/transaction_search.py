@@ -69,20 +69,31 @@ class TransactionSearch:
         self.may_write_spans = may_write_spans   # region -> does a logs resource policy let X-Ray write aws/spans?
         self.on_active = on_active               # region -> create aws/spans when CloudWatchLogs turns ACTIVE
         self._lock = threading.Lock()
+        self._saved: str | None = None
 
     def setup(self) -> None:
         self.store.ensure_table("xray_settings", DDL)
 
     # --- state -------------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """The store was wiped: forget the copy of the state kept in memory."""
+        self._saved = None
+
     def _load(self) -> dict:
-        rows = self.store.execute("SELECT value FROM xray_settings WHERE name = 'transaction_search'")
-        if rows:
-            return json.loads(rows[0][0])
-        return {"destination": XRAY, "previous": XRAY, "active_at": 0.0, "announced": True,
-                "rules": {DEFAULT_RULE: {"percentage": DEFAULT_PERCENTAGE, "modified_at": 0.0}}}
+        """The state, a fresh dict each time. Every OTLP request reads it twice, so the row is read from the store
+        once and kept (as its JSON text) beside it; :meth:`_save` writes both."""
+        saved = self._saved
+        if saved is None:
+            rows = self.store.execute("SELECT value FROM xray_settings WHERE name = 'transaction_search'")
+            saved = self._saved = rows[0][0] if rows else json.dumps(
+                {"destination": XRAY, "previous": XRAY, "active_at": 0.0, "announced": True,
+                 "rules": {DEFAULT_RULE: {"percentage": DEFAULT_PERCENTAGE, "modified_at": 0.0}}})
+        return json.loads(saved)
 
     def _save(self, state: dict) -> None:
-        self.store.execute("INSERT OR REPLACE INTO xray_settings VALUES ('transaction_search', ?)", [json.dumps(state)])
+        text = json.dumps(state)
+        self.store.execute("INSERT OR REPLACE INTO xray_settings VALUES ('transaction_search', ?)", [text])
+        self._saved = text
 
     def _settle(self, state: dict) -> dict:
         """Turn a PENDING destination ACTIVE once its time has come (and tell the logs side once)."""

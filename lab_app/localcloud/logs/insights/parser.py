@@ -14,6 +14,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
 from lab_app.localcloud.logs.re2 import re2_error
+from lab_app.localcloud.syntax_hints import SyntaxHints
 
 GRAMMAR = Path(__file__).with_name("grammar.lark").read_text()
 
@@ -38,6 +39,9 @@ ERROR_EXAMPLES = {
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+_HINTS = SyntaxHints(_parser, ERROR_EXAMPLES)
 
 
 def _unquote(token: str) -> str:
@@ -302,11 +306,7 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQueryException:
     pos = exc.pos_in_stream if getattr(exc, "pos_in_stream", None) is not None else len(text)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         pos = len(text)
-    hint = None
-    try:
-        hint = exc.match_examples(_parser().parse, ERROR_EXAMPLES, use_accepts=True)
-    except Exception:
-        hint = None
+    hint = _HINTS.hint(exc)
     if isinstance(exc, UnexpectedCharacters):
         found = repr(text[pos]) if pos < len(text) else "end of query"
     elif isinstance(exc, UnexpectedToken):

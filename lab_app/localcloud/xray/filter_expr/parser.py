@@ -9,6 +9,7 @@ from pathlib import Path
 from lark import Lark, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.exceptions import VisitError
 
+from lab_app.localcloud.syntax_hints import SyntaxHints
 from lab_app.localcloud.xray.exceptions import InvalidRequestException
 from lab_app.localcloud.xray.filter_expr import ast
 
@@ -181,6 +182,9 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=True)
 
 
+_HINTS = SyntaxHints(_parser, _EXAMPLES)
+
+
 def parse(text: str) -> ast.Expr:
     """Parse a filter expression; raises InvalidRequestException saying where and what is wrong."""
     if text is None or not str(text).strip():
@@ -197,11 +201,7 @@ def parse(text: str) -> ast.Expr:
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
-        hint = None
-        try:
-            hint = exc.match_examples(parser.parse, _EXAMPLES, use_accepts=True)
-        except Exception:  # match_examples re-parses; never let it mask the real error
-            hint = None
+        hint = _HINTS.hint(exc)
         where = f"line {exc.line}, column {exc.column}" if getattr(exc, "line", -1) not in (-1, None) else "the end"
         if isinstance(exc, UnexpectedEOF):
             where = "the end of the expression"
