@@ -191,6 +191,9 @@ class Lookup:
     next_token: str | None = None
 
 
+FRAME_ROWS = 64     # more buffered records than this go in as a DataFrame (its fixed cost is ~5 ms)
+
+
 class EventHistory:
     """The stored events: rows buffered in memory, flushed to the store every second and before each lookup."""
 
@@ -222,11 +225,14 @@ class EventHistory:
     def flush(self) -> int:
         with self._lock:
             rows, self._buffer = self._buffer, []
-        if rows:
+        if len(rows) > FRAME_ROWS:
             # one frame insert: the store lock every request waits on is held ~10 ms for 300 records, not ~100+
             import pandas as pd
 
             self.store.insert_frame(EVENTS_TABLE, pd.DataFrame(rows, columns=EVENTS_COLUMNS))
+        elif rows:  # a few records (a lookup flushes what the last second buffered): one multi-row INSERT, ~1 ms
+            self.store.executemany(f"INSERT INTO {EVENTS_TABLE} ({', '.join(EVENTS_COLUMNS)}) VALUES "
+                                   f"({', '.join('?' * len(EVENTS_COLUMNS))})", rows)
         return len(rows)
 
     def reset(self) -> None:

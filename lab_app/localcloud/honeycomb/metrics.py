@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from lab_app.localcloud.honeycomb.exceptions import QuerySpecError
-from lab_app.localcloud.honeycomb.models import SpanJournal, SpanWriter, dataset_slug
+from lab_app.localcloud.honeycomb.models import KnownDatasets, SpanJournal, SpanWriter, dataset_slug
 from lab_app.localcloud.honeycomb.query.ast import HEATMAP_BUCKETS, PERCENTILES, QuerySpec
 from lab_app.localcloud.honeycomb.query.metrics_sql import (
     DISTRIBUTION_TYPES,
@@ -412,6 +412,7 @@ class MetricsBackend:
         self.journal = SpanJournal(Path(store.path).with_name(JOURNAL_FILE))
         self.writer = PointWriter(store, self.journal, log=log)
         self.points_received = 0
+        self.datasets = KnownDatasets(self._dataset_in_table)
 
     def setup(self) -> None:
         self.store.ensure_table(METRICS_TABLE, METRICS_DDL)
@@ -440,6 +441,7 @@ class MetricsBackend:
         self.writer.flush()
         self.store.execute(f"DELETE FROM {METRICS_TABLE}")
         self.points_received = 0
+        self.datasets.clear()
 
     def status(self) -> dict[str, Any]:
         self.writer.flush()
@@ -457,10 +459,14 @@ class MetricsBackend:
         body = raw if raw is not None else message.SerializeToString()
         seq = self.journal.append(journal_record(dataset, body))           # durable first
         self.writer.write(point_rows(decoded, dataset, str(seq)), seq)
+        self.datasets.added((dataset,))
         self.points_received += len(decoded.points)
         return len(decoded.points)
 
     def dataset_exists(self, dataset: str) -> bool:
+        return dataset in self.datasets
+
+    def _dataset_in_table(self, dataset: str) -> bool:
         self.writer.flush()
         return bool(self.store.execute(f"SELECT 1 FROM {METRICS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
 

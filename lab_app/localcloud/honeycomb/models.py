@@ -415,6 +415,76 @@ class SpanWriter:
                 self._cond.notify_all()
 
 
+class KnownDatasets:
+    """Whether a dataset holds rows, from memory when it can be: every Query Data API request asks (three per
+    query run), and each answer from the table is a statement. A name seen at ingest or found in the table is kept
+    (rows are only removed by a reset, which calls :meth:`clear`); a name found missing is remembered as missing
+    until the next ingest, unless an ingest happened while it was looked up."""
+
+    MAX_ABSENT = 1024
+
+    def __init__(self, lookup):
+        self.lookup = lookup            # name -> whether the table holds a row of it
+        self._present: set[str] = set()
+        self._absent: set[str] = set()
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def added(self, names) -> None:
+        with self._lock:
+            self._present.update(names)
+            if self._absent:
+                self._absent.clear()
+            self._generation += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._present.clear()
+            self._absent.clear()
+            self._generation += 1
+
+    def __contains__(self, name: str) -> bool:
+        if name in self._present:
+            return True
+        if name in self._absent:
+            return False
+        generation = self._generation
+        found = self.lookup(name)
+        with self._lock:
+            if found:
+                self._present.add(name)
+            elif generation == self._generation and len(self._absent) < self.MAX_ABSENT:
+                self._absent.add(name)
+        return found
+
+
+class RecentDocuments:
+    """The last ``size`` query and result documents created, by id: Honeycomb's are immutable, and a client reads
+    each right after creating it (create query, run it, read the result), so these reads need no statement."""
+
+    def __init__(self, size: int = 256, max_bytes: int = 256 * 1024):
+        from collections import OrderedDict
+
+        self.size, self.max_bytes = size, max_bytes
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple, text: str) -> None:
+        if len(text) > self.max_bytes:
+            return
+        with self._lock:
+            self._items[key] = text
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, key: tuple) -> str | None:
+        return self._items.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 # --- the backend ----------------------------------------------------------------------------------
 class HoneycombBackend:
     def __init__(self, store, log=None):
@@ -423,6 +493,8 @@ class HoneycombBackend:
         self.writer = SpanWriter(store, self.journal, log=log)
         self.log = log
         self.spans_received = 0
+        self.datasets = KnownDatasets(self._dataset_in_table)
+        self.recent = RecentDocuments()
 
     def setup(self) -> None:
         self.store.ensure_table(SPANS_TABLE, SPANS_DDL)
@@ -446,6 +518,8 @@ class HoneycombBackend:
     def reset(self) -> None:
         self.writer.flush()
         self.spans_received = 0
+        self.datasets.clear()
+        self.recent.clear()
 
     def status(self) -> dict[str, Any]:
         self.writer.flush()
@@ -465,12 +539,14 @@ class HoneycombBackend:
         if n:
             seq = self.journal.append(raw if raw is not None else request.SerializeToString())  # durable first
             self.writer.write(rows, seq)
+            self.datasets.added(set(rows["dataset"]))
             self.spans_received += n
         return n
 
     def dataset_exists(self, dataset: str) -> bool:
-        if dataset == ALL_DATASETS:
-            return True
+        return dataset == ALL_DATASETS or dataset in self.datasets
+
+    def _dataset_in_table(self, dataset: str) -> bool:
         self.writer.flush()
         return bool(self.store.execute(f"SELECT 1 FROM {SPANS_TABLE} WHERE dataset = ? LIMIT 1", [dataset]))
 
@@ -503,22 +579,32 @@ class HoneycombBackend:
     def create_query(self, dataset: str, spec: QuerySpec) -> dict:
         query_id = new_id()
         document = {**spec.to_json(), "id": query_id}
-        self.store.execute(f"INSERT INTO {QUERIES_TABLE} VALUES (?, ?, ?, ?)",
-                           [query_id, dataset, json.dumps(document), _now_dt()])
+        text = json.dumps(document)
+        self.store.execute(f"INSERT INTO {QUERIES_TABLE} VALUES (?, ?, ?, ?)", [query_id, dataset, text, _now_dt()])
+        self.recent.put(("query", dataset, query_id), text)
         return document
 
     def get_query(self, dataset: str, query_id: str) -> dict:
-        rows = self.store.execute(f"SELECT spec FROM {QUERIES_TABLE} WHERE id = ? AND dataset = ?", [query_id, dataset])
-        if not rows:
-            raise NotFound("Query not found")
-        return json.loads(rows[0][0])
+        text = self.recent.get(("query", dataset, query_id))
+        if text is None:
+            rows = self.store.execute(f"SELECT spec FROM {QUERIES_TABLE} WHERE id = ? AND dataset = ?",
+                                      [query_id, dataset])
+            if not rows:
+                raise NotFound("Query not found")
+            text = rows[0][0]
+        return json.loads(text)
 
     def save_result(self, dataset: str, query_id: str, result: dict) -> None:
+        text = json.dumps(result, default=str)
         self.store.execute(f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?)",
-                           [result["id"], dataset, query_id, json.dumps(result, default=str), _now_dt()])
+                           [result["id"], dataset, query_id, text, _now_dt()])
+        self.recent.put(("result", dataset, result["id"]), text)
 
     def get_result(self, dataset: str, result_id: str) -> str:
         """The stored result document, as the JSON text it was saved as."""
+        text = self.recent.get(("result", dataset, result_id))
+        if text is not None:
+            return text
         rows = self.store.execute(f"SELECT result FROM {RESULTS_TABLE} WHERE id = ? AND dataset = ?",
                                   [result_id, dataset])
         if not rows:
