@@ -77,6 +77,31 @@ COMPONENTS: list[type[Component]] = [
 MIDDLEWARE = [SignatureCheck, IamPolicyCheck]
 
 
+def _moto_dispatcher():
+    """moto's own dispatcher (one Flask app per AWS service, chosen by the request's host and signature), which
+    remembers the backend it found for each host: moto answers that by listing its package directory, a stat of
+    every entry, on every request (about 1 ms each)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class Dispatcher(DomainDispatcherApplication):
+        MAX_HOSTS = 1024      # hosts come from requests: bounded
+
+        def __init__(self):
+            super().__init__(create_backend_app)
+            self._backends: dict[Any, Any] = {}
+
+        def get_backend_for_host(self, host):
+            try:
+                return self._backends[host]
+            except KeyError:
+                backend = super().get_backend_for_host(host)
+                if len(self._backends) < self.MAX_HOSTS:
+                    self._backends[host] = backend
+                return backend
+
+    return Dispatcher()
+
+
 class Gateway:
     """WSGI app on the AWS port: the middleware, then our stand-ins, then moto for every other AWS service.
 
@@ -93,9 +118,7 @@ class Gateway:
         if self._moto is None:
             with self._moto_lock:
                 if self._moto is None:
-                    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-                    self._moto = DomainDispatcherApplication(create_backend_app)
+                    self._moto = _moto_dispatcher()
         return self._moto
 
     def __call__(self, environ: dict, start_response: Callable):
