@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, unquote
 
+import boto3
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -404,3 +405,31 @@ def send_aws(wire, service: str, call: tuple) -> Answer:
     method, path, body, headers = aws_request(model, operation, params, raw)
     headers = signed(model, method, f"http://{wire.host}:{wire.port}{path}", body, headers)
     return wire.send(method, path, body, headers)
+
+
+# ---- the AWS families' shared set-up (test_fuzz_aws.py, test_fuzz_security.py) -------------------------------------
+def known_resources(module_cloud):
+    """Resources the generated names point at, so inputs reach the handlers and not only the validation."""
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="fuzz")
+    logs.create_log_stream(logGroupName="fuzz", logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="fuzz", logStreamName="s", logEvents=[
+        {"timestamp": now - 1000 * (3 - i), "message": m} for i, m in enumerate(
+            ['{"level": "error", "user": "andrewbrown", "ms": 12}', "GET /api/activities/home 200 3ms",
+             "user@example.com said hi"])])
+    boto3.client("xray").create_group(GroupName="fuzz", FilterExpression='service("backend-flask")')
+    detector = boto3.client("guardduty").create_detector(Enable=True)["DetectorId"]
+    boto3.client("securityhub").enable_security_hub()
+    boto3.client("events").put_rule(Name="fuzz", EventPattern='{"source": ["aws.guardduty"]}')
+    return ["fuzz", "s", "Default", detector, "default", "cruddur", "backend-flask",
+            f"arn:aws:logs:{config.REGION}:{config.ACCOUNT_ID}:log-group:fuzz",
+            f"arn:aws:xray:{config.REGION}:{config.ACCOUNT_ID}:group/fuzz",
+            f"arn:aws:events:{config.REGION}:{config.ACCOUNT_ID}:rule/fuzz", "1-5f84c7a7-0123456789abcdef01234567"]
+
+
+def fuzz_service(cloud, known: list[str], service: str, answered: list[str] | None = None) -> None:
+    wire = aws_wire(cloud)
+    inputs = Inputs(service, known)
+    fuzz(service, aws_calls(inputs, service, answered), lambda call: send_aws(wire, service, call))
+
