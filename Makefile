@@ -70,14 +70,16 @@ check: $(STAMP)
 	$(PY) tools/notebooks.py check
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 	$(VENV)/bin/ruff check
-	$(PY) -m pytest -q tests/test_secrets_scan.py
+	$(PY) -m pytest -q -p no:nbval tests/test_secrets_scan.py
 
 # After editing a notebook (its .py source in an editor, or the .ipynb in JupyterLab): pair, navigate, strip.
 notebooks: $(STAMP)
 	$(PY) tools/notebooks.py sync
 
+# -p no:nbval: nbval's plugin imports Jupyter's stack (about 3 s per process, and xdist starts three) and only the
+# notebook run below needs it.
 test: check
-	$(PY) -m pytest -q -n 2 --dist loadfile tests --ignore=tests/test_secrets_scan.py
+	$(PY) -m pytest -q -p no:nbval -n 2 --dist loadfile tests --ignore=tests/test_secrets_scan.py
 	rm -rf build/test-lab
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --nbval-lax notebooks
 

@@ -1033,11 +1033,13 @@ class LogsBackend:
         statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
         try:
             rows = cursor.execute(compiled.sql, compiled.params).fetchall()
-            scanned, scanned_bytes = cursor.execute(compiled.scan_sql, compiled.scan_params).fetchall()[0]
-            matched = scanned
-            if compiled.count_sql is not None:
-                matched = cursor.execute(compiled.count_sql,
-                                         used_params(compiled.count_sql, compiled.params)).fetchall()[0][0]
+            if compiled.count_sql is None:
+                scanned, scanned_bytes = cursor.execute(compiled.scan_sql, compiled.scan_params).fetchall()[0]
+                matched = scanned
+            else:   # both counts in one statement (each statement costs DuckDB about a millisecond)
+                scanned, scanned_bytes, matched = cursor.execute(
+                    f"SELECT * FROM ({compiled.scan_sql}) AS scanned, ({compiled.count_sql}) AS matched",
+                    {**compiled.scan_params, **used_params(compiled.count_sql, compiled.params)}).fetchall()[0]
             for row in rows:
                 fields = []
                 for (name, kind), value in zip(compiled.columns, row):
