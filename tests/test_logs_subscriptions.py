@@ -364,3 +364,38 @@ def test_awscli_put_and_describe_subscription_filter(env, tmp_path):
                                  "--filter-pattern", "", "--destination-arn", arn.replace("cli-stream", "nope"),
                                  "--role-arn", env["role"]], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "InvalidParameterException" in bad.stderr
+
+
+def test_the_delivery_queue_is_bounded_and_a_stuck_delivery_drops_what_does_not_fit(env, monkeypatch):
+    """Ingest never queues without bound: past MAX_PENDING_EVENTS it waits for the deliverer (back-pressure), and
+    when delivery is stuck longer than PENDING_WAIT_S the batch is dropped, logged and counted in status."""
+    import threading
+
+    from lab_app.localcloud.logs import subscriptions as subs_module
+
+    subs = env["cloud"].component("logs").subscriptions
+    monkeypatch.setattr(subs_module, "MAX_PENDING_EVENTS", 10)
+    monkeypatch.setattr(subs_module, "PENDING_WAIT_S", 0.3)
+    release, entered = threading.Event(), threading.Event()
+
+    def stuck(*args):
+        entered.set()
+        release.wait(10)
+
+    monkeypatch.setattr(subs, "_deliver", stuck)
+    monkeypatch.setitem(subs._cache, ("us-east-1", "bounded"), [])
+    try:
+        subs.stored("us-east-1", "bounded", "s", [1], [1], ["first"])     # taken by the (now stuck) deliverer
+        assert entered.wait(5)
+        subs.stored("us-east-1", "bounded", "s", list(range(8)), list(range(8)), ["x"] * 8)   # queued: 8 <= 10
+        started = time.monotonic()
+        subs.stored("us-east-1", "bounded", "s", list(range(5)), list(range(5)), ["y"] * 5)   # 13 > 10: waits
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 2, waited
+        assert subs.dropped_events == 5 and subs._pending_events == 8
+        assert subs.status()["subscription_events_dropped"] == 5
+    finally:
+        release.set()
+    assert subs.drain(5)
+    assert subs._pending_events == 0
+    subs.dropped_events = 0

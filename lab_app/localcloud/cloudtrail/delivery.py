@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 BATCH_WINDOW_S = 0.25   # how long the delivery thread gathers records before one delivery
+MAX_PENDING = 50_000    # records waiting for delivery; past it (delivery stuck) new records are dropped, counted
 
 # (trail name, log group, log stream, region, log event)
 Pending = tuple[str, str, str, str, dict]
@@ -61,6 +62,7 @@ class TrailDelivery:
         self.delivered = 0
         self.errors: dict[str, str] = {}
         self._pending: list[Pending] = []
+        self.dropped = 0
         self._cv = threading.Condition()
         self._in_flight = 0
         self._urgent = False
@@ -95,6 +97,11 @@ class TrailDelivery:
             queued.append((trail.trail_name, arn[6], stream, arn[3], {"timestamp": int(epoch * 1000), "message": text}))
         if queued:
             with self._cv:
+                if len(self._pending) + len(queued) > MAX_PENDING:
+                    self.dropped += len(queued)
+                    self.errors["*"] = (f"delivery is {len(self._pending)} records behind: {self.dropped} records "
+                                        "not delivered to their trails' log groups")
+                    return
                 self._pending.extend(queued)
                 self._cv.notify_all()
 

@@ -23,6 +23,7 @@ import gzip
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -35,6 +36,8 @@ from lab_app.localcloud.logs.filter_pattern import FilterPatternError
 MAX_FILTERS_PER_GROUP = 2          # "Each log group can have up to two subscription filters"
 MAX_EVENTS_PER_RECORD = 10_000
 MAX_RECORD_BYTES = 1_000_000       # a Kinesis record's data is at most 1 MiB (with the partition key)
+MAX_PENDING_EVENTS = 100_000       # events queued for delivery; ingest waits (up to PENDING_WAIT_S) beyond it
+PENDING_WAIT_S = 5.0
 DESTINATION_TYPES = {"kinesis": "Kinesis", "firehose": "Firehose", "lambda": "Lambda"}
 DDL = """CREATE TABLE IF NOT EXISTS logs_subscription_filters (
     region VARCHAR, grp VARCHAR, name VARCHAR, pattern VARCHAR, destination VARCHAR, role VARCHAR,
@@ -171,12 +174,14 @@ class Subscriptions:
         self._cache: dict[tuple[str, str], list[Filter]] = {}
         self._cv = threading.Condition()
         self._pending: list[tuple] = []
+        self._pending_events = 0
         self._busy = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered_records = 0
         self.delivered_events = 0
         self.failures = 0
+        self.dropped_events = 0    # queued past the bound while delivery was stuck: logged, counted, not delivered
         self.last_error: dict[str, str] = {}
         self.lambda_payloads: list[dict] = []     # what Lambda targets were invoked with (moto runs no code)
 
@@ -188,6 +193,8 @@ class Subscriptions:
     def reset(self) -> None:
         with self._cv:
             self._pending.clear()
+            self._pending_events = 0
+            self._cv.notify_all()
         self._cache = {}
         for row in self.store.execute("SELECT region, grp, name, pattern, destination, role, distribution "
                                       "FROM logs_subscription_filters ORDER BY region, grp, name"):
@@ -195,7 +202,7 @@ class Subscriptions:
             self._cache.setdefault((region, group), []).append(
                 Filter(region, group, name, pattern, filter_pattern.parse(pattern or ""), destination, role,
                        distribution))
-        self.delivered_records = self.delivered_events = self.failures = 0
+        self.delivered_records = self.delivered_events = self.failures = self.dropped_events = 0
         self.last_error.clear()
         self.lambda_payloads.clear()
 
@@ -217,7 +224,8 @@ class Subscriptions:
         return {"subscription_filters": sum(len(v) for v in self._cache.values()),
                 "subscription_records_delivered": self.delivered_records,
                 "subscription_events_delivered": self.delivered_events,
-                "subscription_delivery_failures": self.failures}
+                "subscription_delivery_failures": self.failures,
+                **({"subscription_events_dropped": self.dropped_events} if self.dropped_events else {})}
 
     # ---- the API -----------------------------------------------------------------------------------
     def _load(self, region: str, group: str) -> list[Filter]:
@@ -336,9 +344,23 @@ class Subscriptions:
         """Called after every stored batch (PutLogEvents and other stand-ins' deliveries): queue, never wait."""
         if (region, group) not in self._cache:
             return
+        n = len(messages)
         with self._cv:
+            # bounded: past MAX_PENDING_EVENTS the ingest waits for the deliverer (back-pressure, as a slow
+            # destination would throttle), and drops the batch, logged and counted, if delivery is stuck
+            deadline = None
+            while self._pending_events and self._pending_events + n > MAX_PENDING_EVENTS:
+                deadline = deadline or time.monotonic() + PENDING_WAIT_S
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.dropped_events += n
+                    self.log.warning("subscription delivery is %d events behind: %d events of %s not delivered",
+                                     self._pending_events, n, group)
+                    return
+                self._cv.wait(left)
             self._pending.append((region, group, stream, [int(t) for t in timestamps], [int(i) for i in ids],
                                   list(messages)))
+            self._pending_events += n
             self._cv.notify_all()
 
     def _loop(self) -> None:
@@ -348,8 +370,9 @@ class Subscriptions:
                     self._cv.wait(1.0)
                 if not self._pending and self._stop.is_set():
                     return
-                batch, self._pending = self._pending, []
+                batch, self._pending, self._pending_events = self._pending, [], 0
                 self._busy = True
+                self._cv.notify_all()     # ingest held by the bound may queue again
             try:
                 for item in batch:
                     self._deliver(*item)
@@ -422,8 +445,6 @@ class Subscriptions:
             self.log.exception("subscription metrics failed")
 
     def drain(self, timeout: float = 10.0) -> bool:
-        import time
-
         deadline = time.monotonic() + timeout
         with self._cv:
             while self._pending or self._busy:
