@@ -93,7 +93,7 @@ class Logs(Component):
         self.exports.start()
 
     def flush_pending(self, timeout: float) -> bool:
-        return self.subscriptions.drain(timeout)
+        return self.backend.settle_queries(timeout) & self.subscriptions.drain(timeout)
 
     # ---- to CloudWatch (the ``alarms`` component keeps the metric store) ---------------------------
     def _cloudwatch(self):

@@ -1021,7 +1021,9 @@ class LogsBackend:
             return self._pool
 
     def _run_query(self, query_id: str, compiled) -> None:
-        job = self._jobs[query_id]
+        job = self._jobs.get(query_id)
+        if job is None:
+            return     # forgotten by a reset before it started
         with self._jobs_lock:
             if job["status"] != "Scheduled":
                 job["done"].set()
@@ -1084,6 +1086,16 @@ class LogsBackend:
         finally:
             with self._jobs_lock:
                 self._jobs.pop(query_id, None)
+
+    def settle_queries(self, timeout: float) -> bool:
+        """Wait until every query started so far has finished and is stored (before a reset wipes the store, so
+        none is stored after it); False after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while self._jobs:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def _job(self, region: str, query_id: Any) -> dict | None:
         job = self._jobs.get(query_id) if isinstance(query_id, str) else None
