@@ -1077,12 +1077,13 @@ class LogsBackend:
         if job.get("forgotten"):
             return
         try:
+            # the groups row first: DescribeQueries joins it to the query row, which must never appear without it
+            self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
+                               [query_id, job["region"], json.dumps(job["groups"]), job["language"]])
             self.store.execute("INSERT INTO logs_queries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                [query_id, job["region"], job["query_string"], json.dumps(job["requested"]),
                                 job["status"], job["create_time"], json.dumps(job["results"]),
                                 json.dumps(job["statistics"])])
-            self.store.execute("INSERT INTO logs_query_groups VALUES (?, ?, ?, ?)",
-                               [query_id, job["region"], json.dumps(job["groups"]), job["language"]])
         finally:
             with self._jobs_lock:
                 self._jobs.pop(query_id, None)
