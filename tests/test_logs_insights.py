@@ -377,6 +377,13 @@ def test_stop_query_cancels_a_scheduled_query(dataset, module_cloud, monkeypatch
     res = wait_results(logs, qid)
     assert res["status"] == "Cancelled" and res["results"] == []
     assert logs.stop_query(queryId=qid)["success"] is False
+    # stored like any finished query, and out of memory (a query stopped before it started used to stay there)
+    deadline = time.monotonic() + 5
+    while qid in backend._jobs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert qid not in backend._jobs
+    stored = {q["queryId"]: q["status"] for q in logs.describe_queries(logGroupName=GROUP)["queries"]}
+    assert stored[qid] == "Cancelled"
 
 
 def test_query_text_never_reaches_sql(dataset):

@@ -1025,11 +1025,14 @@ class LogsBackend:
         if job is None:
             return     # forgotten by a reset before it started
         with self._jobs_lock:
-            if job["status"] != "Scheduled":
-                job["done"].set()
-                return  # stopped before it started
-            cursor = job["cursor"] = self.store.cursor()
-            job["status"] = "Running"
+            stopped = job["status"] != "Scheduled"   # StopQuery before a worker was free to start it
+            if not stopped:
+                cursor = job["cursor"] = self.store.cursor()
+                job["status"] = "Running"
+        if stopped:
+            job["done"].set()
+            self._store_query(query_id, job)
+            return
         started = time.perf_counter()
         results: list = []
         statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
