@@ -459,10 +459,11 @@ class KnownDatasets:
 
 
 class RecentDocuments:
-    """The last ``size`` query and result documents created, by id: Honeycomb's are immutable, and a client reads
-    each right after creating it (create query, run it, read the result), so these reads need no statement."""
+    """The last ``size`` query and result documents created (those up to ``max_bytes``), by id: Honeycomb's are
+    immutable, and a client reads each right after creating it (create query, run it, read the result), so these
+    reads need no statement."""
 
-    def __init__(self, size: int = 256, max_bytes: int = 256 * 1024):
+    def __init__(self, size: int = 256, max_bytes: int = 64 * 1024):   # at most 16 MiB
         from collections import OrderedDict
 
         self.size, self.max_bytes = size, max_bytes
