@@ -18,7 +18,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, unquote
@@ -72,6 +72,7 @@ class Tally:
     codes: Counter = field(default_factory=Counter)
     slowest: float = 0.0
     broken: list[str] = field(default_factory=list)
+    resent: int = 0             # inputs sent again after a first answer over MAX_SECONDS (see fuzz())
 
     def record(self, answer: Answer, described: Any) -> None:
         self.count += 1
@@ -85,7 +86,8 @@ class Tally:
 
     def summary(self) -> str:
         return (f"{self.name}: {self.count} inputs, statuses {dict(sorted(self.statuses.items()))}, slowest "
-                f"{self.slowest * 1000:.0f} ms; errors {self.codes.most_common(6)}")
+                f"{self.slowest * 1000:.0f} ms; errors {self.codes.most_common(6)}"
+                + (f"; {self.resent} sent again after a slow first answer" if self.resent else ""))
 
     def done(self, minimum: int = EXAMPLES) -> None:
         print(self.summary())
@@ -94,10 +96,19 @@ class Tally:
 
 
 def fuzz(name: str, inputs: Iterable[Any], send: Callable[[Any], Answer], minimum: int = EXAMPLES) -> Tally:
-    """Send every input, record each answer, then assert the rules held for all of them."""
+    """Send every input, record each answer, then assert the rules held for all of them.
+
+    An input answered in ``MAX_SECONDS`` or more is sent once more, and its time is the faster of the two: a loaded
+    machine (CI runs two workers and a browser on two cores) can stall any one request, while an input that is
+    slow to handle (a regex blow-up, a pattern too large) is slow both times and still breaks the rule."""
     tally = Tally(name)
     for item in inputs:
-        tally.record(send(item), item)
+        answer = send(item)
+        if answer.seconds >= MAX_SECONDS:
+            again = send(item)
+            tally.resent += 1
+            answer = again if again.status >= 500 else replace(answer, seconds=min(answer.seconds, again.seconds))
+        tally.record(answer, item)
     tally.done(minimum)
     return tally
 
