@@ -444,3 +444,42 @@ def fuzz_service(cloud, known: list[str], service: str, answered: list[str] | No
     inputs = Inputs(service, known)
     fuzz(service, aws_calls(inputs, service, answered), lambda call: send_aws(wire, service, call))
 
+
+# ---- the query languages' shared set-up (test_fuzz_queries.py, test_fuzz_filters.py) ------------------------------
+NOW = int(time.time())
+
+
+def query_resources(module_cloud):
+    """A log group with JSON, space-delimited and plain events; a few traces of two services."""
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="fuzz")
+    logs.create_log_stream(logGroupName="fuzz", logStreamName="s")
+    messages = ['{"level": "error", "user": "andrewbrown", "ms": 12, "tags": ["a", "b"], "req": {"path": "/x"}}',
+                '127.0.0.1 - - [02/Dec/2026:00:00:00 +0000] "GET /api/activities/home HTTP/1.1" 200 512',
+                "ERROR something failed user=andrewbrown latency=120ms", '{"level": "info", "ms": 3.5}',
+                "user@example.com said hi", '{"level": null, "ms": "slow"}']
+    logs.put_log_events(logGroupName="fuzz", logStreamName="s", logEvents=[
+        {"timestamp": (NOW - 60 + i) * 1000, "message": m} for i, m in enumerate(messages)])
+    from xray_helpers import Spec, documents
+
+    xray = boto3.client("xray")
+    specs = [Spec(response_time=0.2), Spec(status=500, annotations={"user_handle": "andrewbrown"}),
+             Spec(downstream="notifications", response_time=1.5)]
+    xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for i, spec in enumerate(specs)
+                                                   for d in documents(spec, NOW - 120 + i)])
+    return module_cloud
+
+
+def mutate(inputs: Inputs, text: str, vocabulary: list[str]) -> str:
+    """Sometimes a character dropped, a token inserted, the text cut: near-valid input, where parsers break."""
+    r = inputs.r
+    pick = r.randrange(10)
+    if pick == 0 and text:
+        i = r.randrange(len(text))
+        return text[:i] + text[i + 1:]
+    if pick == 1:
+        i = r.randrange(len(text) + 1)
+        return text[:i] + " " + r.choice(vocabulary) + " " + text[i:]
+    if pick == 2:
+        return text[: r.randrange(len(text) + 1)]
+    return text

@@ -1,38 +1,14 @@
-"""Fuzz: the query languages, each with 2,000 strings of its own tokens in random order (mostly malformed, some
-valid) and arbitrary text: Logs Insights (StartQuery, then GetQueryResults: a query the parser accepted must
-complete, never fail at run time), filter patterns (FilterLogEvents and TestMetricFilter), X-Ray filter
-expressions (GetTraceSummaries). Honeycomb query specs are in test_fuzz_daemon_apis.py."""
+"""Fuzz: Logs Insights with 2,000 queries of its own tokens in random order (mostly malformed, some valid) and
+arbitrary text: StartQuery, then GetQueryResults; a query the parser accepted must complete, never fail at run
+time. Filter patterns and X-Ray filter expressions are in test_fuzz_filters.py (a file each, so two xdist workers
+share them), Honeycomb query specs in test_fuzz_daemon_apis.py."""
 from __future__ import annotations
-
-import json
-import time
 
 import boto3
 import pytest
-from fuzz_support import EXAMPLES, Answer, Inputs, aws_wire, fuzz, send_aws
-from xray_helpers import Spec, documents
+from fuzz_support import EXAMPLES, NOW, Answer, Inputs, aws_wire, fuzz, mutate, query_resources, send_aws
 
-NOW = int(time.time())
-
-
-@pytest.fixture(scope="module")
-def data(module_cloud):
-    """A log group with JSON, space-delimited and plain events; a few traces of two services."""
-    logs = boto3.client("logs")
-    logs.create_log_group(logGroupName="fuzz")
-    logs.create_log_stream(logGroupName="fuzz", logStreamName="s")
-    messages = ['{"level": "error", "user": "andrewbrown", "ms": 12, "tags": ["a", "b"], "req": {"path": "/x"}}',
-                '127.0.0.1 - - [02/Dec/2026:00:00:00 +0000] "GET /api/activities/home HTTP/1.1" 200 512',
-                "ERROR something failed user=andrewbrown latency=120ms", '{"level": "info", "ms": 3.5}',
-                "user@example.com said hi", '{"level": null, "ms": "slow"}']
-    logs.put_log_events(logGroupName="fuzz", logStreamName="s", logEvents=[
-        {"timestamp": (NOW - 60 + i) * 1000, "message": m} for i, m in enumerate(messages)])
-    xray = boto3.client("xray")
-    specs = [Spec(response_time=0.2), Spec(status=500, annotations={"user_handle": "andrewbrown"}),
-             Spec(downstream="notifications", response_time=1.5)]
-    xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for i, spec in enumerate(specs)
-                                                   for d in documents(spec, NOW - 120 + i)])
-    return module_cloud
+_data = pytest.fixture(scope="module", name="data")(query_resources)
 
 
 INSIGHTS = ["fields", "filter", "stats", "sort", "limit", "parse", "display", "dedup", "unmask", "pattern", "|",
@@ -44,34 +20,6 @@ INSIGHTS = ["fields", "filter", "stats", "sort", "limit", "parse", "display", "d
             "strlen(@message)", "toupper(user)", "concat(user, 'x')", "abs(ms)", "floor(ms)", "datefloor(@timestamp, 1h)",
             "fromMillis(ms)", "coalesce(level, 'x')", "isblank(user)", "replace(user, 'a', 'b')", "@message like /x/",
             "* as a", "\"*\" as b", "/(?<u>\\w+)/", "+", "-", "*", "/", "%", "^", "#", "`", "$", "\\"]
-FILTER_PATTERNS = ["ERROR", "error", '"GET /api"', "?ERROR", "?user", "-info", "{", "}", "$.level", "$.ms", "$.req.path",
-                   "$.tags[0]", "$.*", "=", "!=", ">", "<", ">=", "&&", "||", "(", ")", '"error"', "*err*", "12", "3.5",
-                   "-1", "1e400", "IS NULL", "NOT EXISTS", "IS TRUE", "[", "]", "w1", "w2", "status_code=200",
-                   "size>100", ",", "...", "%ERROR%", "%(a+)+$%", "%[%", "%.*%", "\\", "'", "*"]
-XRAY_FILTERS = ['service("backend-flask")', 'service("notifications")', 'edge("backend-flask", "notifications")',
-                'id(name: "backend-flask", type: "AWS::EC2::Instance")', "responsetime", "duration", "http.status",
-                "http.url", "http.method", "http.useragent", "http.clientip", "user", "annotation.user_handle",
-                "annotation.results", "error", "fault", "throttle", "ok", "partial", "!", "AND", "OR", "NOT", "(",
-                ")", "{", "}", "=", "!=", ">", "<", ">=", "<=", "CONTAINS", "BEGINSWITH", "ENDSWITH", "1", "0.5",
-                "500", '"andrewbrown"', '"GET"', "true", "false", "group.name", '"Default"', "rootcause.fault.entity",
-                "name", "rootcause.responsetime.service", "cause.message", "inferred", "service()", ".", ",", "\\"]
-
-
-def mutate(inputs: Inputs, text: str, vocabulary: list[str]) -> str:
-    """Sometimes a character dropped, a token inserted, the text cut: near-valid input, where parsers break."""
-    r = inputs.r
-    pick = r.randrange(10)
-    if pick == 0 and text:
-        i = r.randrange(len(text))
-        return text[:i] + text[i + 1:]
-    if pick == 1:
-        i = r.randrange(len(text) + 1)
-        return text[:i] + " " + r.choice(vocabulary) + " " + text[i:]
-    if pick == 2:
-        return text[: r.randrange(len(text) + 1)]
-    return text
-
-
 FIELDS = ["@timestamp", "@message", "@logStream", "@log", "level", "ms", "user", "req.path", "tags.0", "nope", "u", "a"]
 
 
@@ -153,74 +101,3 @@ def test_insights_queries(data):
     assert results["status"] == "Complete" and results["results"] == [[{"field": "n", "value": "1"}]]
 
 
-def test_filter_patterns(data):
-    wire = aws_wire(data)
-    inputs = Inputs("filter-patterns")
-    r = inputs.r
-
-    def calls():
-        for _ in range(EXAMPLES):
-            pattern = inputs.tokens(FILTER_PATTERNS, 10)
-            if r.random() < 0.5:
-                yield "FilterLogEvents", {"logGroupName": "fuzz", "filterPattern": pattern}
-            else:
-                yield "TestMetricFilter", {"filterPattern": pattern, "logEventMessages": [
-                    "ERROR something failed user=andrewbrown", '{"level": "error", "ms": 12}', "a" * 2000]}
-
-    tally = fuzz("filter patterns", calls(), lambda call: send_aws(wire, "logs", (*call, None)))
-    assert tally.statuses[200] > 100
-    found = boto3.client("logs").filter_log_events(logGroupName="fuzz", filterPattern='{ $.level = "error" }')
-    assert [json.loads(e["message"])["user"] for e in found["events"]] == ["andrewbrown"]
-
-
-def xray_filter(inputs: Inputs, depth: int = 0) -> str:
-    """A filter expression of the documented grammar (keywords, comparisons, service/edge/id scopes, root-cause
-    braces), combined and negated, then perhaps mutated; or token soup."""
-    r = inputs.r
-    if depth == 0 and r.random() < 0.2:
-        return inputs.tokens(XRAY_FILTERS, 8)
-    number = lambda: r.choice(["1", "0.5", "500", "-1", "1e400", "99999999999999999999"])  # noqa: E731
-    string = lambda: r.choice(['"andrewbrown"', '"GET"', '"backend-flask"', '""', '"a\\"b"'])  # noqa: E731
-    pick = r.randrange(10 if depth < 2 else 6)
-    if pick == 0:
-        term = r.choice(["error", "fault", "throttle", "ok", "partial", "inferred"])
-    elif pick == 1:
-        term = f"{r.choice(['responsetime', 'duration', 'http.status', 'annotation.results'])} " \
-               f"{r.choice(['>', '<', '>=', '<=', '=', '!='])} {number()}"
-    elif pick == 2:
-        term = f"{r.choice(['http.url', 'http.method', 'user', 'annotation.user_handle', 'http.useragent', 'name'])} " \
-               f"{r.choice(['=', '!=', 'CONTAINS', 'BEGINSWITH', 'ENDSWITH'])} {string()}"
-    elif pick == 3:
-        term = r.choice(['service("backend-flask")', 'service("notifications")', "service()",
-                         'edge("backend-flask", "notifications")', 'id(name: "backend-flask", type: "AWS::EC2::Instance")',
-                         'group.name = "Default"', 'group.arn = "x"'])
-    elif pick == 4:
-        term = f"annotation.{r.choice(['user_handle', 'cached', 'x'])} = {r.choice(['true', 'false', number(), string()])}"
-    elif pick == 5:
-        term = f"rootcause.{r.choice(['fault', 'error', 'responsetime'])}.{r.choice(['entity', 'service'])} " \
-               f"{{ {r.choice(['name', 'type', 'message'])} = {string()} }}"
-    elif pick == 6:
-        term = f"{r.choice(['service', 'edge'])}({string()}{', ' + string() if r.random() < 0.5 else ''}) " \
-               f"{{ {xray_filter(inputs, depth + 1)} }}"
-    elif pick == 7:
-        term = f"!{xray_filter(inputs, depth + 1)}"
-    elif pick == 8:
-        term = f"({xray_filter(inputs, depth + 1)})"
-    else:
-        term = f"{xray_filter(inputs, depth + 1)} {r.choice(['AND', 'OR', 'and', '&&', '||'])} {xray_filter(inputs, depth + 1)}"
-    return mutate(inputs, term, XRAY_FILTERS) if depth == 0 else term
-
-
-def test_xray_filter_expressions(data):
-    wire = aws_wire(data)
-    inputs = Inputs("xray-filters")
-
-    def send(expression: str) -> Answer:
-        return send_aws(wire, "xray", ("GetTraceSummaries", {"StartTime": NOW - 3600, "EndTime": NOW + 60,
-                                                             "FilterExpression": expression}, None))
-
-    tally = fuzz("xray filter expressions", (xray_filter(inputs) for _ in range(EXAMPLES)), send)
-    assert tally.statuses[200] > 500
-    summaries = boto3.client("xray").get_trace_summaries(StartTime=NOW - 3600, EndTime=NOW + 60,
-                                                         FilterExpression="fault")["TraceSummaries"]
-    assert len(summaries) == 1 and summaries[0]["HasFault"]
