@@ -1,6 +1,6 @@
-"""The lark transformer rules every language translated into the Insights AST shares (SQL, PPL): boolean and
-arithmetic operators, negation, comparisons, LIKE patterns. A language's transformer inherits them and names its spellings of
-the comparison operators in ``COMPARE_ALIASES`` (SQL's ``<>``, PPL's ``==``)."""
+"""The lark transformer rules every language that becomes the Insights AST shares (Insights itself, SQL, PPL):
+boolean and arithmetic operators, negation, comparisons, LIKE patterns. A language's transformer inherits them and
+names its spellings of the comparison operators in ``COMPARE_ALIASES`` (SQL's ``<>``, PPL's ``==``)."""
 from __future__ import annotations
 
 import re
@@ -17,7 +17,9 @@ def like_regex(pattern: str) -> str:
     return f"(?s)^{out}$"
 
 
-def _binary(op: str):
+def binary(op: str):
+    """The rule for a binary operator: its operands are the first and last children (a grammar that keeps the
+    operator token has it in between)."""
     def method(self, items):
         return ast.BinOp(op, items[0], items[-1])
     return method
@@ -26,13 +28,13 @@ def _binary(op: str):
 class OperatorRules(Transformer):
     COMPARE_ALIASES: ClassVar[dict[str, str]] = {}
 
-    or_ = _binary("or")
-    and_ = _binary("and")
-    add = _binary("+")
-    sub = _binary("-")
-    mul = _binary("*")
-    div = _binary("/")
-    mod = _binary("%")
+    or_ = binary("or")
+    and_ = binary("and")
+    add = binary("+")
+    sub = binary("-")
+    mul = binary("*")
+    div = binary("/")
+    mod = binary("%")
 
     def not_(self, items):
         return ast.Not(items[-1])

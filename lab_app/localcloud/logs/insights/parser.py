@@ -9,10 +9,11 @@ import functools
 import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, v_args
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, v_args
 
 from lab_app.localcloud.logs.exceptions import MalformedQueryException
 from lab_app.localcloud.logs.insights import ast
+from lab_app.localcloud.logs.insights.operators import OperatorRules, binary
 from lab_app.localcloud.logs.re2 import re2_error
 from lab_app.localcloud.syntax_hints import SyntaxHints
 
@@ -70,7 +71,7 @@ def _field_name(token_or_tree) -> str:
     return text[1:-1] if text.startswith("`") else text
 
 
-class ToAst(Transformer):
+class ToAst(OperatorRules):
     def __init__(self, text: str):
         super().__init__()
         self.text = text
@@ -108,29 +109,8 @@ class ToAst(Transformer):
         name = str(items[0]).lower()
         return ast.Call(name, tuple(i for i in items[1:] if i is not None), meta.start_pos, meta.end_pos)
 
-    # ---- operators
-    def _bin(op):
-        def method(self, items):
-            return ast.BinOp(op, items[0], items[1])
-        return method
-
-    or_ = _bin("or")
-    and_ = _bin("and")
-    add = _bin("+")
-    sub = _bin("-")
-    mul = _bin("*")
-    div = _bin("/")
-    mod = _bin("%")
-    pow = _bin("^")
-
-    def not_(self, items):
-        return ast.Not(items[0])
-
-    def neg(self, items):
-        return ast.Neg(items[0])
-
-    def compare(self, items):
-        return ast.Compare(str(items[1]), items[0], items[2])
+    # ---- operators: or_, and_, + - * / %, not_, neg and compare are OperatorRules'; Insights adds ^
+    pow = binary("^")
 
     def like(self, items):
         return ast.Like(items[0], items[1])
