@@ -654,3 +654,20 @@ def test_a_classic_key_must_name_the_dataset(hc, monkeypatch):
     assert post(hc, body, key=KEY, dataset=None).status_code == 200     # an environment key: unknown_metrics
     assert results(hc, {"calculations": [{"op": "MAX", "column": "classic.gauge"}], "time_range": 600},
                    dataset="classic-metrics") == [{"MAX(classic.gauge)": 1.0}]
+
+
+def test_a_query_right_after_an_export_counts_its_points(hc):
+    """An export is answered once journaled and a writer thread inserts it (lingering up to half a second for
+    more, as the span writer does); a query must see every point acknowledged before it, also for a dataset it
+    already knows (which needs no lookup in the table)."""
+    writer = hc.component("honeycomb").metrics.writer
+    second = int(time.time()) * 10**9
+    writer.linger_s = 2.0          # the window a loaded machine gives by chance, made wide
+    try:
+        for n in range(1, 4):
+            body = request_of(gauge("app.queue.depth", second + n, n))
+            assert post(hc, body.SerializeToString()).status_code == 200
+            assert results(hc, {"calculations": [{"op": "COUNT"}, {"op": "SUM", "column": "app.queue.depth"}],
+                                "time_range": 600}) == [{"COUNT": n, "SUM(app.queue.depth)": float(n * (n + 1) // 2)}]
+    finally:
+        writer.linger_s = type(writer).linger_s

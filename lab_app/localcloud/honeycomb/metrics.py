@@ -516,6 +516,7 @@ class MetricsBackend:
 
     # queries -------------------------------------------------------------------------------------------
     def run_query(self, spec: QuerySpec, dataset: str, now: float, limit: int = 10_000, series: bool = True) -> dict:
+        self.writer.flush()           # every point acknowledged before the query is in it
         start, end = spec.window(now)
         metrics = self.metric_types(dataset)
         _check_calculations(spec, metrics)
