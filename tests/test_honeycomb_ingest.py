@@ -360,6 +360,57 @@ def test_a_failed_insert_is_counted_and_the_writer_goes_on():
     writer.close()
 
 
+class _PoisonStore(_RecordingStore):
+    """Fails any INSERT holding a span of the service ``poison`` (as DuckDB fails a whole statement on one value
+    it cannot convert)."""
+
+    def insert_frame(self, table, rows, columns):
+        if "poison" in set(rows["service"]):
+            raise ValueError("Conversion Error: value out of range")
+        super().insert_frame(table, rows, columns)
+
+
+def test_a_batch_that_cannot_be_stored_loses_only_its_own_rows():
+    store = _PoisonStore()
+    writer = SpanWriter(store)
+    batch = [(span_rows(raw_request(name, n)), 0) for name, n in (("a", 2), ("poison", 3), ("b", 1))]
+    assert writer.store_batches(batch) == 1                # the statement of all three failed; each on its own
+    assert [len(i) for i in store.inserts] == [2, 1]
+    assert writer.write_errors == 1 and writer.last_error == "ValueError: Conversion Error: value out of range"
+    for part in batch:                                     # and through the writer thread, queued together
+        writer.write(*part)
+    assert writer.flush(timeout=10)
+    assert [len(i) for i in store.inserts] == [2, 1, 2, 1] and writer.write_errors == 2
+    writer.close()
+
+
+def test_a_status_code_past_64_bits_is_kept_in_the_attributes_and_the_other_spans_of_its_insert_stored(hc):
+    """``http.status_code`` of 1e300 (a double) or 2^64 as text is not a BIGINT: the promoted column is NULL, the
+    attribute is stored as sent, and the spans inserted in the same statement are not lost with it."""
+    now = time.time_ns()
+    sent = {"ok": 200, "huge-double": 1e300, "huge-text": str(2 ** 64), "negative": -2 ** 63}
+    for n, (name, code) in enumerate(sent.items(), start=1):
+        message = raw_request("status-codes", 1)
+        span = message.resource_spans[0].scope_spans[0].spans[0]
+        span.name, span.span_id, span.start_time_unix_nano, span.end_time_unix_nano = name, bytes([n] * 8), now, now
+        attribute = span.attributes.add()
+        attribute.key = "http.status_code"
+        if isinstance(code, float):
+            attribute.value.double_value = code
+        elif isinstance(code, str):
+            attribute.value.string_value = code
+        else:
+            attribute.value.int_value = code
+        assert post_pb(hc, message).status_code == 200
+    hc.component("honeycomb").flush_pending(10)
+    stored = {row["name"]: row for row in hc.component("honeycomb").backend.spans_between(dataset="status-codes")["spans"]}
+    assert {name: row["http_status_code"] for name, row in stored.items()} == {
+        "ok": 200, "huge-double": None, "huge-text": None, "negative": -2 ** 63}
+    assert json.loads(stored["huge-text"]["attributes"])["http.status_code"] == str(2 ** 64)
+    assert json.loads(stored["huge-double"]["attributes"])["http.status_code"] == 1e300
+    assert hc.component("honeycomb").backend.writer.write_errors == 0
+
+
 def test_writes_wait_when_the_queue_is_full():
     gate = threading.Event()
     store = _RecordingStore(gate=gate)
@@ -434,6 +485,31 @@ def test_acknowledged_spans_are_replayed_into_the_table_on_the_next_start(tmp_pa
     again = HoneycombBackend(store)                        # nothing replayed twice
     again.setup()
     assert store.execute(f"SELECT count(*) FROM {SPANS_TABLE}")[0][0] == 5
+    again.close()
+    store.close()
+
+
+def test_a_journal_record_that_cannot_be_replayed_is_skipped_and_the_others_are_inserted(tmp_path):
+    """A record that does not decode (or cannot be stored) fails at every start: it is logged and skipped, the
+    stand-in starts, the other records go in, and the next start does not try it again."""
+    from lab_app.localcloud.honeycomb.models import JOURNAL_FILE, SPANS_TABLE, HoneycombBackend
+    from lab_app.localcloud.store import Store
+
+    journal = SpanJournal(tmp_path / JOURNAL_FILE)
+    journal.open(after_seq=0)
+    journal.append(raw_request("a", 2).SerializeToString())
+    journal.append(b"\xff\xff\xff not a protobuf message")        # intact on disk (its CRC holds), undecodable
+    journal.append(raw_request("b", 3).SerializeToString())
+    journal.close()
+    store = Store(tmp_path / "localcloud.duckdb")
+    backend = HoneycombBackend(store)
+    backend.setup()
+    assert store.execute(f"SELECT service, count(*) FROM {SPANS_TABLE} GROUP BY 1 ORDER BY 1") == [("a", 2), ("b", 3)]
+    assert backend.writer.write_errors == 1
+    backend.close()
+    again = HoneycombBackend(store)
+    again.setup()
+    assert again.writer.write_errors == 0 and store.execute(f"SELECT count(*) FROM {SPANS_TABLE}")[0][0] == 5
     again.close()
     store.close()
 

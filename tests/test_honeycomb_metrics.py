@@ -422,14 +422,19 @@ def test_invalid_points_are_rejected_in_partial_success(hc):
         metrics_pb2.NumberDataPoint(time_unix_nano=now)]))
     no_name = metrics_pb2.Metric(gauge=metrics_pb2.Gauge(data_points=[
         metrics_pb2.NumberDataPoint(time_unix_nano=now, as_int=1)]))
+    # a count of 2^63 whose buckets add up to it: valid OTLP (fixed64), past the 64-bit signed count stored
+    huge = metrics_pb2.Metric(name="huge.hist", histogram=metrics_pb2.Histogram(data_points=[
+        metrics_pb2.HistogramDataPoint(time_unix_nano=now, count=2**63, explicit_bounds=[1.0],
+                                       bucket_counts=[2**63, 0])]))
     good = gauge("good.one", now, 2.5)
-    reply = post(hc, request_of(bad_hist, no_value, no_name, good).SerializeToString())
+    reply = post(hc, request_of(bad_hist, no_value, no_name, huge, good).SerializeToString())
     assert reply.status_code == 200
     answer = ExportMetricsServiceResponse.FromString(reply.content)
-    assert answer.partial_success.rejected_data_points == 3
+    assert answer.partial_success.rejected_data_points == 4
     assert "bad.hist" in answer.partial_success.error_message
     assert results(hc, {"calculations": [{"op": "MAX", "column": "good.one"}], "time_range": 600}) == [
         {"MAX(good.one)": 2.5}]
+    assert hc.component("honeycomb").metrics.writer.write_errors == 0
     # OTLP/JSON: the same rules, a JSON reply
     reply = post(hc, json.dumps({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
         {"name": "json.gauge", "gauge": {"dataPoints": [{"timeUnixNano": str(now), "asDouble": 4.0}]}},

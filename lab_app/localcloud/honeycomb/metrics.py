@@ -419,17 +419,7 @@ class MetricsBackend:
         self.store.ensure_table(JOURNAL_TABLE, JOURNAL_DDL)
         committed = (self.store.execute(f"SELECT committed_seq FROM {JOURNAL_TABLE} WHERE id = 1") or [(0,)])[0][0]
         replay = self.journal.open(after_seq=committed)
-        parts = []
-        for seq, record in replay:   # acknowledged before the process stopped, not inserted yet
-            try:
-                parts.append(replay_rows(seq, record))
-            except Exception:  # a record that no longer decodes: logged, the rest goes in
-                if self.log is not None:
-                    self.log.exception("metric journal record %d could not be replayed", seq)
-        if parts:
-            self.writer.insert(parts, replay[-1][0])
-            if self.log is not None:
-                self.log.info("replayed %d acknowledged metric export(s) from the journal", len(parts))
+        self.writer.replay(replay, replay_rows)
         self.journal.truncate_if(max([committed] + [seq for seq, _ in replay]))
 
     def close(self) -> None:

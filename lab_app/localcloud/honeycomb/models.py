@@ -143,10 +143,13 @@ def _as_str(value) -> str | None:
 
 
 def _as_int(value) -> int | None:
+    """A promoted integer column's value (BIGINT): None for what is not a whole number of that size (text, NaN,
+    infinity, 1e300), which the attributes JSON still holds as sent."""
     try:
-        return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError, OverflowError):  # text, NaN, infinity: not a status code
+        number = None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is not None and -2**63 <= number < 2**63 else None
 
 
 def _events_json(events) -> str:
@@ -377,11 +380,74 @@ class SpanWriter:
             name: np.concatenate([part[name] for part in parts]) for name in self.columns}
         with self.store.transaction() as conn:
             self.store.insert_frame(self.table, combined, self.columns)
-            # an UPDATE of the row setup() made costs a third of the upsert; the upsert where there is none yet
-            if seq and not conn.execute(f"UPDATE {self.journal_table} SET committed_seq = greatest(committed_seq, ?) "
-                                        "WHERE id = 1", [seq]).fetchall()[0][0]:
-                conn.execute(f"INSERT INTO {self.journal_table} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
-                             "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
+            self._record_position(conn, seq)
+
+    def _record_position(self, conn, seq: int) -> None:
+        # an UPDATE of the row setup() made costs a third of the upsert; the upsert where there is none yet
+        if seq and not conn.execute(f"UPDATE {self.journal_table} SET committed_seq = greatest(committed_seq, ?) "
+                                    "WHERE id = 1", [seq]).fetchall()[0][0]:
+            conn.execute(f"INSERT INTO {self.journal_table} VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+                         "SET committed_seq = greatest(committed_seq, excluded.committed_seq)", [seq])
+
+    def skip_to(self, seq: int) -> None:
+        """Record ``seq`` as the journal position reached without inserting: after a replay, the records that
+        failed again are not replayed at every start."""
+        with self.store.transaction() as conn:
+            self._record_position(conn, seq)
+
+    def replay(self, records: list[tuple[int, bytes]], rows_of) -> None:
+        """On start: insert the journal ``records`` (``(seq, body)``, acknowledged before the process stopped and
+        not inserted), each made into rows by ``rows_of(seq, body)``. A record that cannot be decoded or stored is
+        logged and skipped (it failed before and would fail at every start), and the journal position moves past
+        it, so one bad record never keeps the stand-in from starting or stops the others."""
+        if not records:
+            return
+        batch = []
+        for seq, body in records:
+            try:
+                batch.append((rows_of(seq, body), seq))
+            except Exception:
+                self.write_errors += 1
+                if self.log is not None:
+                    self.log.exception("%s journal record %d could not be replayed: skipped", self.what, seq)
+        failed = self.store_batches(batch) if batch else 0
+        self.skip_to(records[-1][0])
+        if self.log is not None:
+            self.log.info("replayed %d acknowledged export(s) from the %s journal (%d skipped)", len(records),
+                          self.what, len(records) - len(batch) + failed)
+
+    def store_batches(self, batch: list[tuple[dict, int]]) -> int:
+        """Insert ``(rows, seq)`` batches in one statement or, when that fails, each on its own, so rows that
+        cannot be stored lose only themselves and not the other requests' rows inserted with them. Returns how
+        many batches failed (logged, counted in ``write_errors``; their journal records stay uncommitted, so a
+        restart tries them once more). The journal is emptied once every record in it is inserted."""
+        try:
+            self.insert([rows for rows, _ in batch], max(s for _, s in batch))
+            self.inserts += 1
+            done, failed = [s for _, s in batch], 0
+        except Exception as exc:
+            if len(batch) == 1:
+                self._failed(exc, batch[0][0])
+                return 1
+            done, failed = [], 0
+            for rows, seq in batch:
+                try:
+                    self.insert([rows], seq)
+                    self.inserts += 1
+                    done.append(seq)
+                except Exception as one:
+                    self._failed(one, rows)
+                    failed += 1
+        if self.journal is not None and done and max(done):
+            self.journal.truncate_if(max(done))
+        return failed
+
+    def _failed(self, exc: Exception, rows: dict) -> None:
+        self.write_errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if self.log is not None:
+            self.log.error("inserting %d %s row(s) failed: they are lost", len(rows[self.columns[0]]), self.what,
+                           exc_info=exc)
 
     def _run(self) -> None:
         while True:
@@ -399,17 +465,11 @@ class SpanWriter:
                     self._cond.wait(left)
                 batch, self._pending, self._pending_rows = self._pending, [], 0
                 self._cond.notify_all()       # writers held by back-pressure may queue again
-            seq = max(s for _, s in batch)
             try:
-                self.insert([rows for rows, _ in batch], seq)
-                self.inserts += 1
-                if self.journal is not None and seq:
-                    self.journal.truncate_if(seq)
-            except Exception as exc:  # logged and counted; the writer goes on
-                self.write_errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.store_batches(batch)
+            except Exception:  # the writer goes on whatever happens
                 if self.log is not None:
-                    self.log.exception("inserting %d %s batches failed", len(batch), self.what)
+                    self.log.exception("the %s writer failed on %d batches", self.what, len(batch))
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
@@ -505,11 +565,7 @@ class HoneycombBackend:
         self.store.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
         committed = self.store.execute(f"SELECT committed_seq FROM {JOURNAL_TABLE} WHERE id = 1")[0][0]
         replay = self.journal.open(after_seq=committed)
-        if replay:  # acknowledged before the process stopped, not inserted yet
-            self.writer.insert([span_rows(ExportTraceServiceRequest.FromString(body)) for _, body in replay],
-                               replay[-1][0])
-            if self.log is not None:
-                self.log.info("replayed %d acknowledged export(s) from the span journal", len(replay))
+        self.writer.replay(replay, lambda _seq, body: span_rows(ExportTraceServiceRequest.FromString(body)))
         self.journal.truncate_if(max([committed] + [seq for seq, _ in replay]))
 
     def close(self) -> None:

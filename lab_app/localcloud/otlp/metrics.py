@@ -189,6 +189,8 @@ def _point(point, kind: str, common: tuple) -> MetricPoint:
         return MetricPoint(*common, point.time_unix_nano, start, attrs,
                            float(point.as_int if which == "as_int" else point.as_double), which == "as_int")
     count = int(point.count)
+    if count > INT64_MAX:   # the store's counts are 64-bit signed (a bucket's count is at most the point's)
+        raise ValueError(f"count {count} is past 2^63 - 1")
     if kind == SUMMARY:
         quantiles = {repr(float(q.quantile)): float(q.value) for q in point.quantile_values}
         if any(not 0.0 <= float(q) <= 1.0 for q in quantiles):
