@@ -247,7 +247,8 @@ backend
 
 # %%
 meter_provider.force_flush()                 # export what earlier runs recorded: from here on, this run only
-otel_start = math.ceil(time.time())          # Honeycomb's times are the wall clock, in whole seconds
+otel_start = math.ceil(time.time())          # Honeycomb's times are the wall clock, in whole seconds: wait for
+time.sleep(max(0.0, otel_start - time.time()))   # the next one, so every later point is at or after otel_start
 probe_start = CLOCK.timestamp().floor("min")
 probe = traffic.send("GET", backend.url + "/api/activities/home", headers={"X-Cruddur-User": "andrewbrown"})
 emf_handler.flush()
@@ -280,7 +281,7 @@ if sum(p["Sum"] for p in earlier) > 0 and slo.advance_clock(6 * 3600):     # LOC
     CLOCK.sync()
     meter_provider.force_flush()
     otel_start = math.ceil(time.time())
-    time.sleep(otel_start - time.time())
+    time.sleep(max(0.0, otel_start - time.time()))
     probe = traffic.send("GET", backend.url + "/api/activities/home", headers={"X-Cruddur-User": "andrewbrown"})
     probe_start = CLOCK.timestamp().floor("min") - pd.Timedelta(minutes=1)
 run_start = probe_start
