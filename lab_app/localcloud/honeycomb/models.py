@@ -33,7 +33,7 @@ from lab_app import config
 from lab_app.localcloud.honeycomb.exceptions import NotFound
 from lab_app.localcloud.honeycomb.query.ast import ALL_DATASETS, HEATMAP_BUCKETS, Calculation, QuerySpec
 from lab_app.localcloud.honeycomb.query.to_sql import heatmap_range_sql, heatmap_sql, series_sql, to_sql
-from lab_app.localcloud.otlp.decode import attributes
+from lab_app.localcloud.otlp.decode import INT64_MAX, INT64_MIN, attributes
 
 SPANS_TABLE = "otlp_spans"
 QUERIES_TABLE = "honeycomb_queries"
@@ -149,7 +149,7 @@ def _as_int(value) -> int | None:
         number = None if value is None or isinstance(value, bool) else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    return number if number is not None and -2**63 <= number < 2**63 else None
+    return number if number is not None and INT64_MIN <= number <= INT64_MAX else None
 
 
 def _events_json(events) -> str:
@@ -421,25 +421,25 @@ class SpanWriter:
         cannot be stored lose only themselves and not the other requests' rows inserted with them. Returns how
         many batches failed (logged, counted in ``write_errors``; their journal records stay uncommitted, so a
         restart tries them once more). The journal is emptied once every record in it is inserted."""
+        reached, failed = max(s for _, s in batch), 0     # the journal position the inserted batches reach
         try:
-            self.insert([rows for rows, _ in batch], max(s for _, s in batch))
+            self.insert([rows for rows, _ in batch], reached)
             self.inserts += 1
-            done, failed = [s for _, s in batch], 0
         except Exception as exc:
             if len(batch) == 1:
                 self._failed(exc, batch[0][0])
                 return 1
-            done, failed = [], 0
+            reached = 0
             for rows, seq in batch:
                 try:
                     self.insert([rows], seq)
                     self.inserts += 1
-                    done.append(seq)
+                    reached = max(reached, seq)
                 except Exception as one:
                     self._failed(one, rows)
                     failed += 1
-        if self.journal is not None and done and max(done):
-            self.journal.truncate_if(max(done))
+        if self.journal is not None and reached:
+            self.journal.truncate_if(reached)
         return failed
 
     def _failed(self, exc: Exception, rows: dict) -> None:

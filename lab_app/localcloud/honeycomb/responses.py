@@ -57,6 +57,7 @@ from lab_app.localcloud.honeycomb.models import (
     valid_keys,
 )
 from lab_app.localcloud.honeycomb.urls import API_PREFIX, url_map
+from lab_app.localcloud.otlp.decode import INT64_MAX
 from lab_app.localcloud.otlp.metrics import decode_metrics
 
 MAX_BODY_BYTES = 20 * 1024 * 1024        # the OpenTelemetry Collector's default max_request_body_size
@@ -264,9 +265,6 @@ class HoneycombResponse:
         base = (f"{request.host_url.rstrip('/')}/{TEAM['slug']}/environments/{ENVIRONMENT['slug']}"
                 f"/datasets/{dataset}/result/{result_id}")
         return {"query_url": base, "graph_image_url": base + "/snapshot"}
-
-
-INT64_MAX = 2 ** 63 - 1
 
 
 def span_problem(span) -> str | None:

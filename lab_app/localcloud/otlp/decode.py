@@ -19,6 +19,9 @@ from lab_app.localcloud.otlp.http import INVALID_ARGUMENT, Body, OtlpError
 
 M = TypeVar("M", bound=Message)
 
+# OTLP's times and counts are fixed64 (up to 2^64 - 1); what the store keeps are 64-bit signed integers.
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
 ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
 # What a malformed body raises on its way through json / json_format / the generated classes.

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab_app.localcloud.otlp.decode import attributes
+from lab_app.localcloud.otlp.decode import INT64_MAX, attributes
 
 GAUGE, SUM, HISTOGRAM, EXPONENTIAL_HISTOGRAM, SUMMARY = (
     "gauge", "sum", "histogram", "exponential_histogram", "summary")
@@ -170,9 +170,6 @@ def decode_metrics(request) -> DecodedMetrics:
                         out.rejected += 1
                         out.errors.append(f"{metric.name}: {exc}")
     return out
-
-
-INT64_MAX = 2**63 - 1
 
 
 def _point(point, kind: str, common: tuple) -> MetricPoint:
